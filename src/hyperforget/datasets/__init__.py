@@ -1,0 +1,6 @@
+"""Kedro datasets of this project (referenced from conf/*/catalog.yml)."""
+
+from hyperforget.datasets.raw_images import RawImageDataset
+from hyperforget.datasets.safetensors_dataset import SafetensorsDataset
+
+__all__ = ["RawImageDataset", "SafetensorsDataset"]

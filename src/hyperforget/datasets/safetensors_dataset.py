@@ -1,0 +1,109 @@
+"""Versioned Kedro dataset for named tensors stored as safetensors (never pickle).
+
+Loads and saves ``dict[str, torch.Tensor]``. A ``"__metadata__"`` entry holding a
+``dict[str, str]`` is written to the file's safetensors header and returned on load, which is
+where weight files keep the configuration needed to rebuild their model.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from copy import deepcopy
+from pathlib import PurePosixPath
+from typing import Any
+
+import fsspec
+import torch
+from kedro.io.core import (
+    AbstractVersionedDataset,
+    DatasetError,
+    Version,
+    get_filepath_str,
+    get_protocol_and_path,
+)
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
+
+METADATA_KEY = "__metadata__"
+
+
+def _header_metadata(blob: bytes) -> dict[str, str] | None:
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + header_len])
+    return header.get(METADATA_KEY)
+
+
+class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]]):
+    """Named tensors in one ``.safetensors`` file, optionally versioned by Kedro."""
+
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        version: Version | None = None,
+        credentials: dict[str, Any] | None = None,
+        fs_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        protocol, path = get_protocol_and_path(filepath, version)
+        fs_args = deepcopy(fs_args) or {}
+        if protocol == "file":
+            fs_args.setdefault("auto_mkdir", True)
+        self._protocol = protocol
+        self._fs = fsspec.filesystem(protocol, **(credentials or {}), **fs_args)
+        self.metadata = metadata
+        super().__init__(
+            filepath=PurePosixPath(path),
+            version=version,
+            exists_function=self._fs.exists,
+            glob_function=self._fs.glob,
+        )
+
+    def load(self) -> dict[str, Any]:
+        load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        with self._fs.open(load_path, mode="rb") as handle:
+            blob = handle.read()
+        try:
+            tensors: dict[str, Any] = dict(load_safetensors(blob))
+            file_metadata = _header_metadata(blob)
+        except Exception as err:  # safetensors raises its own error types
+            raise DatasetError(
+                f"'{load_path}' is not a readable safetensors file (corrupt or truncated?): "
+                f"{err}. Delete it and re-run the pipeline stage that produces it."
+            ) from err
+        if file_metadata:
+            tensors[METADATA_KEY] = file_metadata
+        return tensors
+
+    def save(self, data: dict[str, Any]) -> None:
+        if not isinstance(data, dict):
+            raise DatasetError(
+                f"SafetensorsDataset saves a dict of tensors, got {type(data).__name__}."
+            )
+        metadata = data.get(METADATA_KEY)
+        tensors = {k: v for k, v in data.items() if k != METADATA_KEY}
+        not_tensors = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
+        if not_tensors:
+            raise DatasetError(
+                f"Entries {not_tensors} are not tensors; cannot save as safetensors."
+            )
+        if metadata is not None:
+            metadata = {str(k): str(v) for k, v in metadata.items()}
+        blob = save_safetensors(
+            {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata
+        )
+        save_path = get_filepath_str(self._get_save_path(), self._protocol)
+        with self._fs.open(save_path, mode="wb") as handle:
+            handle.write(blob)
+        self._fs.invalidate_cache(save_path)
+
+    def _exists(self) -> bool:
+        try:
+            load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        except DatasetError:
+            return False
+        return self._fs.exists(load_path)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": self._filepath, "protocol": self._protocol, "version": self._version}

@@ -1,0 +1,21 @@
+"""Project pipelines: one per stage, and ``unlearn`` (the whole chain, also the default).
+
+Stages are listed explicitly, in chain order: Kedro's ``find_pipelines`` only imports the
+pipeline named on the command line, which would leave ``unlearn`` empty.
+"""
+
+from kedro.pipeline import Pipeline
+
+from hyperforget.pipelines import data_preparation
+
+STAGES = {
+    "data_preparation": data_preparation.create_pipeline,
+}
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    pipelines = {name: create() for name, create in STAGES.items()}
+    unlearn = sum(pipelines.values(), Pipeline([]))
+    pipelines["unlearn"] = unlearn
+    pipelines["__default__"] = unlearn
+    return pipelines

@@ -1,0 +1,89 @@
+"""Nodes of the data_preparation pipeline: thin glue around ``hyperforget.data``.
+
+Validation happens in the first nodes, whose outputs stay in memory, so a bad parameter fails
+the run before any file is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from hyperforget import data
+
+SPLITS = ("train", "val", "test")
+
+
+def select_classes(
+    raw_images: data.LabelledImages, classes: list[int] | None
+) -> data.LabelledImages:
+    """Keep the requested classes (all when ``null``), labels re-indexed to 0..K-1."""
+    return data.select_classes(raw_images, classes)
+
+
+def split_stratified(selected: data.LabelledImages, split: dict[str, Any]) -> dict[str, Tensor]:
+    """Seeded, stratified train/val/test indices."""
+    fractions = split["fractions"]
+    if set(fractions) != set(SPLITS):
+        raise ValueError(
+            f"data_preparation.split.fractions must name exactly {list(SPLITS)}, "
+            f"got {list(fractions)}."
+        )
+    ordered = {name: float(fractions[name]) for name in SPLITS}
+    return data.stratified_split(selected.labels, ordered, seed=int(split["seed"]))
+
+
+def normalise_splits(
+    selected: data.LabelledImages, split_indices: dict[str, Tensor], normalisation: dict | None
+) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor], dict[str, list[float]]]:
+    """Standardise every split with the given statistics (or the train split's when ``null``)."""
+    normalisation = normalisation or {}
+    mean, std = normalisation.get("mean"), normalisation.get("std")
+    if mean is None or std is None:
+        train_mean, train_std = data.channel_stats(selected.images[split_indices["train"]])
+        mean, std = mean or train_mean, std or train_std
+    mean, std = [float(m) for m in mean], [float(s) for s in std]
+    outputs = []
+    for name in SPLITS:
+        indices = split_indices[name]
+        images = data.normalise(selected.images[indices], mean, std)
+        outputs.append({"images": images, "labels": selected.labels[indices].clone()})
+    return outputs[0], outputs[1], outputs[2], {"mean": mean, "std": std}
+
+
+def describe_splits(
+    selected: data.LabelledImages,
+    split_indices: dict[str, Tensor],
+    normalisation_used: dict[str, list[float]],
+    classes: list[int] | None,
+    split: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """The class manifest later stages read, and per-split per-class counts for MLflow."""
+    num_classes = selected.num_classes
+    counts = {
+        name: data.class_counts(selected.labels[split_indices[name]], num_classes)
+        for name in SPLITS
+    }
+    class_ids = list(range(num_classes)) if classes is None else [int(c) for c in classes]
+    manifest = {
+        "dataset": selected.name,
+        "num_classes": num_classes,
+        "class_ids": class_ids,
+        "class_names": selected.class_names,
+        "labels_reindexed": class_ids != list(range(num_classes)),
+        "input_shape": list(selected.images.shape[1:]),
+        "normalisation": normalisation_used,
+        "split_seed": int(split["seed"]),
+        "fractions": {name: float(split["fractions"][name]) for name in SPLITS},
+        "counts": counts,
+    }
+    metrics = {
+        f"{name}.count_c{cls}": {"value": float(n), "step": 0}
+        for name in SPLITS
+        for cls, n in enumerate(counts[name])
+    }
+    metrics.update(
+        {f"{name}.count": {"value": float(sum(counts[name])), "step": 0} for name in SPLITS}
+    )
+    return manifest, metrics

@@ -1,0 +1,46 @@
+"""Wiring of the data_preparation pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from hyperforget.pipelines.data_preparation import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.select_classes,
+                inputs=["raw_images", "params:data_preparation.classes"],
+                outputs="selected_images",
+                name="select_classes",
+            ),
+            Node(
+                nodes.split_stratified,
+                inputs=["selected_images", "params:data_preparation.split"],
+                outputs="split_indices",
+                name="split_stratified",
+            ),
+            Node(
+                nodes.normalise_splits,
+                inputs=[
+                    "selected_images",
+                    "split_indices",
+                    "params:data_preparation.normalisation",
+                ],
+                outputs=["train_split", "val_split", "test_split", "normalisation_used"],
+                name="normalise_splits",
+            ),
+            Node(
+                nodes.describe_splits,
+                inputs=[
+                    "selected_images",
+                    "split_indices",
+                    "normalisation_used",
+                    "params:data_preparation.classes",
+                    "params:data_preparation.split",
+                ],
+                outputs=["class_manifest", "data_counts"],
+                name="describe_splits",
+            ),
+        ]
+    )

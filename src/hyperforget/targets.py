@@ -1,0 +1,50 @@
+"""Target networks: the small classifiers that are trained, unlearned and generated.
+
+The default is G.pt's MNIST network, ``Linear(784, 10) -> ReLU -> Linear(10, 10)`` (7,960
+parameters). Hidden widths are configurable; every hidden layer is followed by a ReLU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from math import prod
+
+from torch import nn
+
+
+class MLP(nn.Module):
+    """A plain multi-layer perceptron over flattened images.
+
+    Layers are named ``layers.0``, ``layers.2``, ... (``nn.Sequential`` indices), which fixes the
+    order of the flat parameter layout used throughout the project.
+    """
+
+    def __init__(self, in_features: int, hidden: Sequence[int], num_classes: int) -> None:
+        super().__init__()
+        if in_features <= 0 or num_classes <= 0 or any(w <= 0 for w in hidden):
+            raise ValueError(
+                f"MLP sizes must be positive, got in_features={in_features}, "
+                f"hidden={list(hidden)}, num_classes={num_classes}."
+            )
+        widths = [in_features, *hidden, num_classes]
+        modules: list[nn.Module] = []
+        for i, (fan_in, fan_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
+            modules.append(nn.Linear(fan_in, fan_out))
+            if i < len(widths) - 2:
+                modules.append(nn.ReLU())
+        self.layers = nn.Sequential(*modules)
+        self.in_features = in_features
+        self.hidden = tuple(hidden)
+        self.num_classes = num_classes
+
+    def forward(self, images):
+        return self.layers(images.flatten(start_dim=1))
+
+
+def build_target(
+    input_shape: Sequence[int], num_classes: int, hidden: Sequence[int] = (10,), kind: str = "mlp"
+) -> nn.Module:
+    """Build the target network named by the configuration (``model`` in parameters.yml)."""
+    if kind != "mlp":
+        raise ValueError(f"Unknown target network kind {kind!r}; available: 'mlp'.")
+    return MLP(in_features=prod(input_shape), hidden=hidden, num_classes=num_classes)
