@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
+from matplotlib.figure import Figure
 from torch import Tensor
 
 from hyperforget import data
+from hyperforget.plots import class_count_bars
 
 SPLITS = ("train", "val", "test")
 
@@ -58,8 +61,8 @@ def describe_splits(
     normalisation_used: dict[str, list[float]],
     classes: list[int] | None,
     split: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
-    """The class manifest later stages read, and per-split per-class counts for MLflow."""
+) -> tuple[dict[str, Any], pd.DataFrame, Figure, dict[str, dict[str, float]]]:
+    """The class manifest later stages read; per-split, per-class counts (table, plot, MLflow)."""
     num_classes = selected.num_classes
     counts = {
         name: data.class_counts(selected.labels[split_indices[name]], num_classes)
@@ -86,4 +89,13 @@ def describe_splits(
     metrics.update(
         {f"{name}.count": {"value": float(sum(counts[name])), "step": 0} for name in SPLITS}
     )
-    return manifest, metrics
+    table = pd.DataFrame(
+        {
+            "label": range(num_classes),
+            "class_id": class_ids,
+            "class_name": selected.class_names,
+            **{name: counts[name] for name in SPLITS},
+        }
+    )
+    plot = class_count_bars(counts, selected.class_names)
+    return manifest, table, plot, metrics

@@ -39,7 +39,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:data_preparation.classes",
                     "params:data_preparation.split",
                 ],
-                outputs=["class_manifest", "data_counts"],
+                outputs=[
+                    "class_manifest",
+                    "class_counts_table",
+                    "class_counts_plot",
+                    "data_counts",
+                ],
                 name="describe_splits",
             ),
         ]

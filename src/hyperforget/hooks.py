@@ -1,0 +1,28 @@
+"""Project hooks: copy the plots and tables a run saves into its MLflow run.
+
+The catalog saves them as versioned files under ``data/08_reporting``; this hook logs the same
+objects as MLflow artifacts (``plots/<name>.png``, ``tables/<name>.csv``) so runs can be compared
+in the MLflow UI. kedro-mlflow's ``MlflowArtifactDataset`` cannot wrap a versioned dataset
+created by a dataset factory (the inner dataset gets its own save version), hence a hook.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pandas as pd
+from kedro.framework.hooks import hook_impl
+from matplotlib.figure import Figure
+
+
+class MlflowArtifactsHook:
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        if mlflow.active_run() is None:
+            return
+        if dataset_name.endswith("_plot") and isinstance(data, Figure):
+            mlflow.log_figure(data, f"plots/{dataset_name.removesuffix('_plot')}.png")
+        elif dataset_name.endswith("_table") and isinstance(data, pd.DataFrame):
+            name = dataset_name.removesuffix("_table")
+            mlflow.log_text(data.to_csv(index=False), f"tables/{name}.csv")
