@@ -1,0 +1,44 @@
+"""Shared fixtures. Tests never touch the user's data/ or mlflow.db."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from hyperforget.data import LabelledImages
+
+os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def tiny_images() -> LabelledImages:
+    """30 random 4x4 images, 10 per class for 3 classes."""
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (30, 1, 4, 4), generator=generator, dtype=torch.uint8)
+    labels = torch.arange(3).repeat_interleave(10)
+    return LabelledImages(images=images, labels=labels, class_names=["a", "b", "c"], name="tiny")
+
+
+def copy_project(destination: Path) -> Path:
+    """Copy the project's configuration to ``destination`` (without conf/local).
+
+    Run from there, relative catalog paths (data/...) and the test MLflow database land in
+    ``destination``, never in the user's tree.
+    """
+    for name in ("conf", "pyproject.toml", ".telemetry"):
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("local"))
+        else:
+            shutil.copy(source, destination / name)
+    (destination / "conf" / "local").mkdir(exist_ok=True)
+    # Kedro wants a source folder; the package itself is imported from the installed project.
+    (destination / "src").mkdir()
+    return destination

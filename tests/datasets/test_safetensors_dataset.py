@@ -1,0 +1,37 @@
+import pytest
+import torch
+from kedro.io import DatasetError
+from kedro.io.core import Version
+
+from hyperforget.datasets import SafetensorsDataset
+
+
+def test_round_trip_with_metadata(tmp_path):
+    dataset = SafetensorsDataset(filepath=str(tmp_path / "w.safetensors"))
+    tensors = {"params": torch.randn(3, 5), "labels": torch.arange(4)}
+    dataset.save({**tensors, "__metadata__": {"model": "mlp", "hidden": 10}})
+    loaded = dataset.load()
+    assert torch.equal(loaded["params"], tensors["params"])
+    assert torch.equal(loaded["labels"], tensors["labels"])
+    assert loaded["__metadata__"] == {"model": "mlp", "hidden": "10"}
+
+
+def test_versions_are_kept(tmp_path):
+    path = str(tmp_path / "w.safetensors")
+    SafetensorsDataset(filepath=path, version=Version(None, "v1")).save({"x": torch.zeros(2)})
+    SafetensorsDataset(filepath=path, version=Version(None, "v2")).save({"x": torch.ones(2)})
+    assert torch.equal(SafetensorsDataset(filepath=path, version=Version("v1", None)).load()["x"], torch.zeros(2))
+    assert torch.equal(SafetensorsDataset(filepath=path, version=Version(None, None)).load()["x"], torch.ones(2))
+
+
+def test_corrupt_file_error_names_the_file(tmp_path):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00not a header at all")
+    with pytest.raises(DatasetError, match=r"w\.safetensors' is not a readable safetensors file"):
+        SafetensorsDataset(filepath=str(path)).load()
+
+
+def test_non_tensor_entries_are_refused(tmp_path):
+    dataset = SafetensorsDataset(filepath=str(tmp_path / "w.safetensors"))
+    with pytest.raises(DatasetError, match=r"\['x'\] are not tensors"):
+        dataset.save({"x": [1, 2]})

@@ -1,0 +1,87 @@
+"""End to end: `kedro run --pipeline unlearn --env test` in a temporary copy of the project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import torch
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+from hyperforget.datasets import SafetensorsDataset
+from tests.conftest import copy_project
+
+
+def run_unlearn(project_path: Path, runtime_params: dict | None = None) -> None:
+    bootstrap_project(project_path)
+    try:
+        with KedroSession.create(
+            project_path=project_path, env="test", runtime_params=runtime_params
+        ) as session:
+            session.run(pipeline_names=["unlearn"])
+    finally:
+        # The MLflow run must be closed, or the next run in this process would log into it.
+        assert mlflow.active_run() is None
+
+
+def written_files(project_path: Path) -> set[Path]:
+    return {p for p in (project_path / "data").rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory):
+    """One test-environment run of `unlearn`, shared by the checks below."""
+    path = copy_project(tmp_path_factory.mktemp("project"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(path)
+        run_unlearn(path)
+        yield path
+
+
+def only_version(path: Path) -> Path:
+    versions = list(path.iterdir())
+    assert len(versions) == 1, versions
+    return versions[0] / path.name
+
+
+def test_versioned_splits_are_written(project):
+    for split in ("train", "val", "test"):
+        file = only_version(project / "data/03_primary" / f"{split}_split.safetensors")
+        tensors = SafetensorsDataset(filepath=str(file)).load()
+        assert tensors["images"].dtype == torch.float32
+        assert tensors["images"].shape[1:] == (1, 28, 28)
+        assert set(tensors["labels"].unique().tolist()) == {0, 1, 2, 3}  # MNIST-4 in conf/test
+
+
+def test_manifest_table_and_plot_are_written(project):
+    manifest = pd.read_json(only_version(project / "data/03_primary/class_manifest.json"), typ="series")
+    assert manifest["num_classes"] == 4
+    assert manifest["counts"]["train"] == [350] * 4
+    table = pd.read_parquet(only_version(project / "data/08_reporting/class_counts.parquet"))
+    assert table["test"].tolist() == [100] * 4
+    assert only_version(project / "data/08_reporting/class_counts.png").stat().st_size > 0
+
+
+def test_mlflow_run_recorded_in_the_test_database(project):
+    assert not (project / "mlflow.db").exists()
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow-test.db'}")
+    runs = mlflow.search_runs(experiment_names=["hyperforget"])
+    assert len(runs) == 1
+    run = runs.iloc[0]
+    assert run["status"] == "FINISHED"
+    assert run["params.data_preparation.classes"] == "[0, 1, 2, 3]"
+    assert run["metrics.data_counts.train.count_c3"] == 350
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "plots")}
+    assert artifacts == {"plots/class_counts.png"}
+
+
+def test_bad_class_fails_before_anything_is_written(project):
+    before = written_files(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        with pytest.raises(ValueError, match=r"\[11\], outside the valid range 0..9"):
+            run_unlearn(project, {"data_preparation": {"classes": [11]}})
+    assert written_files(project) == before
