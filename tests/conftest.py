@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,11 @@ from hyperforget.data import LabelledImages
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+
+# Importing kedro-mlflow's pyfunc model makes mlflow warn about its missing type hints, inside a
+# `simplefilter("once")` that overrides ignore filters; record and drop it here, once.
+with warnings.catch_warnings(record=True):
+    import kedro_mlflow.mlflow.kedro_pipeline_model  # noqa: F401
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -57,7 +57,9 @@ def test_versioned_splits_are_written(project):
 
 
 def test_manifest_table_and_plot_are_written(project):
-    manifest = pd.read_json(only_version(project / "data/03_primary/class_manifest.json"), typ="series")
+    manifest = pd.read_json(
+        only_version(project / "data/03_primary/class_manifest.json"), typ="series"
+    )
     assert manifest["num_classes"] == 4
     assert manifest["counts"]["train"] == [350] * 4
     table = pd.read_parquet(only_version(project / "data/08_reporting/class_counts.parquet"))

@@ -22,7 +22,9 @@ def test_unknown_torchvision_name_is_rejected():
 
 def test_missing_torchvision_files(tmp_path):
     dataset = RawImageDataset(source="torchvision", name="KMNIST", root=str(tmp_path))
-    with pytest.raises(DatasetError, match="KMNIST was not found: expected its files under '.*KMNIST/raw'"):
+    with pytest.raises(
+        DatasetError, match="KMNIST was not found: expected its files under '.*KMNIST/raw'"
+    ):
         dataset.load()
 
 

@@ -20,8 +20,10 @@ def test_versions_are_kept(tmp_path):
     path = str(tmp_path / "w.safetensors")
     SafetensorsDataset(filepath=path, version=Version(None, "v1")).save({"x": torch.zeros(2)})
     SafetensorsDataset(filepath=path, version=Version(None, "v2")).save({"x": torch.ones(2)})
-    assert torch.equal(SafetensorsDataset(filepath=path, version=Version("v1", None)).load()["x"], torch.zeros(2))
-    assert torch.equal(SafetensorsDataset(filepath=path, version=Version(None, None)).load()["x"], torch.ones(2))
+    first = SafetensorsDataset(filepath=path, version=Version("v1", None)).load()
+    latest = SafetensorsDataset(filepath=path, version=Version(None, None)).load()
+    assert torch.equal(first["x"], torch.zeros(2))
+    assert torch.equal(latest["x"], torch.ones(2))
 
 
 def test_corrupt_file_error_names_the_file(tmp_path):
