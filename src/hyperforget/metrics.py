@@ -1,0 +1,68 @@
+"""Per-class loss and accuracy of one network or a batch of networks ``[N, P]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hyperforget.flat_params import batched_forward
+
+
+@dataclass
+class PerClass:
+    """Per-class mean loss and accuracy, ``[N, K]`` each, plus overall ``[N]`` values."""
+
+    loss: Tensor
+    acc: Tensor
+    total_loss: Tensor
+    total_acc: Tensor
+
+
+def per_class_from_logits(logits: Tensor, labels: Tensor, num_classes: int) -> PerClass:
+    """``logits [N, B, K]`` of N networks on the same B samples -> per-class statistics.
+
+    A class without samples gets NaN loss and accuracy.
+    """
+    n_nets = logits.shape[0]
+    flat_logits = logits.reshape(-1, logits.shape[-1])
+    flat_labels = labels.repeat(n_nets)
+    losses = F.cross_entropy(flat_logits, flat_labels, reduction="none").view(n_nets, -1)
+    correct = (logits.argmax(-1) == labels).to(losses.dtype)
+    onehot = F.one_hot(labels, num_classes).to(losses.dtype)  # [B, K]
+    counts = onehot.sum(0)
+    return PerClass(
+        loss=losses @ onehot / counts,
+        acc=correct @ onehot / counts,
+        total_loss=losses.mean(1),
+        total_acc=correct.mean(1),
+    )
+
+
+@torch.no_grad()
+def evaluate_per_class(
+    module: nn.Module,
+    params: Tensor,
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    chunk_size: int = 256,
+) -> PerClass:
+    """Per-class statistics of the networks ``params [N, P]`` (or one ``[P]``) on a split.
+
+    Networks are evaluated ``chunk_size`` at a time to bound memory.
+    """
+    single = params.dim() == 1
+    batch = params.unsqueeze(0) if single else params
+    parts = [
+        per_class_from_logits(batched_forward(module, chunk, images), labels, num_classes)
+        for chunk in batch.split(chunk_size)
+    ]
+    stats = PerClass(
+        *(torch.cat([getattr(p, f) for p in parts]) for f in PerClass.__dataclass_fields__)
+    )
+    if single:
+        stats = PerClass(*(getattr(stats, f)[0] for f in PerClass.__dataclass_fields__))
+    return stats
