@@ -6,10 +6,11 @@ pipeline named on the command line, which would leave ``unlearn`` empty.
 
 from kedro.pipeline import Pipeline
 
-from hyperforget.pipelines import data_preparation
+from hyperforget.pipelines import data_preparation, model_zoo
 
 STAGES = {
     "data_preparation": data_preparation.create_pipeline,
+    "model_zoo": model_zoo.create_pipeline,
 }
 
 

@@ -22,3 +22,32 @@ def class_count_bars(counts: Mapping[str, Sequence[int]], class_names: Sequence[
     ax.set_title("Samples per class and split")
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
+
+
+def zoo_loss_distributions(table, num_classes: int) -> Figure:
+    """Per regime, the distribution of per-class validation losses over all its checkpoints.
+
+    For ``retain``/``forget`` runs the loss on the run's own forgotten class is drawn apart from
+    the loss on the other classes: the hypernetworks must see both ends of every profile.
+    """
+    regimes = list(dict.fromkeys(table["regime"]))
+    fig = Figure(figsize=(4.0 * len(regimes), 3.4), layout="constrained")
+    axes = fig.subplots(1, len(regimes), squeeze=False)[0]
+    loss_columns = [f"val_loss_c{k}" for k in range(num_classes)]
+    for ax, regime in zip(axes, regimes, strict=True):
+        rows = table[table["regime"] == regime]
+        losses = rows[loss_columns].to_numpy()
+        if regime == "learn":
+            ax.boxplot([losses[:, k] for k in range(num_classes)], showfliers=False)
+            ax.set_xticks(range(1, num_classes + 1), [str(k) for k in range(num_classes)])
+            ax.set_xlabel("class")
+        else:
+            forgotten = rows["forget_classes"].astype(int).to_numpy()
+            mask = np.zeros_like(losses, dtype=bool)
+            mask[np.arange(len(rows)), forgotten] = True
+            ax.boxplot([losses[mask], losses[~mask]], showfliers=False)
+            ax.set_xticks([1, 2], ["forgotten class k", "other classes"])
+        ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_title(f"{regime} ({rows['run_id'].nunique()} runs, {len(rows)} checkpoints)")
+        ax.set_ylabel("validation loss")
+    return fig

@@ -37,8 +37,9 @@ class SGDConfig:
 class AscentConfig:
     """Forgetting objective: descent on retain batches, bounded ascent on forget batches.
 
-    ``loss = CE(retain) - weight * min(CE(forget), cap)``: once the forget loss passes ``cap`` its
-    gradient vanishes, so trajectories stop at a forgotten level instead of diverging.
+    ``loss = mean CE(retain) - weight * mean min(CE(forget sample), cap)``: a forget sample whose
+    loss passed ``cap`` stops contributing, so trajectories settle near a forgotten level
+    instead of diverging.
     """
 
     weight: float = 1.0
@@ -129,26 +130,26 @@ def train_batched(
             saved[step] = layout.flatten({n: p.detach() for n, p in params.items()}).cpu()
 
     flat_images = images.reshape(len(images), -1)
-    buffers: dict[tuple[int, ...], Tensor] = {}
+    buffers: dict[str, Tensor] = {}
 
-    def run_losses(idx: Tensor) -> Tensor:
-        """Mean cross-entropy per run on its minibatch ``idx [R, B]``."""
+    def sample_losses(idx: Tensor, role: str) -> Tensor:
+        """Cross-entropy ``[R, B]`` of every run on its own minibatch ``idx [R, B]``."""
         # Gathering into a reused buffer with index_select is several times faster than
         # advanced indexing, which allocates (and page-faults) a fresh [R, B, ...] every step.
-        if idx.shape not in buffers:
-            buffers[idx.shape] = flat_images.new_empty(idx.numel(), flat_images.shape[1])
-        gathered = torch.index_select(flat_images, 0, idx.flatten(), out=buffers[idx.shape])
+        if role not in buffers:
+            buffers[role] = flat_images.new_empty(idx.numel(), flat_images.shape[1])
+        gathered = torch.index_select(flat_images, 0, idx.flatten(), out=buffers[role])
         inputs = gathered.view(*idx.shape, *images.shape[1:])
         logits = _batched_logits(module, params, inputs)
         loss = F.cross_entropy(logits.flatten(0, 1), labels[idx].flatten(), reduction="none")
-        return loss.view(n_runs, -1).mean(1)
+        return loss.view(n_runs, -1)
 
     snapshot(0)
     for step in tqdm(range(steps), desc=progress, disable=progress is None, mininterval=2):
-        per_run = run_losses(batches[:, step])
+        per_run = sample_losses(batches[:, step], "retain").mean(1)
         if forget_batches is not None:
-            forget_loss = run_losses(forget_batches[:, step]).clamp(max=ascent.cap)
-            per_run = per_run - ascent.weight * forget_loss
+            forget_loss = sample_losses(forget_batches[:, step], "forget").clamp(max=ascent.cap)
+            per_run = per_run - ascent.weight * forget_loss.mean(1)
         optimizer.zero_grad(set_to_none=True)
         per_run.sum().backward()
         optimizer.step()

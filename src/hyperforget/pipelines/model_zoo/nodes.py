@@ -1,0 +1,194 @@
+"""Nodes of the model_zoo pipeline: thin glue around ``hyperforget.zoo``."""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import partial
+from typing import Any
+
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from hyperforget import zoo
+from hyperforget.devices import resolve_device
+from hyperforget.flat_params import ParamLayout
+from hyperforget.plots import zoo_loss_distributions
+from hyperforget.targets import build_target
+from hyperforget.training import AscentConfig, SGDConfig
+
+logger = logging.getLogger(__name__)
+
+
+def target_builder(model: dict[str, Any], manifest: dict[str, Any]):
+    """A function building the configured target network for this dataset."""
+    return partial(
+        build_target,
+        input_shape=tuple(manifest["input_shape"]),
+        num_classes=int(manifest["num_classes"]),
+        hidden=tuple(model["hidden"]),
+        kind=model["kind"],
+    )
+
+
+def weights_metadata(model: dict[str, Any], manifest: dict[str, Any]) -> dict[str, str]:
+    """What a weight file needs to be rebuilt: the model config and the parameter layout."""
+    layout = ParamLayout.from_module(target_builder(model, manifest)())
+    return {
+        "model": json.dumps(
+            {
+                **model,
+                "input_shape": manifest["input_shape"],
+                "num_classes": manifest["num_classes"],
+            }
+        ),
+        "layout": layout.describe(),
+    }
+
+
+def _sgd(config: dict[str, Any], batch_size: int) -> SGDConfig:
+    keys = ("lr", "momentum", "nesterov", "weight_decay")
+    return SGDConfig(**{k: config[k] for k in keys}, batch_size=batch_size)
+
+
+def _split(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
+    return split["images"].to(device), split["labels"].to(device)
+
+
+def plan_zoo(class_manifest: dict[str, Any], model_zoo: dict[str, Any]) -> dict[str, Any]:
+    """Validate the zoo configuration and fix every run's regime, class and seed (no training)."""
+    num_classes = int(class_manifest["num_classes"])
+    specs = zoo.plan_runs(model_zoo["regimes"], num_classes, int(model_zoo["seed"]))
+    reference_seeds = [int(model_zoo["reference_seed"]) + i for i in range(num_classes + 1)]
+    clash = sorted({s.seed for s in specs} & set(reference_seeds))
+    if clash:
+        raise ValueError(
+            f"model_zoo.reference_seed gives the original/oracles seeds {clash} that zoo runs "
+            "also use; move reference_seed or model_zoo.seed apart so they stay held out."
+        )
+    zoo.checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
+    counts = pd.Series([s.regime for s in specs]).value_counts().to_dict()
+    logger.info("Zoo plan: %d runs %s", len(specs), counts)
+    return {"runs": specs, "reference_seeds": reference_seeds}
+
+
+def train_zoo(
+    train_split: dict[str, Tensor],
+    val_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    zoo_plan: dict[str, Any],
+    model: dict[str, Any],
+    model_zoo: dict[str, Any],
+    device: str,
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
+    """Train the zoo; returns its checkpoints ``[N, P]``, their table and size metrics."""
+    dev = resolve_device(device)
+    training, forget = model_zoo["training"], model_zoo["forget_training"]
+    built = zoo.build_zoo(
+        target_builder(model, class_manifest),
+        zoo_plan["runs"],
+        _split(train_split, dev),
+        _split(val_split, dev),
+        int(class_manifest["num_classes"]),
+        sgd=_sgd(training, training["batch_size"]),
+        epochs=training["epochs"],
+        forget_sgd=_sgd({**training, **forget}, training["batch_size"]),
+        forget_epochs=forget["epochs"],
+        ascent=AscentConfig(weight=forget["ascent_weight"], cap=forget["ascent_cap"]),
+        checkpoints=int(model_zoo["checkpoints_per_run"]),
+        fraction=float(model_zoo["train_fraction"]),
+        max_abs_weight=float(model_zoo["max_abs_weight"]),
+    )
+    n_dropped = sum(built.dropped.values())
+    log = logger.warning if n_dropped else logger.info
+    log("Zoo: %d checkpoints kept; diverged runs dropped: %s", len(built.params), built.dropped)
+    metrics = {
+        "zoo.checkpoints": {"value": float(len(built.params)), "step": 0},
+        "zoo.runs": {"value": float(built.table["run_id"].nunique()), "step": 0},
+        **{f"zoo.dropped.{r}": {"value": float(n), "step": 0} for r, n in built.dropped.items()},
+    }
+    weights = {"params": built.params, "__metadata__": weights_metadata(model, class_manifest)}
+    return weights, built.table, metrics
+
+
+def train_reference_models(
+    train_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    zoo_plan: dict[str, Any],
+    model: dict[str, Any],
+    model_zoo: dict[str, Any],
+    device: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The original model and one oracle per class, trained alone with held-out seeds, timed."""
+    training = model_zoo["training"]
+    refs = zoo.train_reference_models(
+        target_builder(model, class_manifest),
+        _split(train_split, resolve_device(device)),
+        int(class_manifest["num_classes"]),
+        _sgd(training, training["batch_size"]),
+        training["epochs"],
+        zoo_plan["reference_seeds"],
+    )
+    logger.info(
+        "Original trained in %.2f s; oracles in %.2f s on average",
+        refs.original_seconds,
+        sum(refs.oracle_seconds) / len(refs.oracle_seconds),
+    )
+    metadata = weights_metadata(model, class_manifest)
+    original = {
+        "params": refs.original,
+        "seconds": torch.tensor([refs.original_seconds], dtype=torch.float64),
+        "seed": torch.tensor([refs.seeds[0]]),
+        "__metadata__": metadata,
+    }
+    oracles = {
+        "params": refs.oracles,
+        "seconds": torch.tensor(refs.oracle_seconds, dtype=torch.float64),
+        "seeds": torch.tensor(refs.seeds[1:]),
+        "__metadata__": {**metadata, "rows": "row k = oracle retrained without class k"},
+    }
+    return original, oracles
+
+
+def summarise_zoo(
+    zoo_weights: dict[str, Any],
+    zoo_checkpoints: pd.DataFrame,
+    original_weights: dict[str, Any],
+    oracle_weights: dict[str, Any],
+    test_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    model: dict[str, Any],
+    device: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, Figure, dict[str, dict[str, float]]]:
+    """Test-split quality of the final checkpoints per regime and of the reference models."""
+    dev = resolve_device(device)
+    num_classes = int(class_manifest["num_classes"])
+    module = target_builder(model, class_manifest)()
+    images, labels = _split(test_split, dev)
+    summary = zoo.summarise_regimes(
+        module, zoo_weights["params"].to(dev), zoo_checkpoints, images, labels, num_classes
+    )
+    references = zoo.summarise_references(
+        module,
+        original_weights["params"].to(dev),
+        float(original_weights["seconds"][0]),
+        oracle_weights["params"].to(dev),
+        oracle_weights["seconds"].tolist(),
+        images,
+        labels,
+        num_classes,
+    )
+    metrics = {}
+    for row in summary.to_dict("records"):
+        for column in ("final_test_acc", "final_val_acc", "end_acc_forgotten", "others_change"):
+            if pd.notna(row[column]):
+                metrics[f"zoo.{row['regime']}.{column}"] = {"value": row[column], "step": 0}
+    for row in references.to_dict("records"):
+        metrics[f"reference.{row['model']}.seconds"] = {"value": row["seconds"], "step": 0}
+        metrics[f"reference.{row['model']}.test_acc"] = {"value": row["test_acc"], "step": 0}
+    logger.info("Zoo summary:\n%s", summary.to_string(index=False))
+    logger.info("Reference models:\n%s", references.to_string(index=False))
+    plot = zoo_loss_distributions(zoo_checkpoints, num_classes)
+    return summary, references, plot, metrics

@@ -1,0 +1,65 @@
+"""Wiring of the model_zoo pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from hyperforget.pipelines.model_zoo import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.plan_zoo,
+                inputs=["class_manifest", "params:model_zoo"],
+                outputs="zoo_plan",
+                name="plan_zoo",
+            ),
+            Node(
+                nodes.train_zoo,
+                inputs=[
+                    "train_split",
+                    "val_split",
+                    "class_manifest",
+                    "zoo_plan",
+                    "params:model",
+                    "params:model_zoo",
+                    "params:device",
+                ],
+                outputs=["zoo_weights", "zoo_checkpoints", "zoo_size_metrics"],
+                name="train_zoo",
+            ),
+            Node(
+                nodes.train_reference_models,
+                inputs=[
+                    "train_split",
+                    "class_manifest",
+                    "zoo_plan",
+                    "params:model",
+                    "params:model_zoo",
+                    "params:device",
+                ],
+                outputs=["original_weights", "oracle_weights"],
+                name="train_reference_models",
+            ),
+            Node(
+                nodes.summarise_zoo,
+                inputs=[
+                    "zoo_weights",
+                    "zoo_checkpoints",
+                    "original_weights",
+                    "oracle_weights",
+                    "test_split",
+                    "class_manifest",
+                    "params:model",
+                    "params:device",
+                ],
+                outputs=[
+                    "zoo_summary_table",
+                    "reference_models_table",
+                    "zoo_loss_distribution_plot",
+                    "zoo_quality_metrics",
+                ],
+                name="summarise_zoo",
+            ),
+        ]
+    )

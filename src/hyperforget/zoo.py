@@ -1,0 +1,466 @@
+"""The model zoo: many target-network training runs whose checkpoints cover every per-class loss
+profile the hypernetworks will be asked for.
+
+Regimes (DESIGN 4):
+* ``learn``: from random init on all classes (all losses fall);
+* ``retain``: from random init without class k (the shape of a perfect unlearning of k);
+* ``forget``: from a trained ``learn`` run, bounded ascent on class k and descent on the rest
+  (the loss on k rises while the others stay low).
+
+Every run trains on its own random subset of its allowed data, with its own seed and minibatch
+order; runs of a regime are trained together by ``training.train_batched``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from hyperforget.flat_params import flatten_module
+from hyperforget.metrics import PerClass, evaluate_per_class
+from hyperforget.training import AscentConfig, SGDConfig, batch_schedule, train_batched
+
+REGIMES = ("learn", "retain", "forget")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One zoo run: its regime, the class it forgets (``None`` for ``learn``) and its seed."""
+
+    run_id: int
+    regime: str
+    forget_class: int | None
+    seed: int
+
+
+def _regime_classes(name: str, config: Mapping, num_classes: int) -> list[int]:
+    classes = config.get("classes")
+    classes = list(range(num_classes)) if classes is None else [int(c) for c in classes]
+    bad = [c for c in classes if not 0 <= c < num_classes]
+    if bad:
+        raise ValueError(
+            f"model_zoo.regimes.{name}.classes contains {bad}, outside the dataset's classes "
+            f"0..{num_classes - 1}; list valid class labels or null for all."
+        )
+    if not classes:
+        raise ValueError(f"model_zoo.regimes.{name}.classes is empty; use null for all classes.")
+    return classes
+
+
+def plan_runs(regimes: Mapping[str, Mapping], num_classes: int, base_seed: int) -> list[RunSpec]:
+    """Expand the ``regimes`` configuration into runs with distinct seeds ``base_seed + i``."""
+    unknown = sorted(set(regimes) - set(REGIMES))
+    if unknown:
+        raise ValueError(f"Unknown zoo regimes {unknown}; available: {', '.join(REGIMES)}.")
+    specs: list[RunSpec] = []
+
+    def add(regime: str, forget_class: int | None, runs: int) -> None:
+        for _ in range(runs):
+            specs.append(RunSpec(len(specs), regime, forget_class, base_seed + len(specs)))
+
+    for name in REGIMES:
+        if name not in regimes:
+            continue
+        config = regimes[name]
+        key = "runs" if name == "learn" else "runs_per_class"
+        runs = int(config.get(key, 0))
+        if runs < 1:
+            raise ValueError(
+                f"model_zoo.regimes.{name}.{key} is {runs}: give at least 1 run, or remove the "
+                "regime from parameters_model_zoo.yml."
+            )
+        if name == "learn":
+            add(name, None, runs)
+        else:
+            for k in _regime_classes(name, config, num_classes):
+                add(name, k, runs)
+    if "forget" in regimes and "learn" not in regimes:
+        raise ValueError("The forget regime starts from learn runs: add model_zoo.regimes.learn.")
+    if not specs:
+        raise ValueError("model_zoo.regimes defines no runs; add at least one regime.")
+    return specs
+
+
+def initial_params(build: Callable[[], nn.Module], seeds: Sequence[int]) -> Tensor:
+    """Fresh random initialisations ``[R, P]``, one per seed (global RNG state is untouched)."""
+    inits = []
+    for seed in seeds:
+        with torch.random.fork_rng():
+            torch.manual_seed(int(seed))
+            inits.append(flatten_module(build()))
+    return torch.stack(inits)
+
+
+def data_indices(
+    labels: Tensor, forget_class: int | None, fraction: float, seed: int
+) -> tuple[Tensor, Tensor]:
+    """A run's (retain, forget) training indices: a seeded random ``fraction`` of each."""
+    generator = torch.Generator().manual_seed(int(seed) + 7919)
+    if forget_class is None:
+        retain, forget = torch.arange(len(labels)), torch.empty(0, dtype=torch.long)
+    else:
+        retain = torch.nonzero(labels != forget_class).flatten()
+        forget = torch.nonzero(labels == forget_class).flatten()
+
+    def subset(indices: Tensor) -> Tensor:
+        keep = max(1, round(len(indices) * fraction))
+        return indices[torch.randperm(len(indices), generator=generator)[:keep]]
+
+    return subset(retain), subset(forget) if len(forget) else forget
+
+
+def checkpoint_steps(steps: int, checkpoints: int) -> list[int]:
+    """``checkpoints`` evenly spaced steps from 0 (initial) to ``steps`` (final), distinct."""
+    if checkpoints < 2:
+        raise ValueError("model_zoo.checkpoints_per_run must be at least 2 (initial and final).")
+    return sorted({round(i * steps / (checkpoints - 1)) for i in range(checkpoints)})
+
+
+@dataclass
+class TrainedRuns:
+    """Checkpoints ``[R, C, P]`` of runs, the steps they were taken at and samples per run."""
+
+    specs: list[RunSpec]
+    params: Tensor
+    steps: list[int]
+    samples: list[int]
+    batch_size: int
+
+
+def train_runs(
+    module: nn.Module,
+    specs: Sequence[RunSpec],
+    images: Tensor,
+    labels: Tensor,
+    sgd: SGDConfig,
+    epochs: float,
+    checkpoints: int,
+    fraction: float,
+    init: Tensor,
+    ascent: AscentConfig | None = None,
+    progress: str | None = None,
+) -> TrainedRuns:
+    """Train ``specs`` together from ``init [R, P]``; ascent on the forget class when given.
+
+    All runs take the same number of steps, ``epochs`` passes over the largest run's data.
+    """
+    index_sets = [data_indices(labels.cpu(), s.forget_class, fraction, s.seed) for s in specs]
+    retain_sets = [retain for retain, _ in index_sets]
+    steps = max(1, round(epochs * max(len(r) for r in retain_sets) / sgd.batch_size))
+    seeds = [s.seed for s in specs]
+    batches = batch_schedule(retain_sets, seeds, sgd.batch_size, steps)
+    forget_batches = None
+    if ascent is not None:
+        forget_sets = [forget for _, forget in index_sets]
+        forget_size = min(sgd.batch_size, *(len(f) for f in forget_sets))
+        forget_batches = batch_schedule(forget_sets, [s + 1 for s in seeds], forget_size, steps)
+    at = checkpoint_steps(steps, checkpoints)
+    params = train_batched(
+        module, init, images, labels, batches, sgd, at, forget_batches, ascent, progress
+    )
+    return TrainedRuns(list(specs), params, at, [len(r) for r in retain_sets], sgd.batch_size)
+
+
+def diverged(params: Tensor, max_abs_weight: float) -> Tensor:
+    """Runs ``[R]`` with a non-finite or too-large weight in any checkpoint of ``[R, C, P]``."""
+    finite = torch.isfinite(params).all(dim=(1, 2))
+    bounded = params.nan_to_num(nan=0.0, posinf=0.0, neginf=0.0).abs().amax(dim=(1, 2))
+    return ~finite | (bounded > max_abs_weight)
+
+
+def checkpoint_table(runs: TrainedRuns, stats: PerClass, num_classes: int) -> pd.DataFrame:
+    """One row per checkpoint (row i describes row i of the flattened ``[R * C, P]`` tensor)."""
+    n_ckpt = len(runs.steps)
+    rows = []
+    for r, spec in enumerate(runs.specs):
+        for step in runs.steps:
+            rows.append(
+                {
+                    "run_id": spec.run_id,
+                    "regime": spec.regime,
+                    "forget_classes": "" if spec.forget_class is None else str(spec.forget_class),
+                    "seed": spec.seed,
+                    "step": step,
+                    "epoch": step * runs.batch_size / runs.samples[r],
+                }
+            )
+    table = pd.DataFrame(rows)
+    loss = stats.loss.reshape(len(runs.specs) * n_ckpt, num_classes).numpy()
+    acc = stats.acc.reshape(len(runs.specs) * n_ckpt, num_classes).numpy()
+    for k in range(num_classes):
+        table[f"val_loss_c{k}"] = loss[:, k]
+    for k in range(num_classes):
+        table[f"val_acc_c{k}"] = acc[:, k]
+    table["val_loss"] = stats.total_loss.numpy()
+    table["val_acc"] = stats.total_acc.numpy()
+    return table
+
+
+def evaluate_runs(
+    module: nn.Module, runs: TrainedRuns, images: Tensor, labels: Tensor, num_classes: int
+) -> PerClass:
+    """Per-class statistics of every checkpoint of ``runs`` (flattened run-major)."""
+    flat = runs.params.reshape(-1, runs.params.shape[-1]).to(images.device)
+    stats = evaluate_per_class(module, flat, images, labels, num_classes)
+    return PerClass(*(getattr(stats, f).cpu() for f in PerClass.__dataclass_fields__))
+
+
+def train_alone_timed(
+    module: nn.Module,
+    spec: RunSpec,
+    images: Tensor,
+    labels: Tensor,
+    sgd: SGDConfig,
+    epochs: float,
+    build: Callable[[], nn.Module],
+) -> tuple[Tensor, float]:
+    """One run alone on all its data (no subset), timed: how an oracle is retrained in practice."""
+    start = time.perf_counter()
+    init = initial_params(build, [spec.seed])
+    runs = train_runs(module, [spec], images, labels, sgd, epochs, 2, 1.0, init)
+    if images.is_cuda:
+        torch.cuda.synchronize()
+    return runs.params[0, -1], time.perf_counter() - start
+
+
+@dataclass
+class Zoo:
+    """All kept checkpoints ``[N, P]`` with their table, and the runs dropped as diverged."""
+
+    params: Tensor
+    table: pd.DataFrame
+    dropped: dict[str, int]
+
+
+def _select(runs: TrainedRuns, rows: Sequence[int]) -> TrainedRuns:
+    return TrainedRuns(
+        [runs.specs[i] for i in rows],
+        runs.params[list(rows)],
+        runs.steps,
+        [runs.samples[i] for i in rows],
+        runs.batch_size,
+    )
+
+
+def build_zoo(
+    build: Callable[[], nn.Module],
+    specs: Sequence[RunSpec],
+    train: tuple[Tensor, Tensor],
+    val: tuple[Tensor, Tensor],
+    num_classes: int,
+    sgd: SGDConfig,
+    epochs: float,
+    forget_sgd: SGDConfig,
+    forget_epochs: float,
+    ascent: AscentConfig,
+    checkpoints: int,
+    fraction: float,
+    max_abs_weight: float,
+) -> Zoo:
+    """Train every run of ``specs``: from scratch (learn, retain) then forget from learn finals.
+
+    Runs with a diverged checkpoint are dropped whole; the j-th ``forget`` run of a class starts
+    from the final weights of the j-th kept learn run (cycling).
+    """
+    module = build()
+    images, labels = train
+    kept: list[TrainedRuns] = []
+    dropped = {regime: 0 for regime in {s.regime for s in specs}}
+
+    def keep_converged(runs: TrainedRuns) -> TrainedRuns:
+        bad = diverged(runs.params, max_abs_weight).tolist()
+        for spec, is_bad in zip(runs.specs, bad, strict=True):
+            dropped[spec.regime] += int(is_bad)
+        good = _select(runs, [i for i, is_bad in enumerate(bad) if not is_bad])
+        if good.specs:
+            kept.append(good)
+        return good
+
+    scratch = [s for s in specs if s.regime != "forget"]
+    forget = [s for s in specs if s.regime == "forget"]
+    if scratch:
+        init = initial_params(build, [s.seed for s in scratch]).to(images.device)
+        runs = train_runs(
+            module,
+            scratch,
+            images,
+            labels,
+            sgd,
+            epochs,
+            checkpoints,
+            fraction,
+            init,
+            progress="zoo: learn + retain runs",
+        )
+        scratch_kept = keep_converged(runs)
+    if forget:
+        learn_finals = [
+            scratch_kept.params[i, -1]
+            for i, spec in enumerate(scratch_kept.specs)
+            if spec.regime == "learn"
+        ]
+        if not learn_finals:
+            raise RuntimeError("Every learn run diverged: the forget regime has no start point.")
+        position = {k: 0 for k in {s.forget_class for s in forget}}
+        starts = []
+        for spec in forget:
+            starts.append(learn_finals[position[spec.forget_class] % len(learn_finals)])
+            position[spec.forget_class] += 1
+        runs = train_runs(
+            module,
+            forget,
+            images,
+            labels,
+            forget_sgd,
+            forget_epochs,
+            checkpoints,
+            fraction,
+            torch.stack(starts).to(images.device),
+            ascent,
+            progress="zoo: forget runs",
+        )
+        keep_converged(runs)
+    if not kept:
+        raise RuntimeError(
+            "Every zoo run diverged; lower the learning rates in parameters_model_zoo.yml."
+        )
+    tables = [
+        checkpoint_table(runs, evaluate_runs(module, runs, *val, num_classes), num_classes)
+        for runs in kept
+    ]
+    params = torch.cat([runs.params.reshape(-1, runs.params.shape[-1]) for runs in kept])
+    return Zoo(params, pd.concat(tables, ignore_index=True), dropped)
+
+
+@dataclass
+class ReferenceModels:
+    """The original model (all classes) and one oracle per class (retrained without it)."""
+
+    original: Tensor
+    original_seconds: float
+    oracles: Tensor
+    oracle_seconds: list[float]
+    seeds: list[int]
+
+
+def train_reference_models(
+    build: Callable[[], nn.Module],
+    train: tuple[Tensor, Tensor],
+    num_classes: int,
+    sgd: SGDConfig,
+    epochs: float,
+    seeds: Sequence[int],
+) -> ReferenceModels:
+    """Train the original (``seeds[0]``) and the oracle of class k (``seeds[k + 1]``), each alone.
+
+    Their wall-clock seconds are the reference for every later unlearning speed-up.
+    """
+    module = build()
+    # Warm-up, untimed: the first optimizer pulls in torch's lazy imports (seconds on a CPU),
+    # which would otherwise be billed to the original model.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    original, original_seconds = train_alone_timed(
+        module, RunSpec(-1, "learn", None, seeds[0]), *train, sgd, epochs, build
+    )
+    oracles, seconds = [], []
+    for k in range(num_classes):
+        spec = RunSpec(-1, "retain", k, seeds[k + 1])
+        params, took = train_alone_timed(module, spec, *train, sgd, epochs, build)
+        oracles.append(params)
+        seconds.append(took)
+    return ReferenceModels(original, original_seconds, torch.stack(oracles), seconds, list(seeds))
+
+
+def summarise_regimes(
+    module: nn.Module,
+    params: Tensor,
+    table: pd.DataFrame,
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+) -> pd.DataFrame:
+    """Per regime, test accuracy (percent) of the runs' final checkpoints.
+
+    ``end_acc_forgotten``: the worst (highest) final test accuracy on a run's forgotten class;
+    ``others_change``: the worst change of the mean accuracy on the other classes between a
+    run's first and final checkpoint (forget runs start from trained models).
+    """
+    by_run = table.reset_index().groupby("run_id")["index"]
+    first_rows, final_rows = by_run.min().to_numpy(), by_run.max().to_numpy()
+    rows = torch.as_tensor(list(first_rows) + list(final_rows))
+    stats = evaluate_per_class(module, params[rows.to(params.device)], images, labels, num_classes)
+    n = len(first_rows)
+    first_acc, final_acc = stats.acc[:n].cpu() * 100, stats.acc[n:].cpu() * 100
+    final_total = stats.total_acc[n:].cpu() * 100
+    runs = table.loc[final_rows].reset_index(drop=True)
+    summary = []
+    for regime, group in runs.groupby("regime", sort=False):
+        idx = group.index.to_numpy()
+        entry = {
+            "regime": regime,
+            "runs": len(idx),
+            "checkpoints": int((table["regime"] == regime).sum()),
+            "final_val_acc": float(group["val_acc"].mean() * 100),
+            "final_test_acc": float(final_total[idx].mean()),
+            "final_test_acc_min": float(final_total[idx].min()),
+            "end_acc_forgotten": float("nan"),
+            "others_change": float("nan"),
+        }
+        if regime != "learn":
+            k = torch.tensor(group["forget_classes"].astype(int).to_numpy())
+            others = torch.ones(len(idx), num_classes, dtype=torch.bool)
+            others[torch.arange(len(idx)), k] = False
+            end_k = final_acc[idx][torch.arange(len(idx)), k]
+            change = (final_acc[idx] * others).sum(1) / others.sum(1) - (
+                first_acc[idx] * others
+            ).sum(1) / others.sum(1)
+            entry["end_acc_forgotten"] = float(end_k.max())
+            entry["others_change"] = float(change.min()) if regime == "forget" else float("nan")
+        summary.append(entry)
+    return pd.DataFrame(summary)
+
+
+def summarise_references(
+    module: nn.Module,
+    original: Tensor,
+    original_seconds: float,
+    oracles: Tensor,
+    oracle_seconds: Sequence[float],
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+) -> pd.DataFrame:
+    """Test accuracy (percent) of the original and of each oracle on its class and the others."""
+    stats = evaluate_per_class(
+        module, torch.cat([original[None], oracles]), images, labels, num_classes
+    )
+    acc = stats.acc.cpu() * 100
+    rows = [
+        {
+            "model": "original",
+            "forget_class": -1,
+            "seconds": original_seconds,
+            "test_acc": float(stats.total_acc[0] * 100),
+            "test_acc_forgotten": float("nan"),
+            "test_acc_others": float(acc[0].mean()),
+        }
+    ]
+    for k in range(num_classes):
+        others = torch.ones(num_classes, dtype=torch.bool)
+        others[k] = False
+        rows.append(
+            {
+                "model": f"oracle_{k}",
+                "forget_class": k,
+                "seconds": float(oracle_seconds[k]),
+                "test_acc": float(stats.total_acc[k + 1] * 100),
+                "test_acc_forgotten": float(acc[k + 1, k]),
+                "test_acc_others": float(acc[k + 1, others].mean()),
+            }
+        )
+    return pd.DataFrame(rows)
