@@ -77,7 +77,41 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert run["params.data_preparation.classes"] == "[0, 1, 2, 3]"
     assert run["metrics.data_counts.train.count_c3"] == 350
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "plots")}
-    assert artifacts == {"plots/class_counts.png"}
+    assert artifacts == {"plots/class_counts.png", "plots/zoo_loss_distribution.png"}
+
+
+def test_zoo_reference_models_and_reports_are_written(project):
+    zoo = SafetensorsDataset(
+        filepath=str(only_version(project / "data/06_models/zoo_weights.safetensors"))
+    ).load()
+    table = pd.read_parquet(only_version(project / "data/05_model_input/zoo_checkpoints.parquet"))
+    assert zoo["params"].shape == (len(table), 7894)  # MNIST-4: 784*10 + 10 + 10*4 + 4
+    assert set(table["regime"]) == {"learn", "retain", "forget"}
+    assert "hidden" in zoo["__metadata__"]["model"]
+    oracles = SafetensorsDataset(
+        filepath=str(only_version(project / "data/06_models/oracle_weights.safetensors"))
+    ).load()
+    assert oracles["params"].shape == (4, 7894)
+    assert (oracles["seconds"] > 0).all()
+    references = pd.read_parquet(
+        only_version(project / "data/08_reporting/reference_models.parquet")
+    )
+    assert references["model"].tolist() == ["original"] + [f"oracle_{k}" for k in range(4)]
+    assert only_version(project / "data/08_reporting/zoo_loss_distribution.png").exists()
+
+
+def test_bad_zoo_class_fails_before_training(project):
+    def zoo_outputs() -> set[Path]:
+        return {
+            p for p in written_files(project) if "05_model_input" in str(p) or "06_models" in str(p)
+        }
+
+    before = zoo_outputs()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        with pytest.raises(ValueError, match=r"\[7\], outside the dataset's classes 0..3"):
+            run_unlearn(project, {"model_zoo": {"regimes": {"retain": {"classes": [7]}}}})
+    assert zoo_outputs() == before
 
 
 def test_bad_class_fails_before_anything_is_written(project):

@@ -117,6 +117,7 @@ def train_batched(
         momentum=config.momentum,
         nesterov=config.nesterov,
         weight_decay=config.weight_decay,
+        fused=True,  # one kernel per tensor: several times faster than foreach on stacked params
     )
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
     batches = batches.to(device)
@@ -140,9 +141,10 @@ def train_batched(
             buffers[role] = flat_images.new_empty(idx.numel(), flat_images.shape[1])
         gathered = torch.index_select(flat_images, 0, idx.flatten(), out=buffers[role])
         inputs = gathered.view(*idx.shape, *images.shape[1:])
-        logits = _batched_logits(module, params, inputs)
-        loss = F.cross_entropy(logits.flatten(0, 1), labels[idx].flatten(), reduction="none")
-        return loss.view(n_runs, -1)
+        logits = _batched_logits(module, params, inputs)  # [R, B, K]
+        # cross_entropy over dim 1 of [R, K, B]: for MLP.forward_stacked this transpose is the
+        # contiguous layout it computed in, and it is much faster than flattening to [R * B, K].
+        return F.cross_entropy(logits.transpose(1, 2), labels[idx], reduction="none")
 
     snapshot(0)
     for step in tqdm(range(steps), desc=progress, disable=progress is None, mininterval=2):

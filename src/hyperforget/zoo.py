@@ -400,7 +400,7 @@ def summarise_regimes(
     runs = table.loc[final_rows].reset_index(drop=True)
     summary = []
     for regime, group in runs.groupby("regime", sort=False):
-        idx = group.index.to_numpy()
+        idx = torch.tensor(group.index.to_numpy())
         entry = {
             "regime": regime,
             "runs": len(idx),

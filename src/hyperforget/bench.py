@@ -1,0 +1,138 @@
+"""Benchmarks that print measured ratios (speed targets live here, not in timed tests).
+
+    uv run python -m hyperforget.bench zoo [--runs 64] [--epochs 5] [--checkpoints 6]
+
+``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders) three
+ways and reports checkpoints per second, each checkpoint evaluated per class on the val split:
+* batched: ``training.train_batched``, all runs at once;
+* loop: ``training.train_single``, one plain ``nn.Module`` after another, same batches;
+* loop + DataLoader: the usual training script, a shuffled ``DataLoader`` per run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from hyperforget import data, zoo
+from hyperforget.flat_params import load_flat_into
+from hyperforget.metrics import evaluate_per_class, per_class_from_logits
+from hyperforget.targets import build_target
+from hyperforget.training import SGDConfig, batch_schedule, train_batched, train_single
+
+
+def embedded_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The default data of the pipeline (embedded MNIST, 70/10/20, MNIST normalisation)."""
+    mnist = data.load_embedded_mnist()
+    fractions = {"train": 0.7, "val": 0.1, "test": 0.2}
+    indices = data.stratified_split(mnist.labels, fractions, seed=0)
+    return {
+        name: (data.normalise(mnist.images[idx], [0.1307], [0.3081]), mnist.labels[idx])
+        for name, idx in indices.items()
+    }
+
+
+def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
+    splits = embedded_splits()
+    (images, labels), (val_images, val_labels) = splits["train"], splits["val"]
+    build = lambda: build_target((1, 28, 28), 10, (10,))  # noqa: E731
+    module = build()
+    sgd = SGDConfig()
+    specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
+    seeds = [s.seed for s in specs]
+    subsets = [zoo.data_indices(labels, None, 0.8, s)[0] for s in seeds]
+    steps = epochs * (len(subsets[0]) // sgd.batch_size)
+    at = zoo.checkpoint_steps(steps, checkpoints)
+    batches = batch_schedule(subsets, seeds, sgd.batch_size, steps)
+    init = zoo.initial_params(build, seeds)
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # warm-up: lazy imports
+    n_ckpt = runs * len(at)
+
+    start = time.perf_counter()
+    batched = train_batched(module, init, images, labels, batches, sgd, at)
+    evaluate_per_class(module, batched.flatten(0, 1), val_images, val_labels, 10)
+    t_batched = time.perf_counter() - start
+
+    def evaluate_alone(params: torch.Tensor) -> None:
+        with torch.no_grad():
+            logits = load_flat_into(build(), params)(val_images)
+        per_class_from_logits(logits[None], val_labels, 10)
+
+    start = time.perf_counter()
+    looped = []
+    for r in range(runs):
+        ckpts = train_single(build(), init[r], images, labels, batches[r], sgd, at)
+        for params in ckpts:
+            evaluate_alone(params)
+        looped.append(ckpts)
+    t_loop = time.perf_counter() - start
+    gap = (torch.stack(looped) - batched).abs().max().item()
+
+    start = time.perf_counter()
+    for r in range(runs):
+        net = load_flat_into(build(), init[r])
+        optimizer = torch.optim.SGD(
+            net.parameters(),
+            lr=sgd.lr,
+            momentum=sgd.momentum,
+            nesterov=sgd.nesterov,
+            weight_decay=sgd.weight_decay,
+        )
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        loader = DataLoader(
+            TensorDataset(images[subsets[r]], labels[subsets[r]]),
+            batch_size=sgd.batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(seeds[r]),
+        )
+        step = 0
+        evaluate_alone(torch.cat([p.detach().flatten() for p in net.parameters()]))
+        while step < steps:
+            for x, y in loader:
+                loss = F.cross_entropy(net(x), y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                step += 1
+                if step in at:
+                    evaluate_alone(torch.cat([p.detach().flatten() for p in net.parameters()]))
+                if step == steps:
+                    break
+    t_loader = time.perf_counter() - start
+
+    print(
+        f"zoo benchmark: {runs} runs x {steps} steps, {len(at)} checkpoints per run, "
+        f"{torch.get_num_threads()} threads, device cpu"
+    )
+    print(f"  batched             {n_ckpt / t_batched:8.1f} checkpoints/s ({t_batched:.2f} s)")
+    print(f"  loop                {n_ckpt / t_loop:8.1f} checkpoints/s ({t_loop:.2f} s)")
+    print(f"  loop + DataLoader   {n_ckpt / t_loader:8.1f} checkpoints/s ({t_loader:.2f} s)")
+    print(f"  ratio batched / loop               {t_loop / t_batched:6.2f}")
+    print(f"  ratio batched / loop + DataLoader  {t_loader / t_batched:6.2f}")
+    print(f"  max |batched - loop| weight difference: {gap:.2e}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m hyperforget.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="bench", required=True)
+    zoo_parser = sub.add_parser("zoo", help="batched vs looped zoo training throughput")
+    zoo_parser.add_argument("--runs", type=int, default=64)
+    zoo_parser.add_argument("--epochs", type=int, default=5)
+    zoo_parser.add_argument("--checkpoints", type=int, default=6)
+    args = parser.parse_args(argv)
+    if args.bench == "zoo":
+        bench_zoo(args.runs, args.epochs, args.checkpoints)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+import pandas as pd
+import pytest
+import torch
+
+from hyperforget import zoo
+from hyperforget.targets import build_target
+from hyperforget.training import AscentConfig, SGDConfig
+
+
+def build():
+    return build_target((1, 4, 4), 3, (5,))
+
+
+@pytest.fixture
+def splits():
+    generator = torch.Generator().manual_seed(0)
+    train = torch.randn(90, 1, 4, 4, generator=generator), torch.arange(3).repeat(30)
+    val = torch.randn(30, 1, 4, 4, generator=generator), torch.arange(3).repeat(10)
+    # make the classes learnable: shift each class's mean
+    for split_images, split_labels in (train, val):
+        split_images.add_(split_labels.view(-1, 1, 1, 1).float())
+    return train, val
+
+
+REGIMES = {"learn": {"runs": 2}, "retain": {"runs_per_class": 1}, "forget": {"runs_per_class": 1}}
+
+
+def test_plan_gives_distinct_seeds_and_every_class():
+    specs = zoo.plan_runs(REGIMES, num_classes=3, base_seed=100)
+    assert [s.regime for s in specs] == ["learn"] * 2 + ["retain"] * 3 + ["forget"] * 3
+    assert [s.forget_class for s in specs[2:5]] == [0, 1, 2]
+    assert len({s.seed for s in specs}) == len(specs) == 8
+
+
+@pytest.mark.parametrize(
+    ("regimes", "message"),
+    [
+        (
+            {"retain": {"runs_per_class": 1, "classes": [3]}},
+            r"\[3\], outside the dataset's classes 0..2",
+        ),
+        ({"learn": {"runs": 0}}, "learn.runs is 0"),
+        ({"relearn": {"runs_per_class": 1}}, "Unknown zoo regimes"),
+        ({"forget": {"runs_per_class": 1}}, "starts from learn runs"),
+        ({}, "defines no runs"),
+    ],
+)
+def test_bad_regimes_fail_before_training(regimes, message):
+    with pytest.raises(ValueError, match=message):
+        zoo.plan_runs(regimes, num_classes=3, base_seed=0)
+
+
+def test_diverged_runs_are_detected():
+    params = torch.zeros(3, 2, 4)
+    params[1, 1, 0] = float("nan")
+    params[2, 0, 3] = 11.0
+    assert zoo.diverged(params, max_abs_weight=10.0).tolist() == [False, True, True]
+
+
+def test_build_zoo_table_describes_each_checkpoint_row(splits):
+    train, val = splits
+    specs = zoo.plan_runs(REGIMES, 3, 0)
+    built = zoo.build_zoo(
+        build,
+        specs,
+        train,
+        val,
+        3,
+        SGDConfig(batch_size=16),
+        3,
+        SGDConfig(lr=0.02, batch_size=16),
+        1,
+        AscentConfig(cap=2.0),
+        checkpoints=3,
+        fraction=0.8,
+        max_abs_weight=10.0,
+    )
+    assert built.params.shape == (8 * 3, 5 * 16 + 5 + 5 * 3 + 3)
+    assert len(built.table) == len(built.params)
+    expected = ["run_id", "regime", "forget_classes", "seed", "step", "epoch"]
+    expected += [f"val_loss_c{k}" for k in range(3)] + [f"val_acc_c{k}" for k in range(3)]
+    assert list(built.table.columns) == [*expected, "val_loss", "val_acc"]
+    assert built.dropped == {"learn": 0, "retain": 0, "forget": 0}
+    # row i of the table is row i of the tensor: re-evaluating a row reproduces its losses
+    from hyperforget.metrics import evaluate_per_class
+
+    row = 17
+    stats = evaluate_per_class(build(), built.params[row], *val, 3)
+    torch.testing.assert_close(
+        stats.loss,
+        torch.tensor(
+            built.table.loc[row, ["val_loss_c0", "val_loss_c1", "val_loss_c2"]].to_numpy(
+                dtype="float32"
+            )
+        ),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    forget_rows = built.table[built.table["regime"] == "forget"]
+    assert (forget_rows.groupby("run_id")["step"].min() == 0).all()
+    assert isinstance(built.table, pd.DataFrame)
+
+
+def test_reference_models_use_their_own_seeds_and_are_timed(splits):
+    train, _ = splits
+    refs = zoo.train_reference_models(build, train, 3, SGDConfig(batch_size=16), 2, [7, 8, 9, 10])
+    assert refs.oracles.shape == (3, refs.original.shape[0])
+    assert all(s > 0 for s in refs.oracle_seconds) and refs.original_seconds > 0
+    assert refs.seeds == [7, 8, 9, 10]
