@@ -48,6 +48,7 @@ def zoo_loss_distributions(table, num_classes: int) -> Figure:
             ax.boxplot([losses[mask], losses[~mask]], showfliers=False)
             ax.set_xticks([1, 2], ["forgotten class k", "other classes"])
         ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=0)
         ax.set_title(f"{regime} ({rows['run_id'].nunique()} runs, {len(rows)} checkpoints)")
         ax.set_ylabel("validation loss")
     return fig
