@@ -77,7 +77,15 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert run["params.data_preparation.classes"] == "[0, 1, 2, 3]"
     assert run["metrics.data_counts.train.count_c3"] == 350
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"], "plots")}
-    assert artifacts == {"plots/class_counts.png", "plots/zoo_loss_distribution.png"}
+    assert artifacts == {
+        "plots/class_counts.png",
+        "plots/zoo_loss_distribution.png",
+        "plots/dihyfo1_alignment.png",
+        "plots/dihyfo2_alignment.png",
+    }
+    assert run["metrics.dihyfo1.train_loss"] > 0
+    assert "metrics.dihyfo2.held_out_r2" in run
+    assert run["metrics.zoo.checkpoints"] > 0
 
 
 def test_zoo_reference_models_and_reports_are_written(project):
@@ -98,6 +106,20 @@ def test_zoo_reference_models_and_reports_are_written(project):
     )
     assert references["model"].tolist() == ["original"] + [f"oracle_{k}" for k in range(4)]
     assert only_version(project / "data/08_reporting/zoo_loss_distribution.png").exists()
+
+
+def test_hypernetworks_are_trained_saved_and_checked(project):
+    for variant in ("dihyfo1", "dihyfo2"):
+        for kind in ("weights", "ema_weights"):
+            path = only_version(project / f"data/06_models/{variant}_{kind}.safetensors")
+            weights = SafetensorsDataset(filepath=str(path)).load()
+            assert f'"variant": "{variant}"' in weights["__metadata__"]["dihyfo_config"]
+        table = pd.read_parquet(
+            only_version(project / f"data/08_reporting/{variant}_alignment.parquet")
+        )
+        assert table["class"].tolist()[-2:] == ["all", "all_log1p"]
+        assert table["r2"].notna().all()
+        assert only_version(project / f"data/08_reporting/{variant}_alignment.png").exists()
 
 
 def test_bad_zoo_class_fails_before_training(project):

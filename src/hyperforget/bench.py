@@ -1,25 +1,34 @@
 """Benchmarks that print measured ratios (speed targets live here, not in timed tests).
 
     uv run python -m hyperforget.bench zoo [--runs 64] [--epochs 5] [--checkpoints 6]
+    uv run python -m hyperforget.bench sample [--env base]
 
 ``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders) three
 ways and reports checkpoints per second, each checkpoint evaluated per class on the val split:
 * batched: ``training.train_batched``, all runs at once;
 * loop: ``training.train_single``, one plain ``nn.Module`` after another, same batches;
 * loop + DataLoader: the usual training script, a shuffled ``DataLoader`` per run.
+
+``sample`` times the fast sampler of both DiHyFo variants, sized as in
+``conf/<env>/parameters_hypernetwork.yml``, drawing 1 and 32 networks for the default MLP
+(sampling cost does not depend on the trained weights, so freshly initialised models are used).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from hyperforget import data, zoo
-from hyperforget.flat_params import load_flat_into
+from hyperforget.diffusion import GaussianDiffusion
+from hyperforget.dihyfo import VARIANTS, DiHyFo, DiHyFoConfig
+from hyperforget.flat_params import ParamLayout, load_flat_into
+from hyperforget.hypertrain import sample_params
 from hyperforget.metrics import evaluate_per_class, per_class_from_logits
 from hyperforget.targets import build_target
 from hyperforget.training import SGDConfig, batch_schedule, train_batched, train_single
@@ -118,6 +127,51 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
     print(f"  max |batched - loop| weight difference: {gap:.2e}")
 
 
+def hypernetwork_parameters(env: str) -> dict:
+    """``hypernetwork`` parameters of base, overridden by ``env`` (as Kedro merges them)."""
+    from omegaconf import OmegaConf
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    merged = OmegaConf.load(conf / "base" / "parameters_hypernetwork.yml")
+    override = conf / env / "parameters_hypernetwork.yml"
+    if env != "base" and override.exists():
+        merged = OmegaConf.merge(merged, OmegaConf.load(override))
+    return OmegaConf.to_container(merged)["hypernetwork"]
+
+
+def bench_sample(env: str, repeats: int = 5) -> None:
+    params = hypernetwork_parameters(env)
+    layout = ParamLayout.from_module(build_target((1, 28, 28), 10, (10,)))
+    diffusion = GaussianDiffusion(**params["diffusion"])
+    steps = int(params["sampler"]["steps"])
+    print(
+        f"sampling benchmark ({env} config, DDIM {steps} steps, {torch.get_num_threads()} "
+        "threads, device cpu): median of "
+        f"{repeats}"
+    )
+    for variant in VARIANTS:
+        net = DiHyFo(layout, 10, DiHyFoConfig(variant=variant, **params["model"])).eval()
+        for count in (1, 32):
+            target = torch.rand(count, 10)
+            current = torch.randn(count, layout.num_params) if net.residual else None
+            current_loss = torch.rand(count, 10) if net.residual else None
+            times = []
+            for repeat in range(repeats + 1):
+                start = time.perf_counter()
+                sample_params(
+                    net,
+                    diffusion,
+                    target,
+                    torch.Generator().manual_seed(repeat),
+                    current,
+                    current_loss,
+                    steps=steps,
+                )
+                times.append(time.perf_counter() - start)
+            median = sorted(times[1:])[repeats // 2]  # the first call warms up
+            print(f"  {variant}: {count:2d} network(s) in {median * 1e3:7.1f} ms")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m hyperforget.bench",
@@ -129,9 +183,13 @@ def main(argv: list[str] | None = None) -> None:
     zoo_parser.add_argument("--runs", type=int, default=64)
     zoo_parser.add_argument("--epochs", type=int, default=5)
     zoo_parser.add_argument("--checkpoints", type=int, default=6)
+    sample_parser = sub.add_parser("sample", help="DiHyFo fast-sampler latency")
+    sample_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
     args = parser.parse_args(argv)
     if args.bench == "zoo":
         bench_zoo(args.runs, args.epochs, args.checkpoints)
+    else:
+        bench_sample(args.env)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,22 @@ def zoo_loss_distributions(table, num_classes: int) -> Figure:
         ax.set_title(f"{regime} ({rows['run_id'].nunique()} runs, {len(rows)} checkpoints)")
         ax.set_ylabel("validation loss")
     return fig
+
+
+def prompt_alignment_scatter(prompted, observed, title: str) -> Figure:
+    """Observed vs prompted per-class loss (log axes), one colour per class, with y = x."""
+    fig = Figure(figsize=(5.0, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    prompted, observed = np.asarray(prompted), np.asarray(observed)
+    for k in range(prompted.shape[1]):
+        ax.scatter(prompted[:, k], observed[:, k], s=8, alpha=0.6, label=str(k))
+    low = max(min(prompted.min(), observed.min()), 1e-3)
+    high = max(prompted.max(), observed.max())
+    ax.plot([low, high], [low, high], color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("prompted (target) validation loss")
+    ax.set_ylabel("observed validation loss of the sampled network")
+    ax.set_title(title)
+    ax.legend(title="class", fontsize="x-small", ncols=2)
+    return fig

@@ -2,7 +2,8 @@
 
 Loads and saves ``dict[str, torch.Tensor]``. A ``"__metadata__"`` entry holding a
 ``dict[str, str]`` is written to the file's safetensors header and returned on load, which is
-where weight files keep the configuration needed to rebuild their model.
+where weight files keep the configuration needed to rebuild their model. On load it also holds
+``"__file__"``, the path read, so errors about the weights can name their file.
 """
 
 from __future__ import annotations
@@ -72,8 +73,8 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
                 f"'{load_path}' is not a readable safetensors file (corrupt or truncated?): "
                 f"{err}. Delete it and re-run the pipeline stage that produces it."
             ) from err
-        if file_metadata:
-            tensors[METADATA_KEY] = file_metadata
+        # the file a weight set came from, so later errors about it can name it
+        tensors[METADATA_KEY] = {**(file_metadata or {}), "__file__": load_path}
         return tensors
 
     def save(self, data: dict[str, Any]) -> None:
@@ -82,6 +83,8 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
                 f"SafetensorsDataset saves a dict of tensors, got {type(data).__name__}."
             )
         metadata = data.get(METADATA_KEY)
+        if metadata is not None:
+            metadata = {k: v for k, v in metadata.items() if k != "__file__"}
         tensors = {k: v for k, v in data.items() if k != METADATA_KEY}
         not_tensors = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
         if not_tensors:

@@ -1,0 +1,252 @@
+"""Training DiHyFo on a zoo, sampling weights from it, and measuring prompt alignment.
+
+* DiHyFo-1 learns from pairs of checkpoints of one run, earlier -> later (or the same one):
+  learn runs teach it to optimise, forget runs to de-optimise one class.
+* DiHyFo-2 learns from single checkpoints and their per-class losses.
+* Hidden units are permuted at random (consistently in the current and target weights), which
+  leaves every network's function, and so its losses, unchanged.
+* Prompt alignment (G.pt): ``R^2 = 1 - sum (o - p)^2 / sum (p - mean p)^2`` between prompted
+  per-class losses p and the losses o the sampled networks actually have.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass
+from functools import partial
+
+import pandas as pd
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from hyperforget.diffusion import GaussianDiffusion
+from hyperforget.dihyfo import DiHyFo
+from hyperforget.flat_params import ParamLayout
+
+
+@dataclass
+class ZooSet:
+    """Zoo checkpoints with their per-class losses and, per row, the last row of its run."""
+
+    params: Tensor  # [N, P]
+    losses: Tensor  # [N, K]
+    run_last: Tensor  # [N]: index of the final checkpoint of the row's run
+    run_ids: Tensor  # [N]
+
+    @classmethod
+    def from_table(cls, params: Tensor, table: pd.DataFrame, num_classes: int) -> ZooSet:
+        if len(params) != len(table):
+            raise ValueError(
+                f"The zoo has {len(params)} weight rows but its table {len(table)} rows; "
+                "they must come from the same model_zoo run (same catalog version)."
+            )
+        runs = table["run_id"].to_numpy()
+        steps = table["step"].to_numpy()
+        ordered = all(
+            (runs[i] != runs[i + 1]) or (steps[i] < steps[i + 1]) for i in range(len(runs) - 1)
+        )
+        if not ordered:
+            raise ValueError("zoo_checkpoints must list each run's checkpoints together by step.")
+        last = table.reset_index(drop=True).groupby("run_id").cumcount(ascending=False)
+        run_last = torch.arange(len(table)) + torch.tensor(last.to_numpy())
+        columns = [f"val_loss_c{k}" for k in range(num_classes)]
+        return cls(
+            params=params.float(),
+            losses=torch.tensor(table[columns].to_numpy(dtype="float32")),
+            run_last=run_last,
+            run_ids=torch.tensor(runs),
+        )
+
+    def select_runs(self, run_ids: Tensor) -> ZooSet:
+        rows = torch.isin(self.run_ids, run_ids).nonzero().flatten()
+        new_index = torch.full((len(self.run_ids),), -1, dtype=torch.long)
+        new_index[rows] = torch.arange(len(rows))
+        return ZooSet(
+            self.params[rows], self.losses[rows], new_index[self.run_last[rows]], self.run_ids[rows]
+        )
+
+
+def held_out_runs(table: pd.DataFrame, fraction: float, seed: int) -> Tensor:
+    """A seeded ``fraction`` of the runs of every regime (at least one where it has two)."""
+    generator = torch.Generator().manual_seed(seed)
+    chosen = []
+    for _, group in table.groupby("regime", sort=False):
+        runs = torch.tensor(sorted(group["run_id"].unique()))
+        count = round(len(runs) * fraction)
+        count = max(count, 1) if len(runs) > 1 and fraction > 0 else count
+        chosen.append(runs[torch.randperm(len(runs), generator=generator)[:count]])
+    return torch.cat(chosen) if chosen else torch.empty(0, dtype=torch.long)
+
+
+def hidden_unit_permutation(layout: ParamLayout, count: int, generator: torch.Generator) -> Tensor:
+    """``count`` index vectors ``[count, P]`` that permute the hidden units of an MLP.
+
+    Unit u of hidden layer i moves to p(u): row u of ``layers.i.weight`` and ``layers.i.bias``,
+    and column u of the next layer's weight. Gathering flat params with them keeps the function.
+    """
+    linear = sorted(
+        {
+            int(m.group(1))
+            for s in layout.slots
+            if (m := re.fullmatch(r"layers\.(\d+)\.weight", s.name))
+        }
+    )
+    if not linear:
+        raise ValueError(
+            "Permutation augmentation needs an MLP target network (layers.<i>.weight)."
+        )
+    slots = {s.name: s for s in layout.slots}
+    index = torch.arange(layout.num_params).repeat(count, 1)
+
+    def reorder(name: str, shape: tuple[int, int], dim: int, perms: Tensor) -> None:
+        # compose with what earlier layers already did to this tensor (a middle layer's weight
+        # has its columns moved by the previous layer and its rows by its own permutation)
+        slot = slots[name]
+        current = index[:, slot.offset : slot.stop].view(count, *shape)
+        moved = (
+            perms.unsqueeze(2).expand(-1, -1, shape[1])
+            if dim == 1
+            else (perms.unsqueeze(1).expand(-1, shape[0], -1))
+        )
+        index[:, slot.offset : slot.stop] = current.gather(dim, moved).reshape(count, -1)
+
+    for i, j in zip(linear[:-1], linear[1:], strict=True):
+        units, fan_in = slots[f"layers.{i}.weight"].shape
+        fan_out = slots[f"layers.{j}.weight"].shape[0]
+        perms = torch.stack([torch.randperm(units, generator=generator) for _ in range(count)])
+        reorder(f"layers.{i}.weight", (units, fan_in), 1, perms)
+        reorder(f"layers.{i}.bias", (units, 1), 1, perms)
+        reorder(f"layers.{j}.weight", (fan_out, units), 2, perms)
+    return index
+
+
+@dataclass(frozen=True)
+class HyperTrainConfig:
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    ema_decay: float = 0.995
+    permute: bool = True
+    log_every: int = 50
+
+
+def _batch(model: DiHyFo, zoo: ZooSet, rows: Tensor, generator: torch.Generator, permute: bool):
+    """(target params, target losses, current params, current losses) for training rows."""
+    if model.residual:
+        span = (zoo.run_last[rows] - rows + 1).float()
+        later = rows + (torch.rand(len(rows), generator=generator) * span).long()
+        current, current_loss = zoo.params[rows], zoo.losses[rows]
+        target, target_loss = zoo.params[later], zoo.losses[later]
+    else:
+        current = current_loss = None
+        target, target_loss = zoo.params[rows], zoo.losses[rows]
+    if permute:
+        index = hidden_unit_permutation(model.layout, len(rows), generator)
+        target = target.gather(1, index)
+        current = current.gather(1, index) if current is not None else None
+    return target, target_loss, current, current_loss
+
+
+def _denoise(model, target_loss, current, current_loss, x_t: Tensor, t: Tensor) -> Tensor:
+    return model(x_t, t, target_loss, current, current_loss)
+
+
+def train_hypernetwork(
+    model: DiHyFo,
+    diffusion: GaussianDiffusion,
+    zoo: ZooSet,
+    config: HyperTrainConfig,
+    seed: int,
+    device: torch.device,
+    progress: str | None = None,
+) -> tuple[DiHyFo, list[float]]:
+    """AdamW with gradient clipping; returns the EMA copy of the model and the loss curve."""
+    generator = torch.Generator().manual_seed(seed)
+    device_generator = torch.Generator(device=device).manual_seed(seed)
+    model.to(device).train()
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
+    curve, running = [], []
+    for step in tqdm(range(config.steps), desc=progress, disable=progress is None, mininterval=2):
+        rows = torch.randint(0, len(zoo.params), (config.batch_size,), generator=generator)
+        target, target_loss, current, current_loss = _batch(
+            model, zoo, rows, generator, config.permute
+        )
+        scale = model.scale
+        target = target.to(device) * scale
+        target_loss = target_loss.to(device)
+        if current is not None:
+            current, current_loss = current.to(device) * scale, current_loss.to(device)
+        denoise = partial(_denoise, model, target_loss, current, current_loss)
+        loss = diffusion.training_loss(denoise, target, device_generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        with torch.no_grad():
+            for ema_p, p in zip(ema.parameters(), model.parameters(), strict=True):
+                ema_p.lerp_(p, 1.0 - config.ema_decay)
+        running.append(loss.item())
+        if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
+            curve.append(sum(running) / len(running))
+            running = []
+    model.eval()
+    return ema, curve
+
+
+@torch.no_grad()
+def sample_params(
+    model: DiHyFo,
+    diffusion: GaussianDiffusion,
+    target_loss: Tensor,
+    generator: torch.Generator,
+    current: Tensor | None = None,
+    current_loss: Tensor | None = None,
+    sampler: str = "ddim",
+    steps: int = 20,
+) -> Tensor:
+    """One sampled network ``[N, P]`` (unscaled) per row of ``target_loss [N, K]``."""
+    device = model.scale.device
+    scale = model.scale
+    target_loss = target_loss.to(device)
+    if current is not None:
+        current, current_loss = current.to(device) * scale, current_loss.to(device)
+    denoise = partial(_denoise, model, target_loss, current, current_loss)
+    shape = (len(target_loss), model.layout.num_params)
+    if sampler == "ddim":
+        scaled = diffusion.sample_ddim(denoise, shape, generator, steps=steps, device=device)
+    elif sampler == "ddpm":
+        scaled = diffusion.sample_ddpm(denoise, shape, generator, device=device)
+    else:
+        raise ValueError(f"Unknown sampler {sampler!r}; use 'ddim' (fast) or 'ddpm' (full).")
+    return scaled / scale
+
+
+def prompt_alignment(prompts: Tensor, observed: Tensor) -> tuple[Tensor, float]:
+    """G.pt's R^2 per class (columns of ``[M, K]``) and over all (prompt, class) pairs."""
+
+    def r2(p: Tensor, o: Tensor) -> float:
+        spread = ((p - p.mean()) ** 2).sum()
+        return float(1.0 - ((o - p) ** 2).sum() / spread) if spread > 0 else float("nan")
+
+    per_class = torch.tensor([r2(prompts[:, k], observed[:, k]) for k in range(prompts.shape[1])])
+    return per_class, r2(prompts.flatten(), observed.flatten())
+
+
+def held_out_prompts(model: DiHyFo, zoo: ZooSet, max_prompts: int, seed: int):
+    """Prompts from held-out runs: DiHyFo-1 goes from each checkpoint to its run's final one;
+    DiHyFo-2 is asked for each checkpoint's losses. Returns (target_loss, current, current_loss)."""
+    rows = torch.arange(len(zoo.params))
+    if model.residual:
+        rows = rows[rows != zoo.run_last]
+    generator = torch.Generator().manual_seed(seed)
+    rows = rows[torch.randperm(len(rows), generator=generator)[:max_prompts]]
+    if model.residual:
+        return zoo.losses[zoo.run_last[rows]], zoo.params[rows], zoo.losses[rows]
+    return zoo.losses[rows], None, None

@@ -1,0 +1,64 @@
+"""Wiring of the hypernetwork pipeline: one training and one held-out check per variant."""
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Node, Pipeline
+
+from hyperforget.dihyfo import VARIANTS
+from hyperforget.pipelines.hypernetwork import nodes
+
+
+def _for_variant(func, variant: str):
+    return update_wrapper(partial(func, variant), func)
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    per_variant = []
+    for variant in VARIANTS:
+        per_variant += [
+            Node(
+                _for_variant(nodes.train_dihyfo, variant),
+                inputs=[
+                    "hypernet_data",
+                    "class_manifest",
+                    "params:model",
+                    "params:hypernetwork",
+                    "params:device",
+                ],
+                outputs=[
+                    f"{variant}_weights",
+                    f"{variant}_ema_weights",
+                    f"{variant}_training_metrics",
+                ],
+                name=f"train_{variant}",
+            ),
+            Node(
+                _for_variant(nodes.check_held_out, variant),
+                inputs=[
+                    f"{variant}_ema_weights",
+                    "hypernet_data",
+                    "val_split",
+                    "class_manifest",
+                    "params:model",
+                    "params:hypernetwork",
+                    "params:device",
+                ],
+                outputs=[
+                    f"{variant}_alignment_table",
+                    f"{variant}_alignment_plot",
+                    f"{variant}_alignment_metrics",
+                ],
+                name=f"check_{variant}_held_out",
+            ),
+        ]
+    return Pipeline(
+        [
+            Node(
+                nodes.split_zoo,
+                inputs=["zoo_weights", "zoo_checkpoints", "class_manifest", "params:hypernetwork"],
+                outputs="hypernet_data",
+                name="split_zoo",
+            ),
+            *per_variant,
+        ]
+    )

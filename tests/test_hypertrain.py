@@ -1,0 +1,124 @@
+import pandas as pd
+import pytest
+import torch
+
+from hyperforget.diffusion import GaussianDiffusion
+from hyperforget.dihyfo import DiHyFo, DiHyFoConfig
+from hyperforget.flat_params import ParamLayout, batched_forward
+from hyperforget.hypertrain import (
+    HyperTrainConfig,
+    ZooSet,
+    held_out_runs,
+    hidden_unit_permutation,
+    prompt_alignment,
+    sample_params,
+    train_hypernetwork,
+)
+from hyperforget.targets import build_target
+
+CONFIG = DiHyFoConfig(
+    variant="dihyfo1", width=16, depth=1, heads=2, chunk_size=40, num_frequencies=4
+)
+
+
+@pytest.fixture
+def target():
+    return build_target((1, 4, 4), 3, (5, 4))
+
+
+@pytest.fixture
+def zoo(target):
+    layout = ParamLayout.from_module(target)
+    table = pd.DataFrame(
+        {
+            "run_id": [0, 0, 0, 1, 1, 2, 2],
+            "regime": ["learn"] * 3 + ["forget"] * 2 + ["learn"] * 2,
+            "step": [0, 5, 10, 0, 5, 0, 5],
+            **{f"val_loss_c{k}": torch.rand(7).tolist() for k in range(3)},
+        }
+    )
+    return ZooSet.from_table(torch.randn(7, layout.num_params), table, 3), table
+
+
+def test_permutation_augmentation_keeps_the_network_function(target):
+    layout = ParamLayout.from_module(target)
+    params = torch.randn(3, layout.num_params)
+    index = hidden_unit_permutation(layout, 3, torch.Generator().manual_seed(0))
+    permuted = params.gather(1, index)
+    assert not torch.equal(permuted, params)
+    images = torch.randn(6, 1, 4, 4)
+    torch.testing.assert_close(
+        batched_forward(target, permuted, images), batched_forward(target, params, images)
+    )
+
+
+def test_zoo_set_knows_the_last_checkpoint_of_every_run(zoo):
+    zoo_set, _ = zoo
+    assert zoo_set.run_last.tolist() == [2, 2, 2, 4, 4, 6, 6]
+    kept = zoo_set.select_runs(torch.tensor([1, 2]))
+    assert kept.run_last.tolist() == [1, 1, 3, 3]
+
+
+def test_held_out_runs_take_some_of_every_regime(zoo):
+    _, table = zoo
+    held = held_out_runs(table, 0.5, seed=0)
+    assert len(held) == 1 + 0  # learn has 2 runs -> 1; forget has 1 run -> 0 (round(0.5) = 0)
+    assert set(held.tolist()) <= {0, 2}
+
+
+def test_one_training_step_reduces_the_loss_on_a_fixed_batch(target, zoo):
+    zoo_set, _ = zoo
+    layout = ParamLayout.from_module(target)
+    net = DiHyFo(layout, 3, CONFIG)
+    diffusion = GaussianDiffusion(num_steps=10)
+    x0, current = zoo_set.params[[1, 2]], zoo_set.params[[0, 1]]
+    losses = zoo_set.losses[[1, 2]]
+
+    def fixed_loss() -> torch.Tensor:
+        return diffusion.training_loss(
+            lambda x_t, t: net(x_t, t, losses, current, zoo_set.losses[[0, 1]]),
+            x0,
+            torch.Generator().manual_seed(0),
+        )
+
+    before = fixed_loss()
+    optimizer = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    before.backward()
+    optimizer.step()
+    assert fixed_loss() < before
+
+
+def test_training_and_sampling_are_reproducible(target, zoo):
+    zoo_set, _ = zoo
+    layout = ParamLayout.from_module(target)
+    diffusion = GaussianDiffusion(num_steps=20)
+    config = HyperTrainConfig(steps=3, batch_size=4, log_every=1)
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        net = DiHyFo(layout, 3, CONFIG)
+        ema, curve = train_hypernetwork(
+            net, diffusion, zoo_set, config, seed=1, device=torch.device("cpu")
+        )
+        assert len(curve) == 3
+        outs.append(
+            sample_params(
+                ema,
+                diffusion,
+                zoo_set.losses[:4],
+                torch.Generator().manual_seed(5),
+                zoo_set.params[:4],
+                zoo_set.losses[:4],
+                steps=3,
+            )
+        )
+    assert outs[0].shape == (4, layout.num_params)
+    assert torch.equal(outs[0], outs[1])
+
+
+def test_prompt_alignment_is_one_for_perfect_and_lower_for_noisy_outcomes():
+    prompts = torch.tensor([[0.1, 2.0], [0.5, 8.0], [1.0, 4.0]])
+    per_class, overall = prompt_alignment(prompts, prompts)
+    assert overall == 1.0 and torch.equal(per_class, torch.ones(2))
+    _, noisy = prompt_alignment(prompts, prompts + 0.5)
+    assert noisy < 1.0
