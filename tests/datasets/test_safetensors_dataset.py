@@ -13,7 +13,11 @@ def test_round_trip_with_metadata(tmp_path):
     loaded = dataset.load()
     assert torch.equal(loaded["params"], tensors["params"])
     assert torch.equal(loaded["labels"], tensors["labels"])
-    assert loaded["__metadata__"] == {"model": "mlp", "hidden": "10"}
+    assert loaded["__metadata__"] == {
+        "model": "mlp",
+        "hidden": "10",
+        "__file__": str(tmp_path / "w.safetensors"),
+    }
 
 
 def test_versions_are_kept(tmp_path):
