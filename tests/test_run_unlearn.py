@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -12,6 +13,8 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 from hyperforget.datasets import SafetensorsDataset
+from hyperforget.flat_params import load_flat_into
+from hyperforget.targets import build_target
 from tests.conftest import copy_project
 
 
@@ -82,7 +85,11 @@ def test_mlflow_run_recorded_in_the_test_database(project):
         "plots/zoo_loss_distribution.png",
         "plots/dihyfo1_alignment.png",
         "plots/dihyfo2_alignment.png",
+        "plots/per_class_accuracy.png",
+        "plots/loss_alignment.png",
+        "plots/oracle_agreement.png",
     }
+    assert run["metrics.eval.dihyfo1.mean.acc_forget_test"] >= 0
     assert run["metrics.dihyfo1.train_loss"] > 0
     assert "metrics.dihyfo2.held_out_r2" in run
     assert run["metrics.zoo.checkpoints"] > 0
@@ -122,18 +129,60 @@ def test_hypernetworks_are_trained_saved_and_checked(project):
         assert only_version(project / f"data/08_reporting/{variant}_alignment.png").exists()
 
 
-def test_bad_zoo_class_fails_before_training(project):
-    def zoo_outputs() -> set[Path]:
+def test_results_table_matches_the_saved_unlearned_weights(project):
+    """Reload each method's unlearned weights and recompute its accuracies with plain torch."""
+    results = pd.read_csv(project / "data/08_reporting/results.csv")
+    assert set(results["method"]) == {"original", "oracle", "dihyfo1", "dihyfo2"}
+    assert sorted(results["forget_classes"].unique()) == [0, 1, 2, 3]
+    assert (project / "data/08_reporting/results.md").read_text().startswith("| method")
+    test = SafetensorsDataset(
+        filepath=str(only_version(project / "data/03_primary/test_split.safetensors"))
+    ).load()
+    net = build_target((1, 28, 28), 4, (10,))
+    for method in ("dihyfo1", "dihyfo2"):
+        path = only_version(
+            project / f"data/07_model_output/{method}_unlearned_weights.safetensors"
+        )
+        weights = SafetensorsDataset(filepath=str(path)).load()
+        for row, k in enumerate(json.loads(weights["__metadata__"]["forget_classes"])):
+            load_flat_into(net, weights["params"][row])
+            with torch.no_grad():
+                correct = (net(test["images"]).argmax(1) == test["labels"]).float()
+            forget = test["labels"] == int(k)
+            expected = results[
+                (results["method"] == method) & (results["forget_classes"] == int(k))
+            ]
+            assert correct[forget].mean().item() * 100 == pytest.approx(
+                expected["acc_forget_test"].item(), abs=1e-3
+            )
+            assert correct[~forget].mean().item() * 100 == pytest.approx(
+                expected["acc_retain_test"].item(), abs=1e-3
+            )
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        (
+            {"model_zoo": {"regimes": {"retain": {"classes": [7]}}}},
+            r"\[7\], outside the dataset's classes 0..3",
+        ),
+        ({"unlearning": {"forget_classes": [9]}}, r"\[9\], not classes of the prepared dataset"),
+        ({"unlearning": {"forget_classes": []}}, "unlearning.forget_classes is empty"),
+    ],
+)
+def test_bad_class_requests_fail_before_training(project, params, message):
+    def trained_outputs() -> set[Path]:
         return {
             p for p in written_files(project) if "05_model_input" in str(p) or "06_models" in str(p)
         }
 
-    before = zoo_outputs()
+    before = trained_outputs()
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
-        with pytest.raises(ValueError, match=r"\[7\], outside the dataset's classes 0..3"):
-            run_unlearn(project, {"model_zoo": {"regimes": {"retain": {"classes": [7]}}}})
-    assert zoo_outputs() == before
+        with pytest.raises(ValueError, match=message):
+            run_unlearn(project, params)
+    assert trained_outputs() == before
 
 
 def test_bad_class_fails_before_anything_is_written(project):

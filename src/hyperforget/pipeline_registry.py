@@ -6,12 +6,20 @@ pipeline named on the command line, which would leave ``unlearn`` empty.
 
 from kedro.pipeline import Pipeline
 
-from hyperforget.pipelines import data_preparation, hypernetwork, model_zoo
+from hyperforget.pipelines import (
+    data_preparation,
+    evaluation,
+    hypernetwork,
+    model_zoo,
+    unlearning,
+)
 
 STAGES = {
     "data_preparation": data_preparation.create_pipeline,
     "model_zoo": model_zoo.create_pipeline,
     "hypernetwork": hypernetwork.create_pipeline,
+    "unlearning": unlearning.create_pipeline,
+    "evaluation": evaluation.create_pipeline,
 }
 
 

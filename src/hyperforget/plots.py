@@ -54,20 +54,76 @@ def zoo_loss_distributions(table, num_classes: int) -> Figure:
     return fig
 
 
-def prompt_alignment_scatter(prompted, observed, title: str) -> Figure:
-    """Observed vs prompted per-class loss (log axes), one colour per class, with y = x."""
-    fig = Figure(figsize=(5.0, 4.4), layout="constrained")
-    ax = fig.add_subplot()
+def _draw_alignment(ax, prompted, observed, title: str) -> None:
     prompted, observed = np.asarray(prompted), np.asarray(observed)
     for k in range(prompted.shape[1]):
-        ax.scatter(prompted[:, k], observed[:, k], s=8, alpha=0.6, label=str(k))
-    low = max(min(prompted.min(), observed.min()), 1e-3)
-    high = max(prompted.max(), observed.max())
+        ax.scatter(prompted[:, k], observed[:, k], s=10, alpha=0.6, label=str(k))
+    low = max(min(np.nanmin(prompted), np.nanmin(observed)), 1e-3)
+    high = max(np.nanmax(prompted), np.nanmax(observed))
     ax.plot([low, high], [low, high], color="black", linewidth=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("prompted (target) validation loss")
-    ax.set_ylabel("observed validation loss of the sampled network")
-    ax.set_title(title)
+    ax.set_xlabel("target (prompted) validation loss")
+    ax.set_ylabel("observed validation loss")
+    ax.set_title(title, fontsize="medium")
     ax.legend(title="class", fontsize="x-small", ncols=2)
+
+
+def prompt_alignment_scatter(prompted, observed, title: str) -> Figure:
+    """Observed vs prompted per-class loss (log axes), one colour per class, with y = x."""
+    fig = Figure(figsize=(5.0, 4.4), layout="constrained")
+    _draw_alignment(fig.add_subplot(), prompted, observed, title)
+    return fig
+
+
+def loss_alignment_panels(pairs: Mapping[str, tuple]) -> Figure:
+    """HyperForget's Figure 2: per method, target vs observed loss of the selected networks."""
+    fig = Figure(figsize=(5.0 * max(len(pairs), 1), 4.4), layout="constrained")
+    if not pairs:
+        fig.text(0.5, 0.5, "no method with loss prompts", ha="center")
+        return fig
+    axes = fig.subplots(1, len(pairs), squeeze=False)[0]
+    for ax, (method, (prompted, observed)) in zip(axes, pairs.items(), strict=True):
+        _draw_alignment(ax, prompted, observed, f"{method}: target vs observed loss")
+    return fig
+
+
+def per_class_accuracy_grid(
+    per_class_acc: Mapping[str, Sequence[Sequence[float]]], scenarios: Sequence[str]
+) -> Figure:
+    """HyperForget's Figures 3-4: test accuracy per class (columns) after forgetting each
+    scenario (rows), one heatmap per method; the forgotten class should be the dark cell."""
+    methods = list(per_class_acc)
+    fig = Figure(figsize=(3.2 * len(methods), 0.35 * len(scenarios) + 2.2), layout="constrained")
+    axes = fig.subplots(1, len(methods), squeeze=False)[0]
+    image = None
+    for ax, method in zip(axes, methods, strict=True):
+        values = np.asarray(per_class_acc[method], dtype=float)
+        image = ax.imshow(values, vmin=0, vmax=100, cmap="viridis", aspect="auto")
+        ax.set_title(method, fontsize="medium")
+        ax.set_xlabel("class")
+        ax.set_xticks(range(values.shape[1]))
+        ax.set_yticks(range(len(scenarios)), scenarios)
+        ax.set_ylabel("forgotten class")
+    fig.colorbar(image, ax=list(axes), label="test accuracy (%)")
+    return fig
+
+
+def oracle_agreement_bars(table) -> Figure:
+    """HyperForget's Figure 5: how often each method predicts what the oracle predicts."""
+    pivot = table.pivot(index="forget_classes", columns="method", values="agreement_oracle")
+    pivot = pivot[[m for m in dict.fromkeys(table["method"]) if m != "oracle"]]
+    fig = Figure(
+        figsize=(max(5.0, 0.5 * len(pivot) * len(pivot.columns) / 2 + 3), 3.4), layout="constrained"
+    )
+    ax = fig.add_subplot()
+    width = 0.8 / len(pivot.columns)
+    positions = np.arange(len(pivot))
+    for i, method in enumerate(pivot.columns):
+        ax.bar(positions + i * width, pivot[method].to_numpy(), width, label=method)
+    ax.set_xticks(positions + width * (len(pivot.columns) - 1) / 2, pivot.index)
+    ax.set_xlabel("forgotten class")
+    ax.set_ylabel("test predictions equal to the oracle's (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize="small", loc="lower right")
     return fig

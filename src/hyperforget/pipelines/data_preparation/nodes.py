@@ -99,3 +99,33 @@ def describe_splits(
     )
     plot = class_count_bars(counts, selected.class_names)
     return manifest, table, plot, metrics
+
+
+def plan_forget_scenarios(
+    selected: data.LabelledImages, forget_classes: list[int] | None
+) -> list[dict[str, Any]]:
+    """The forget scenarios the unlearning stage will run, validated before any training.
+
+    ``forget_classes`` are class labels of the prepared dataset (``0..K-1``, after any
+    re-indexing by ``data_preparation.classes``); ``null`` means every class, each alone.
+    """
+    num_classes = selected.num_classes
+    if forget_classes is None:
+        forget_classes = list(range(num_classes))
+    if not forget_classes:
+        raise ValueError(
+            "unlearning.forget_classes is empty: list the class labels to forget, e.g. [3], "
+            "or null for every class."
+        )
+    if any(isinstance(c, list | tuple) for c in forget_classes):
+        raise ValueError(
+            "unlearning.forget_classes takes single class labels (one scenario each); "
+            "multi-class scenarios are not supported yet."
+        )
+    bad = [c for c in forget_classes if not (isinstance(c, int) and 0 <= c < num_classes)]
+    if bad:
+        raise ValueError(
+            f"unlearning.forget_classes contains {bad}, not classes of the prepared dataset "
+            f"(labels 0..{num_classes - 1}, see class_manifest.json)."
+        )
+    return [{"name": str(c), "classes": [int(c)]} for c in dict.fromkeys(forget_classes)]

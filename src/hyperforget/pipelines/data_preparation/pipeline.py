@@ -15,6 +15,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="select_classes",
             ),
             Node(
+                nodes.plan_forget_scenarios,
+                inputs=["selected_images", "params:unlearning.forget_classes"],
+                outputs="forget_scenarios",
+                name="plan_forget_scenarios",
+            ),
+            Node(
                 nodes.split_stratified,
                 inputs=["selected_images", "params:data_preparation.split"],
                 outputs="split_indices",

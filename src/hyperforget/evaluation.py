@@ -1,0 +1,136 @@
+"""Metrics of an unlearned model against the retrain oracle (DESIGN 7).
+
+Accuracies are in percent. Membership inference (two standard variants):
+* ``mia_entropy`` (SSD's): softmax entropy as the feature; a logistic regression learns
+  retain-train (member) vs test of the retained classes (non-member) and is applied to the
+  forget-train set D_f; reported: percent of D_f called member.
+* ``mia_efficacy`` (SalUn's MIA-efficacy): confidence p(true label) as the feature;
+  ``SVC(C=3, kernel="rbf", gamma="auto")`` on the same member / non-member sets (balanced by
+  seeded subsampling); reported: percent of D_f called non-member.
+Non-members are test samples of the retained classes, so the attack never sees the forgotten
+class during its own training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC
+from torch import Tensor, nn
+
+from hyperforget.flat_params import load_flat_into
+
+GAP_METRICS = ("acc_forget_test", "acc_retain_test", "acc_test", "mia_efficacy")
+
+
+@dataclass
+class Outputs:
+    """Log-probabilities of one model on the train and test splits."""
+
+    train: Tensor  # [N_train, K]
+    test: Tensor  # [N_test, K]
+
+
+@torch.no_grad()
+def model_outputs(build, params: Tensor, train_images: Tensor, test_images: Tensor) -> Outputs:
+    module: nn.Module = load_flat_into(build().to(params.device), params).eval()
+    return Outputs(
+        F.log_softmax(module(train_images), -1).cpu(), F.log_softmax(module(test_images), -1).cpu()
+    )
+
+
+def accuracy(log_probs: Tensor, labels: Tensor) -> float:
+    if len(labels) == 0:
+        return float("nan")
+    return float((log_probs.argmax(-1) == labels).float().mean() * 100)
+
+
+def _balanced(members: np.ndarray, non_members: np.ndarray, seed: int):
+    rng = np.random.default_rng(seed)
+    n = min(len(members), len(non_members))
+    members = members[rng.permutation(len(members))[:n]]
+    non_members = non_members[rng.permutation(len(non_members))[:n]]
+    features = np.concatenate([members, non_members]).reshape(-1, 1)
+    targets = np.concatenate([np.ones(n), np.zeros(n)])
+    return features, targets
+
+
+def mia_entropy(
+    retain_train: Tensor, test_retained: Tensor, forget_train: Tensor, seed: int
+) -> float:
+    """Percent of D_f that an entropy-based attack calls member."""
+
+    def entropy(log_probs: Tensor) -> np.ndarray:
+        return (-(log_probs.exp() * log_probs).sum(-1)).numpy()
+
+    features, targets = _balanced(entropy(retain_train), entropy(test_retained), seed)
+    attack = LogisticRegression().fit(features, targets)
+    return float(attack.predict(entropy(forget_train).reshape(-1, 1)).mean() * 100)
+
+
+def mia_efficacy(
+    retain_train: Tensor,
+    retain_labels: Tensor,
+    test_retained: Tensor,
+    test_labels: Tensor,
+    forget_train: Tensor,
+    forget_labels: Tensor,
+    seed: int,
+) -> float:
+    """SalUn's MIA-efficacy: percent of D_f that a confidence-based attack calls non-member."""
+
+    def confidence(log_probs: Tensor, labels: Tensor) -> np.ndarray:
+        return log_probs.exp().gather(1, labels.view(-1, 1)).flatten().numpy()
+
+    features, targets = _balanced(
+        confidence(retain_train, retain_labels), confidence(test_retained, test_labels), seed
+    )
+    attack = SVC(C=3, kernel="rbf", gamma="auto").fit(features, targets)
+    called_member = attack.predict(confidence(forget_train, forget_labels).reshape(-1, 1))
+    return float((1.0 - called_member.mean()) * 100)
+
+
+def scenario_metrics(
+    outputs: Outputs,
+    oracle: Outputs,
+    train_labels: Tensor,
+    test_labels: Tensor,
+    forget_classes: tuple[int, ...],
+    seed: int = 0,
+) -> dict[str, float]:
+    """Every metric of one model for one forget scenario (the oracle's row compares to itself)."""
+    forget = torch.tensor(forget_classes)
+    f_train, f_test = torch.isin(train_labels, forget), torch.isin(test_labels, forget)
+    kl = F.kl_div(outputs.test, oracle.test, log_target=True, reduction="none").sum(-1).mean()
+    return {
+        "acc_forget_train": accuracy(outputs.train[f_train], train_labels[f_train]),
+        "acc_forget_test": accuracy(outputs.test[f_test], test_labels[f_test]),
+        "acc_retain_train": accuracy(outputs.train[~f_train], train_labels[~f_train]),
+        "acc_retain_test": accuracy(outputs.test[~f_test], test_labels[~f_test]),
+        "acc_test": accuracy(outputs.test, test_labels),
+        "mia_entropy": mia_entropy(
+            outputs.train[~f_train], outputs.test[~f_test], outputs.train[f_train], seed
+        ),
+        "mia_efficacy": mia_efficacy(
+            outputs.train[~f_train],
+            train_labels[~f_train],
+            outputs.test[~f_test],
+            test_labels[~f_test],
+            outputs.train[f_train],
+            train_labels[f_train],
+            seed,
+        ),
+        "agreement_oracle": float(
+            (outputs.test.argmax(-1) == oracle.test.argmax(-1)).float().mean() * 100
+        ),
+        "kl_oracle": float(kl),
+    }
+
+
+def avg_gap(row: dict[str, float], oracle_row: dict[str, float]) -> float:
+    """Mean absolute difference to the oracle over forget-test, retain-test, test acc, MIA."""
+    return float(np.mean([abs(row[m] - oracle_row[m]) for m in GAP_METRICS]))

@@ -1,0 +1,164 @@
+"""Nodes of the evaluation pipeline: thin glue around ``hyperforget.evaluation``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor
+
+from hyperforget import evaluation
+from hyperforget.devices import resolve_device
+from hyperforget.pipelines.model_zoo.nodes import target_builder
+from hyperforget.plots import loss_alignment_panels, oracle_agreement_bars, per_class_accuracy_grid
+
+logger = logging.getLogger(__name__)
+
+COLUMNS = [
+    "method",
+    "forget_classes",
+    "acc_forget_train",
+    "acc_forget_test",
+    "acc_retain_train",
+    "acc_retain_test",
+    "acc_test",
+    "mia_entropy",
+    "mia_efficacy",
+    "agreement_oracle",
+    "kl_oracle",
+    "avg_gap",
+    "seconds",
+    "speedup",
+    "prompt_r2",
+]
+SUMMARY = [
+    "acc_forget_test",
+    "acc_retain_test",
+    "mia_efficacy",
+    "agreement_oracle",
+    "avg_gap",
+    "seconds",
+    "speedup",
+    "prompt_r2",
+]
+
+
+def _per_class_test_acc(
+    outputs: evaluation.Outputs, labels: Tensor, num_classes: int
+) -> list[float]:
+    return [
+        evaluation.accuracy(outputs.test[labels == k], labels[labels == k])
+        for k in range(num_classes)
+    ]
+
+
+def evaluate(
+    original_weights: dict[str, Any],
+    oracle_weights: dict[str, Any],
+    train_split: dict[str, Tensor],
+    test_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    forget_scenarios: list[dict[str, Any]],
+    model: dict[str, Any],
+    evaluation_params: dict[str, Any],
+    device: str,
+    **unlearned: dict[str, Any],
+) -> tuple[pd.DataFrame, pd.DataFrame, str, Figure, Figure, Figure, dict[str, Any]]:
+    """The results table (parquet, CSV and markdown copies), three plots and MLflow metrics."""
+    dev = resolve_device(device)
+    build = target_builder(model, class_manifest)
+    num_classes = int(class_manifest["num_classes"])
+    train_images, test_images = train_split["images"].to(dev), test_split["images"].to(dev)
+    train_labels, test_labels = train_split["labels"], test_split["labels"]
+    seed = int(evaluation_params["seed"])
+
+    def outputs(params: Tensor) -> evaluation.Outputs:
+        return evaluation.model_outputs(build, params.to(dev), train_images, test_images)
+
+    original = outputs(original_weights["params"])
+    rows, per_class_acc, prompts = [], {}, {}
+    for scenario in forget_scenarios:
+        name, classes = scenario["name"], tuple(scenario["classes"])
+        if len(classes) != 1:
+            raise ValueError(f"Scenario {name}: only single-class scenarios have an oracle.")
+        k = classes[0]
+        oracle_seconds = float(oracle_weights["seconds"][k])
+        oracle = outputs(oracle_weights["params"][k])
+        candidates = [
+            ("original", original, math.nan, math.nan),
+            ("oracle", oracle, oracle_seconds, math.nan),
+        ]
+        for method, weights in unlearned.items():
+            scenarios = json.loads(weights["__metadata__"]["forget_classes"])
+            if name not in scenarios:
+                raise ValueError(
+                    f"{method} has no weights for forget scenario {name}; re-run unlearning."
+                )
+            i = scenarios.index(name)
+            candidates.append(
+                (
+                    method,
+                    outputs(weights["params"][i]),
+                    float(weights["seconds"][i]),
+                    float(weights["prompt_r2"][i]),
+                )
+            )
+            if not torch.isnan(weights["target_loss"][i]).all():
+                prompts.setdefault(method, []).append(
+                    (weights["target_loss"][i], weights["observed_loss"][i])
+                )
+        oracle_row = None
+        for method, out, seconds, r2 in candidates:
+            row = {
+                "method": method,
+                "forget_classes": name,
+                **evaluation.scenario_metrics(
+                    out, oracle, train_labels, test_labels, classes, seed
+                ),
+            }
+            oracle_row = oracle_row or row
+            row["avg_gap"] = evaluation.avg_gap(row, oracle_row)
+            row["seconds"] = seconds
+            row["speedup"] = (
+                oracle_seconds / seconds if seconds and not math.isnan(seconds) else math.nan
+            )
+            row["prompt_r2"] = r2
+            rows.append(row)
+            per_class_acc.setdefault(method, []).append(
+                _per_class_test_acc(out, test_labels, num_classes)
+            )
+    table = pd.DataFrame(rows)[COLUMNS]
+    summary = table.groupby("method", sort=False)[SUMMARY].mean()
+    logger.info(
+        "Unlearning results, mean over %d forget scenario(s):\n%s",
+        len(forget_scenarios),
+        summary.round(2).to_string(),
+    )
+    metrics: dict[str, Any] = {}
+    for row in table.to_dict("records"):
+        for column in COLUMNS[2:]:
+            if not pd.isna(row[column]):
+                metrics[f"eval.{row['method']}.c{row['forget_classes']}.{column}"] = {
+                    "value": row[column],
+                    "step": 0,
+                }
+    for method, means in summary.iterrows():
+        for column, value in means.items():
+            if not pd.isna(value):
+                metrics[f"eval.{method}.mean.{column}"] = {"value": float(value), "step": 0}
+    names = [s["name"] for s in forget_scenarios]
+    accuracy_plot = per_class_accuracy_grid(per_class_acc, names)
+    alignment_plot = loss_alignment_panels(
+        {
+            m: (torch.stack([t for t, _ in p]), torch.stack([o for _, o in p]))
+            for m, p in prompts.items()
+        }
+    )
+    agreement_plot = oracle_agreement_bars(table)
+    markdown = table.round(2).to_markdown(index=False)
+    return table, table, markdown, accuracy_plot, alignment_plot, agreement_plot, metrics

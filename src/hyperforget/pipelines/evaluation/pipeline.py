@@ -1,0 +1,39 @@
+"""Wiring of the evaluation pipeline: one node reading every method's unlearned weights."""
+
+from kedro.pipeline import Node, Pipeline
+
+from hyperforget.pipelines.evaluation import nodes
+from hyperforget.unlearning import available_methods
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    inputs = {
+        "original_weights": "original_weights",
+        "oracle_weights": "oracle_weights",
+        "train_split": "train_split",
+        "test_split": "test_split",
+        "class_manifest": "class_manifest",
+        "forget_scenarios": "forget_scenarios",
+        "model": "params:model",
+        "evaluation_params": "params:evaluation",
+        "device": "params:device",
+        **{method: f"{method}_unlearned_weights" for method in available_methods()},
+    }
+    return Pipeline(
+        [
+            Node(
+                nodes.evaluate,
+                inputs=inputs,
+                outputs=[
+                    "results_table",
+                    "results_csv",
+                    "results_md",
+                    "per_class_accuracy_plot",
+                    "loss_alignment_plot",
+                    "oracle_agreement_plot",
+                    "evaluation_metrics",
+                ],
+                name="evaluate",
+            )
+        ]
+    )

@@ -1,0 +1,32 @@
+"""Wiring of the unlearning pipeline: one node per method of ``hyperforget.unlearning``."""
+
+from functools import partial, update_wrapper
+
+from kedro.pipeline import Node, Pipeline
+
+from hyperforget.pipelines.unlearning import nodes
+from hyperforget.unlearning import method_specs
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    common = {
+        "original_weights": "original_weights",
+        "train_split": "train_split",
+        "val_split": "val_split",
+        "class_manifest": "class_manifest",
+        "forget_scenarios": "forget_scenarios",
+        "model": "params:model",
+        "unlearning": "params:unlearning",
+        "device": "params:device",
+    }
+    return Pipeline(
+        [
+            Node(
+                update_wrapper(partial(nodes.unlearn, method), nodes.unlearn),
+                inputs={**common, **spec.inputs},
+                outputs=f"{method}_unlearned_weights",
+                name=f"unlearn_{method}",
+            )
+            for method, spec in method_specs().items()
+        ]
+    )

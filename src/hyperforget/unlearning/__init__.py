@@ -1,0 +1,90 @@
+"""One interface for every unlearning method (DESIGN 6).
+
+A method is a function ``forget(request, config) -> Unlearned``: from the original weights, the
+data splits and the classes to forget, with its own parameters ``config``, it returns unlearned
+weights (and optional diagnostics). ``run_method`` times it, so one evaluation serves all.
+Adding a method is adding one module with a ``forget`` function and one line in ``METHODS``.
+Methods that need trained artefacts (a hypernetwork, a zoo) read them from
+``request.resources`` by name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class ForgetRequest:
+    """Everything a method may use. Methods must not look at the test split."""
+
+    original: Tensor  # [P]
+    forget_classes: tuple[int, ...]
+    train: tuple[Tensor, Tensor]
+    val: tuple[Tensor, Tensor]
+    num_classes: int
+    build: Callable[[], nn.Module]
+    seed: int = 0
+    resources: dict[str, Any] = field(default_factory=dict)
+
+    def forget_mask(self, labels: Tensor) -> Tensor:
+        return torch.isin(labels, torch.tensor(self.forget_classes, device=labels.device))
+
+
+@dataclass
+class Unlearned:
+    params: Tensor  # [P]
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TimedResult:
+    params: Tensor
+    seconds: float
+    info: dict[str, Any]
+
+
+Method = Callable[[ForgetRequest, dict[str, Any]], Unlearned]
+Prepare = Callable[[dict[str, Any], ForgetRequest, dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A method: its ``forget`` function, the catalog entries it needs as resources
+    (resource name -> dataset name) and an optional untimed ``prepare`` of those resources
+    (e.g. building a network from its weight file once for every scenario)."""
+
+    forget: Method
+    inputs: dict[str, str] = field(default_factory=dict)
+    prepare: Prepare | None = None
+
+
+def method_specs() -> dict[str, MethodSpec]:
+    from hyperforget.unlearning import dihyfo
+
+    return {
+        "dihyfo1": dihyfo.spec("dihyfo1"),
+        "dihyfo2": dihyfo.spec("dihyfo2"),
+    }
+
+
+def available_methods() -> list[str]:
+    return list(method_specs())
+
+
+def run_method(name: str, request: ForgetRequest, config: dict[str, Any]) -> TimedResult:
+    """Run method ``name`` on ``request`` and time it (wall clock, synchronised on CUDA)."""
+    methods = method_specs()
+    if name not in methods:
+        raise ValueError(f"Unknown unlearning method {name!r}; available: {', '.join(methods)}.")
+    device = request.original.device
+    start = time.perf_counter()
+    result = methods[name].forget(request, {"method": name, **config})
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return TimedResult(result.params.detach(), time.perf_counter() - start, result.info)
