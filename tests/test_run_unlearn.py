@@ -135,6 +135,8 @@ def test_results_table_matches_the_saved_unlearned_weights(project):
     assert set(results["method"]) == {"original", "oracle", "dihyfo1", "dihyfo2"}
     assert sorted(results["forget_classes"].unique()) == [0, 1, 2, 3]
     assert (project / "data/08_reporting/results.md").read_text().startswith("| method")
+    oracle = results[results["method"] == "oracle"]
+    assert (oracle["avg_gap"] == 0).all() and (oracle["acc_forget_test"] == 0).all()
     test = SafetensorsDataset(
         filepath=str(only_version(project / "data/03_primary/test_split.safetensors"))
     ).load()

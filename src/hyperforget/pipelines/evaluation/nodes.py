@@ -112,7 +112,7 @@ def evaluate(
                 prompts.setdefault(method, []).append(
                     (weights["target_loss"][i], weights["observed_loss"][i])
                 )
-        oracle_row = None
+        scenario_rows = []
         for method, out, seconds, r2 in candidates:
             row = {
                 "method": method,
@@ -120,18 +120,18 @@ def evaluate(
                 **evaluation.scenario_metrics(
                     out, oracle, train_labels, test_labels, classes, seed
                 ),
+                "seconds": seconds,
+                "speedup": oracle_seconds / seconds if seconds > 0 else math.nan,
+                "prompt_r2": r2,
             }
-            oracle_row = oracle_row or row
-            row["avg_gap"] = evaluation.avg_gap(row, oracle_row)
-            row["seconds"] = seconds
-            row["speedup"] = (
-                oracle_seconds / seconds if seconds and not math.isnan(seconds) else math.nan
-            )
-            row["prompt_r2"] = r2
-            rows.append(row)
+            scenario_rows.append(row)
             per_class_acc.setdefault(method, []).append(
                 _per_class_test_acc(out, test_labels, num_classes)
             )
+        oracle_row = next(r for r in scenario_rows if r["method"] == "oracle")
+        for row in scenario_rows:
+            row["avg_gap"] = evaluation.avg_gap(row, oracle_row)
+        rows.extend(scenario_rows)
     table = pd.DataFrame(rows)[COLUMNS]
     summary = table.groupby("method", sort=False)[SUMMARY].mean()
     logger.info(

@@ -1,0 +1,69 @@
+import math
+
+import torch
+
+from hyperforget import evaluation
+
+
+def outputs_from_logits(train_logits, test_logits):
+    return evaluation.Outputs(train_logits.log_softmax(-1), test_logits.log_softmax(-1))
+
+
+def make_case(seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    train_labels = torch.arange(3).repeat(40)
+    test_labels = torch.arange(3).repeat(20)
+
+    # a model that is right on classes 1 and 2 and, for class 0, predicts class 1
+    def logits(labels):
+        target = torch.where(labels == 0, torch.ones_like(labels), labels)
+        return 5 * torch.nn.functional.one_hot(target, 3).float() + torch.randn(
+            len(labels), 3, generator=generator
+        )
+
+    return outputs_from_logits(logits(train_labels), logits(test_labels)), train_labels, test_labels
+
+
+def test_metrics_of_a_model_against_itself():
+    outputs, train_labels, test_labels = make_case()
+    row = evaluation.scenario_metrics(outputs, outputs, train_labels, test_labels, (0,))
+    assert row["acc_forget_test"] == 0.0
+    assert row["acc_retain_test"] == 100.0
+    assert math.isclose(row["acc_test"], 200 / 3, rel_tol=1e-6)
+    assert row["agreement_oracle"] == 100.0
+    assert abs(row["kl_oracle"]) < 1e-6
+    assert 0.0 <= row["mia_entropy"] <= 100.0 and 0.0 <= row["mia_efficacy"] <= 100.0
+    assert evaluation.avg_gap(row, row) == 0.0
+
+
+def test_avg_gap_averages_the_four_gaps():
+    oracle = {
+        "acc_forget_test": 0.0,
+        "acc_retain_test": 90.0,
+        "acc_test": 80.0,
+        "mia_efficacy": 100.0,
+    }
+    method = {
+        "acc_forget_test": 4.0,
+        "acc_retain_test": 88.0,
+        "acc_test": 80.0,
+        "mia_efficacy": 90.0,
+    }
+    assert evaluation.avg_gap(method, oracle) == (4 + 2 + 0 + 10) / 4
+
+
+def test_efficacy_mia_calls_unseen_like_data_non_member():
+    members = torch.full((50, 2), 0.0)
+    members[:, 0] = 10.0  # confident on the true label 0
+    non_members = torch.zeros(50, 2)  # p = 0.5
+    labels = torch.zeros(50, dtype=torch.long)
+    efficacy = evaluation.mia_efficacy(
+        members.log_softmax(-1),
+        labels,
+        non_members.log_softmax(-1),
+        labels,
+        non_members.log_softmax(-1),
+        labels,
+        seed=0,
+    )
+    assert efficacy == 100.0
