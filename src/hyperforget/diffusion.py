@@ -42,12 +42,22 @@ class GaussianDiffusion:
         return ab.sqrt() * x0 + (1.0 - ab).sqrt() * noise
 
     def training_loss(
-        self, denoise: Denoiser, x0: Tensor, generator: torch.Generator | None = None
+        self,
+        denoise: Denoiser,
+        x0: Tensor,
+        generator: torch.Generator | None = None,
+        weights: Tensor | None = None,
     ) -> Tensor:
-        """MSE between predicted and true x0 at uniform random timesteps."""
+        """MSE between predicted and true x0 at uniform random timesteps.
+
+        ``weights [P]`` (mean 1) reweight the squared error of each coordinate.
+        """
         t = torch.randint(0, self.num_steps, (len(x0),), device=x0.device, generator=generator)
         noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
-        return F.mse_loss(denoise(self.q_sample(x0, t, noise), t), x0)
+        if weights is None:
+            return F.mse_loss(denoise(self.q_sample(x0, t, noise), t), x0)
+        error = (denoise(self.q_sample(x0, t, noise), t) - x0).pow(2)
+        return (error * weights).mean()
 
     @torch.no_grad()
     def sample_ddpm(

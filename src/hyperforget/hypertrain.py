@@ -131,14 +131,31 @@ class HyperTrainConfig:
     grad_clip: float = 1.0
     ema_decay: float = 0.995
     permute: bool = True
+    balance_tensors: bool = True
     log_every: int = 50
+
+
+def tensor_balanced_weights(layout: ParamLayout) -> Tensor:
+    """Per-coordinate loss weights ``[P]`` (mean 1) giving every parameter tensor equal weight.
+
+    Forgetting a class is a small, targeted change, mostly in the output layer (a few dozen of
+    the 7,960 values); a plain MSE over all coordinates is dominated by the first layer's 7,840
+    weights and barely rewards learning it.
+    """
+    weights = torch.empty(layout.num_params)
+    for slot in layout.slots:
+        weights[slot.offset : slot.stop] = layout.num_params / (len(layout.slots) * slot.numel)
+    return weights
 
 
 def _batch(model: DiHyFo, zoo: ZooSet, rows: Tensor, generator: torch.Generator, permute: bool):
     """(target params, target losses, current params, current losses) for training rows."""
     if model.residual:
-        span = (zoo.run_last[rows] - rows + 1).float()
-        later = rows + (torch.rand(len(rows), generator=generator) * span).long()
+        # a strictly later checkpoint of the same run (the final one pairs with itself): pairs
+        # (i, i) would teach "change nothing" in about a quarter of all batches
+        span = (zoo.run_last[rows] - rows).float()
+        later = rows + 1 + (torch.rand(len(rows), generator=generator) * span).long()
+        later = torch.minimum(later, zoo.run_last[rows])
         current, current_loss = zoo.params[rows], zoo.losses[rows]
         target, target_loss = zoo.params[later], zoo.losses[later]
     else:
@@ -173,6 +190,7 @@ def train_hypernetwork(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
     curve, running = [], []
+    weights = tensor_balanced_weights(model.layout).to(device) if config.balance_tensors else None
     for step in tqdm(range(config.steps), desc=progress, disable=progress is None, mininterval=2):
         rows = torch.randint(0, len(zoo.params), (config.batch_size,), generator=generator)
         target, target_loss, current, current_loss = _batch(
@@ -184,7 +202,7 @@ def train_hypernetwork(
         if current is not None:
             current, current_loss = current.to(device) * scale, current_loss.to(device)
         denoise = partial(_denoise, model, target_loss, current, current_loss)
-        loss = diffusion.training_loss(denoise, target, device_generator)
+        loss = diffusion.training_loss(denoise, target, device_generator, weights)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

@@ -84,7 +84,8 @@ def train_dihyfo(
         config,
         hypernet_data["scale"],
     )
-    train_config = HyperTrainConfig(**hypernetwork["training"])
+    overrides = (hypernetwork.get("variant_training") or {}).get(variant) or {}
+    train_config = HyperTrainConfig(**{**hypernetwork["training"], **overrides})
     ema, curve = train_hypernetwork(
         net,
         _diffusion(hypernetwork),
