@@ -84,13 +84,7 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
     start = time.perf_counter()
     for r in range(runs):
         net = load_flat_into(build(), init[r])
-        optimizer = torch.optim.SGD(
-            net.parameters(),
-            lr=sgd.lr,
-            momentum=sgd.momentum,
-            nesterov=sgd.nesterov,
-            weight_decay=sgd.weight_decay,
-        )
+        optimizer = sgd.optimizer(net.parameters())
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
         loader = DataLoader(
             TensorDataset(images[subsets[r]], labels[subsets[r]]),

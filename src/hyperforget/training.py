@@ -32,6 +32,18 @@ class SGDConfig:
     weight_decay: float = 5e-4
     batch_size: int = 128
 
+    def optimizer(self, params, fused: bool | None = None) -> torch.optim.SGD:
+        """SGD with this recipe. ``fused=True`` (one kernel per tensor) is several times faster
+        than the default on the stacked parameters of a batch of networks."""
+        return torch.optim.SGD(
+            params,
+            lr=self.lr,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+            weight_decay=self.weight_decay,
+            fused=fused,
+        )
+
 
 @dataclass(frozen=True)
 class AscentConfig:
@@ -111,14 +123,7 @@ def train_batched(
         raise ValueError(f"Checkpoint steps {list(checkpoint_steps)} must lie in 0..{steps}.")
     device = images.device
     params = _stack_params(layout, init_params.to(device))
-    optimizer = torch.optim.SGD(
-        params.values(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-        weight_decay=config.weight_decay,
-        fused=True,  # one kernel per tensor: several times faster than foreach on stacked params
-    )
+    optimizer = config.optimizer(params.values(), fused=True)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
     batches = batches.to(device)
     forget_batches = forget_batches.to(device) if forget_batches is not None else None
@@ -172,13 +177,7 @@ def train_single(
     """The plain loop: one ``nn.Module``, ``batches [T, B]``; returns ``[C, P]`` checkpoints."""
     layout = ParamLayout.from_module(module)
     load_flat_into(module, init_params)
-    optimizer = torch.optim.SGD(
-        module.parameters(),
-        lr=config.lr,
-        momentum=config.momentum,
-        nesterov=config.nesterov,
-        weight_decay=config.weight_decay,
-    )
+    optimizer = config.optimizer(module.parameters())
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(len(batches), 1))
     saved = {}
 
