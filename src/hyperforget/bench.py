@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -48,7 +49,7 @@ def embedded_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
     splits = embedded_splits()
     (images, labels), (val_images, val_labels) = splits["train"], splits["val"]
-    build = lambda: build_target((1, 28, 28), 10, (10,))  # noqa: E731
+    build = partial(build_target, (1, 28, 28), 10, (10,))
     module = build()
     sgd = SGDConfig()
     specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)

@@ -63,7 +63,7 @@ def unlearn(
         "__metadata__": {
             "method": method,
             "forget_classes": json.dumps([s["name"] for s in forget_scenarios]),
-            "config": json.dumps({k: v for k, v in config.items()}, default=str),
+            "config": json.dumps(config, default=str),
             "selection_rule": str(infos[0].get("selection_rule", "")) if infos else "",
         },
     }
