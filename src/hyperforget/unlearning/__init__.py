@@ -32,9 +32,6 @@ class ForgetRequest:
     seed: int = 0
     resources: dict[str, Any] = field(default_factory=dict)
 
-    def forget_mask(self, labels: Tensor) -> Tensor:
-        return torch.isin(labels, torch.tensor(self.forget_classes, device=labels.device))
-
 
 @dataclass
 class Unlearned:

@@ -24,7 +24,7 @@ from hyperforget.hypertrain import (
     train_hypernetwork,
 )
 from hyperforget.metrics import evaluate_per_class
-from hyperforget.pipelines.model_zoo.nodes import target_builder
+from hyperforget.pipelines.model_zoo.nodes import split_tensors, target_builder
 from hyperforget.plots import prompt_alignment_scatter
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def check_held_out(
     )
     module = target_builder(model, class_manifest)()
     observed = evaluate_per_class(
-        module, samples, val_split["images"].to(dev), val_split["labels"].to(dev), num_classes
+        module, samples, *split_tensors(val_split, dev), num_classes
     ).loss.cpu()
     per_class, overall = prompt_alignment(target_loss, observed)
     _, overall_log = prompt_alignment(torch.log1p(target_loss), torch.log1p(observed))

@@ -53,7 +53,8 @@ def _sgd(config: dict[str, Any], batch_size: int) -> SGDConfig:
     return SGDConfig(**{k: config[k] for k in keys}, batch_size=batch_size)
 
 
-def _split(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
+def split_tensors(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
+    """A split's (images, labels) on ``device``."""
     return split["images"].to(device), split["labels"].to(device)
 
 
@@ -89,8 +90,8 @@ def train_zoo(
     built = zoo.build_zoo(
         target_builder(model, class_manifest),
         zoo_plan["runs"],
-        _split(train_split, dev),
-        _split(val_split, dev),
+        split_tensors(train_split, dev),
+        split_tensors(val_split, dev),
         int(class_manifest["num_classes"]),
         sgd=_sgd(training, training["batch_size"]),
         epochs=training["epochs"],
@@ -125,7 +126,7 @@ def train_reference_models(
     training = model_zoo["training"]
     refs = zoo.train_reference_models(
         target_builder(model, class_manifest),
-        _split(train_split, resolve_device(device)),
+        split_tensors(train_split, resolve_device(device)),
         int(class_manifest["num_classes"]),
         _sgd(training, training["batch_size"]),
         training["epochs"],
@@ -166,7 +167,7 @@ def summarise_zoo(
     dev = resolve_device(device)
     num_classes = int(class_manifest["num_classes"])
     module = target_builder(model, class_manifest)()
-    images, labels = _split(test_split, dev)
+    images, labels = split_tensors(test_split, dev)
     summary = zoo.summarise_regimes(
         module, zoo_weights["params"].to(dev), zoo_checkpoints, images, labels, num_classes
     )

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from hyperforget.devices import resolve_device
-from hyperforget.pipelines.model_zoo.nodes import target_builder
+from hyperforget.pipelines.model_zoo.nodes import split_tensors, target_builder
 from hyperforget.unlearning import ForgetRequest, method_specs, run_method
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,8 @@ def unlearn(
     base = ForgetRequest(
         original=original_weights["params"].to(dev),
         forget_classes=(),
-        train=(train_split["images"].to(dev), train_split["labels"].to(dev)),
-        val=(val_split["images"].to(dev), val_split["labels"].to(dev)),
+        train=split_tensors(train_split, dev),
+        val=split_tensors(val_split, dev),
         num_classes=int(class_manifest["num_classes"]),
         build=target_builder(model, class_manifest),
         seed=int(unlearning["seed"]),
