@@ -48,9 +48,9 @@ def weights_metadata(model: dict[str, Any], manifest: dict[str, Any]) -> dict[st
     }
 
 
-def _sgd(config: dict[str, Any], batch_size: int) -> SGDConfig:
-    keys = ("lr", "momentum", "nesterov", "weight_decay")
-    return SGDConfig(**{k: config[k] for k in keys}, batch_size=batch_size)
+def _sgd(config: dict[str, Any]) -> SGDConfig:
+    keys = ("lr", "momentum", "nesterov", "weight_decay", "batch_size")
+    return SGDConfig(**{k: config[k] for k in keys})
 
 
 def split_tensors(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
@@ -93,9 +93,9 @@ def train_zoo(
         split_tensors(train_split, dev),
         split_tensors(val_split, dev),
         int(class_manifest["num_classes"]),
-        sgd=_sgd(training, training["batch_size"]),
+        sgd=_sgd(training),
         epochs=training["epochs"],
-        forget_sgd=_sgd({**training, **forget}, training["batch_size"]),
+        forget_sgd=_sgd({**training, **forget}),
         forget_epochs=forget["epochs"],
         ascent=AscentConfig(weight=forget["ascent_weight"], cap=forget["ascent_cap"]),
         checkpoints=int(model_zoo["checkpoints_per_run"]),
@@ -128,7 +128,7 @@ def train_reference_models(
         target_builder(model, class_manifest),
         split_tensors(train_split, resolve_device(device)),
         int(class_manifest["num_classes"]),
-        _sgd(training, training["batch_size"]),
+        _sgd(training),
         training["epochs"],
         zoo_plan["reference_seeds"],
     )
