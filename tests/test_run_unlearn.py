@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -15,16 +16,21 @@ from kedro.framework.startup import bootstrap_project
 from hyperforget.datasets import SafetensorsDataset
 from hyperforget.flat_params import load_flat_into
 from hyperforget.targets import build_target
+from hyperforget.unlearning import available_methods
 from tests.conftest import copy_project
 
 
-def run_unlearn(project_path: Path, runtime_params: dict | None = None) -> None:
+def run_unlearn(
+    project_path: Path,
+    runtime_params: dict | None = None,
+    pipelines: tuple[str, ...] = ("unlearn",),
+) -> None:
     bootstrap_project(project_path)
     try:
         with KedroSession.create(
             project_path=project_path, env="test", runtime_params=runtime_params
         ) as session:
-            session.run(pipeline_names=["unlearn"])
+            session.run(pipeline_names=list(pipelines))
     finally:
         # The MLflow run must be closed, or the next run in this process would log into it.
         assert mlflow.active_run() is None
@@ -132,7 +138,7 @@ def test_hypernetworks_are_trained_saved_and_checked(project):
 def test_results_table_matches_the_saved_unlearned_weights(project):
     """Reload each method's unlearned weights and recompute its accuracies with plain torch."""
     results = pd.read_csv(project / "data/08_reporting/results.csv")
-    assert set(results["method"]) == {"original", "oracle", "dihyfo1", "dihyfo2"}
+    assert set(results["method"]) == {"original", "oracle", *available_methods()}
     assert sorted(results["forget_classes"].unique()) == [0, 1, 2, 3]
     assert (project / "data/08_reporting/results.md").read_text().startswith("| method")
     oracle = results[results["method"] == "oracle"]
@@ -141,7 +147,7 @@ def test_results_table_matches_the_saved_unlearned_weights(project):
         filepath=str(only_version(project / "data/03_primary/test_split.safetensors"))
     ).load()
     net = build_target((1, 28, 28), 4, (10,))
-    for method in ("dihyfo1", "dihyfo2"):
+    for method in available_methods():
         path = only_version(
             project / f"data/07_model_output/{method}_unlearned_weights.safetensors"
         )
@@ -185,6 +191,29 @@ def test_bad_class_requests_fail_before_training(project, params, message):
         with pytest.raises(ValueError, match=message):
             run_unlearn(project, params)
     assert trained_outputs() == before
+
+
+def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tmp_path):
+    """Re-run unlearning and evaluation on a copy of the finished project with one method."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(copy)
+        run_unlearn(copy, {"unlearning": {"run": ["ssd"]}}, ("unlearning", "evaluation"))
+    results = pd.read_csv(copy / "data/08_reporting/results.csv")
+    assert set(results["method"]) == {"original", "oracle", "ssd"}
+    newest = sorted((copy / "data/07_model_output/ft_unlearned_weights.safetensors").iterdir())
+    skipped = SafetensorsDataset(filepath=str(newest[-1] / "ft_unlearned_weights.safetensors"))
+    assert skipped.load()["params"].shape == (0, 7894)
+
+
+def test_unknown_method_fails_before_anything_is_written(project):
+    before = written_files(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        with pytest.raises(ValueError, match=r"'sdd' in unlearning.run; available: dihyfo1, "):
+            run_unlearn(project, {"unlearning": {"run": ["ssd", "sdd"]}})
+    assert written_files(project) == before
 
 
 def test_bad_class_fails_before_anything_is_written(project):

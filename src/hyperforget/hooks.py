@@ -1,4 +1,5 @@
-"""Project hooks: copy the plots and tables a run saves into its MLflow run.
+"""Project hooks: copy the plots and tables a run saves into its MLflow run; check the methods a
+run asks for before it starts.
 
 The catalog saves them as versioned files under ``data/08_reporting``; this hook logs the same
 objects as MLflow artifacts (``plots/<name>.png``, ``tables/<name>.csv``) so runs can be compared
@@ -15,6 +16,8 @@ import pandas as pd
 from kedro.framework.hooks import hook_impl
 from matplotlib.figure import Figure
 
+from hyperforget.unlearning import select_methods
+
 
 class MlflowArtifactsHook:
     @hook_impl
@@ -26,3 +29,13 @@ class MlflowArtifactsHook:
         elif dataset_name.endswith("_table") and isinstance(data, pd.DataFrame):
             name = dataset_name.removesuffix("_table")
             mlflow.log_text(data.to_csv(index=False), f"tables/{name}.csv")
+
+
+class CheckUnlearningMethodsHook:
+    """Fail before the first node when ``unlearning.run`` names a method that does not exist,
+    rather than after the data, zoo and hypernetwork stages have run."""
+
+    @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        if any(node.name.startswith("unlearn_") for node in pipeline.nodes):
+            select_methods(catalog.load("params:unlearning")["run"])

@@ -62,16 +62,49 @@ class MethodSpec:
 
 
 def method_specs() -> dict[str, MethodSpec]:
-    from hyperforget.unlearning import dihyfo
+    from hyperforget.unlearning import (
+        bad_teacher,
+        dihyfo,
+        finetune,
+        gradient_ascent,
+        random_labels,
+        scrub,
+        ssd,
+    )
 
     return {
         "dihyfo1": dihyfo.spec("dihyfo1"),
         "dihyfo2": dihyfo.spec("dihyfo2"),
+        "ft": MethodSpec(finetune.forget),
+        "ga": MethodSpec(gradient_ascent.forget),
+        "rl": MethodSpec(random_labels.forget),
+        "ssd": MethodSpec(ssd.forget),
+        "scrub": MethodSpec(scrub.forget),
+        "bad_teacher": MethodSpec(bad_teacher.forget),
     }
 
 
 def available_methods() -> list[str]:
     return list(method_specs())
+
+
+def select_methods(requested: list[str] | None) -> list[str]:
+    """The methods a run asks for (``None``: all of them), checked against the registry."""
+    available = available_methods()
+    if requested is None:
+        return available
+    if isinstance(requested, str) or not requested:
+        raise ValueError(
+            f"unlearning.run must be a non-empty list of method names or null (all); got "
+            f"{requested!r}. Available: {', '.join(available)}."
+        )
+    unknown = [name for name in requested if name not in available]
+    if unknown:
+        raise ValueError(
+            f"Unknown unlearning method(s) {', '.join(map(repr, unknown))} in unlearning.run; "
+            f"available: {', '.join(available)}."
+        )
+    return list(dict.fromkeys(requested))
 
 
 def run_method(name: str, request: ForgetRequest, config: dict[str, Any]) -> TimedResult:

@@ -80,6 +80,11 @@ def evaluate(
     def outputs(params: Tensor) -> evaluation.Outputs:
         return evaluation.model_outputs(build, params.to(dev), train_images, test_images)
 
+    unlearned = {
+        method: weights
+        for method, weights in unlearned.items()
+        if not json.loads(weights["__metadata__"].get("skipped", "false"))
+    }
     original = outputs(original_weights["params"])
     rows, per_class_acc, prompts = [], {}, {}
     for scenario in forget_scenarios:

@@ -11,9 +11,13 @@ from torch import Tensor
 
 from hyperforget.devices import resolve_device
 from hyperforget.pipelines.model_zoo.nodes import split_tensors, target_builder
-from hyperforget.unlearning import ForgetRequest, method_specs, run_method
+from hyperforget.unlearning import ForgetRequest, method_specs, run_method, select_methods
 
 logger = logging.getLogger(__name__)
+
+
+def _stack(rows: list[Tensor], width: int) -> Tensor:
+    return torch.stack(rows) if rows else torch.empty(0, width)
 
 
 def unlearn(
@@ -28,8 +32,20 @@ def unlearn(
     device: str,
     **resources: Any,
 ) -> dict[str, Any]:
-    """Run ``method`` on every forget scenario; returns one weight row per scenario, timed."""
+    """Run ``method`` on every forget scenario; returns one weight row per scenario, timed.
+
+    A method left out of ``unlearning.run`` saves an empty result (no rows), which the
+    evaluation skips.
+    """
     dev = resolve_device(device)
+    if method not in unlearning["methods"]:
+        raise ValueError(
+            f"No parameters for unlearning method {method!r}: add unlearning.methods.{method} "
+            "to conf/base/parameters_unlearning.yml."
+        )
+    if method not in select_methods(unlearning.get("run")):
+        logger.info("%s is not in unlearning.run: skipped", method)
+        forget_scenarios = []
     config = {"method": method, **(unlearning["methods"].get(method) or {})}
     base = ForgetRequest(
         original=original_weights["params"].to(dev),
@@ -41,7 +57,9 @@ def unlearn(
         seed=int(unlearning["seed"]),
     )
     spec = method_specs()[method]
-    prepared = spec.prepare(resources, base, config) if spec.prepare else resources
+    prepared = resources
+    if spec.prepare and forget_scenarios:
+        prepared = spec.prepare(resources, base, config)
     rows, seconds, infos = [], [], []
     for scenario in forget_scenarios:
         request = ForgetRequest(
@@ -55,13 +73,14 @@ def unlearn(
     num_classes = base.num_classes
     nan_losses = torch.full((num_classes,), float("nan"))
     return {
-        "params": torch.stack(rows),
+        "params": _stack(rows, base.original.numel()),
         "seconds": torch.tensor(seconds, dtype=torch.float64),
         "prompt_r2": torch.tensor([i.get("prompt_r2", float("nan")) for i in infos]),
-        "target_loss": torch.stack([i.get("target_loss", nan_losses) for i in infos]),
-        "observed_loss": torch.stack([i.get("observed_loss", nan_losses) for i in infos]),
+        "target_loss": _stack([i.get("target_loss", nan_losses) for i in infos], num_classes),
+        "observed_loss": _stack([i.get("observed_loss", nan_losses) for i in infos], num_classes),
         "__metadata__": {
             "method": method,
+            "skipped": json.dumps(not rows),
             "forget_classes": json.dumps([s["name"] for s in forget_scenarios]),
             "config": json.dumps(config, default=str),
             "selection_rule": str(infos[0].get("selection_rule", "")) if infos else "",

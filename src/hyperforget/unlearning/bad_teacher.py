@@ -1,0 +1,51 @@
+"""Bad teacher (Chundawat, Tarun, Mandal & Kankanhalli, AAAI 2023, arXiv 2205.08096).
+
+A student initialised from the original distils from two teachers: the competent one (the
+original) on retain samples and an incompetent one (a randomly initialised network of the same
+architecture) on forget samples, KL at temperature 1. The student keeps the original's
+knowledge of the retain classes and copies noise on the forgotten ones. The paper trains one
+epoch with Adam (lr 1e-4, batch 256) on the forget set plus 30% of the retain set; at MNIST-MLP
+scale that is a handful of steps and forgets nothing, so the defaults here are Adam lr 0.01,
+batch 64, 5 epochs on the forget set plus 30% of the retain set.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from hyperforget.unlearning import ForgetRequest, Unlearned
+from hyperforget.unlearning.common import (
+    distill_kl,
+    forget_retain,
+    frozen,
+    generator,
+    minibatches,
+    network,
+    optimizer,
+    result,
+    step,
+)
+
+
+def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+    (forget_images, _), (retain_images, _) = forget_retain(request)
+    rng = generator(request)
+    competent = frozen(network(request))
+    with torch.random.fork_rng(devices=[]):  # a seeded random init, global RNG untouched
+        torch.manual_seed(request.seed)
+        incompetent = frozen(request.build().to(request.original.device))
+    subset = torch.randperm(len(retain_images), generator=rng)
+    subset = subset[: max(1, round(float(config["retain_fraction"]) * len(retain_images)))]
+    images = torch.cat([forget_images, retain_images[subset]])
+    is_forget = torch.arange(len(images), device=images.device) < len(forget_images)
+    student = network(request).train()
+    optimiser = optimizer(student.parameters(), config)
+    temperature = float(config["temperature"])
+    for idx in minibatches(len(images), int(config["batch_size"]), int(config["epochs"]), rng):
+        x = images[idx]
+        with torch.no_grad():
+            teacher_logits = torch.where(is_forget[idx].unsqueeze(1), incompetent(x), competent(x))
+        step(optimiser, distill_kl(student(x), teacher_logits, temperature))
+    return result(student)

@@ -1,0 +1,95 @@
+"""What the training-based unlearning methods share: the forget/retain split of the training data,
+a network started from the original weights, seeded minibatches and the optimiser a config names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from hyperforget.flat_params import flatten_module, load_flat_into
+from hyperforget.unlearning import ForgetRequest, Unlearned
+
+Split = tuple[Tensor, Tensor]
+
+
+def forget_retain(request: ForgetRequest) -> tuple[Split, Split]:
+    """The training split cut in two: samples of the forgotten classes (D_f) and the rest (D_r)."""
+    images, labels = request.train
+    forget = torch.isin(labels, torch.tensor(request.forget_classes, device=labels.device))
+    if not forget.any():
+        raise ValueError(
+            f"The forget set is empty: no training sample has a class in {request.forget_classes}."
+        )
+    return (images[forget], labels[forget]), (images[~forget], labels[~forget])
+
+
+def network(request: ForgetRequest, params: Tensor | None = None) -> nn.Module:
+    """A fresh network of the configured architecture holding ``params`` (default: the original)."""
+    module = request.build().to(request.original.device)
+    return load_flat_into(module, request.original if params is None else params)
+
+
+def frozen(module: nn.Module) -> nn.Module:
+    """``module`` in eval mode with gradients off: a teacher."""
+    return module.eval().requires_grad_(False)
+
+
+def minibatches(
+    num_samples: int, batch_size: int, epochs: int, generator: torch.Generator
+) -> Iterator[Tensor]:
+    """Shuffled index batches over ``epochs`` passes (the last batch of a pass may be smaller)."""
+    for _ in range(epochs):
+        yield from torch.randperm(num_samples, generator=generator).split(batch_size)
+
+
+def cycle(num_samples: int, batch_size: int, generator: torch.Generator) -> Iterator[Tensor]:
+    """Shuffled index batches without end: for a set that is revisited while another is walked."""
+    while True:
+        yield from torch.randperm(num_samples, generator=generator).split(batch_size)
+
+
+def optimizer(params, config: dict[str, Any]) -> torch.optim.Optimizer:
+    """``config["optimizer"]``: ``sgd`` (lr, momentum, weight_decay) or ``adam``."""
+    name = config.get("optimizer", "sgd")
+    lr, weight_decay = float(config["lr"]), float(config.get("weight_decay", 0.0))
+    if name == "sgd":
+        return torch.optim.SGD(
+            params, lr=lr, momentum=float(config.get("momentum", 0.0)), weight_decay=weight_decay
+        )
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"Unknown optimizer {name!r} for {config['method']}: use sgd or adam.")
+
+
+def generator(request: ForgetRequest) -> torch.Generator:
+    """The CPU generator every random choice of a method draws from, seeded by the request."""
+    return torch.Generator().manual_seed(request.seed)
+
+
+def step(optimiser: torch.optim.Optimizer, loss: Tensor) -> None:
+    optimiser.zero_grad(set_to_none=True)
+    loss.backward()
+    optimiser.step()
+
+
+def result(module: nn.Module, **info: Any) -> Unlearned:
+    """The unlearned weights of ``module`` as one vector, with diagnostics."""
+    return Unlearned(params=flatten_module(module), info=info)
+
+
+def distill_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """KL(teacher || student) of temperature-softened outputs, times T^2, averaged over the batch
+    (Hinton et al. 2015; the ``DistillKL`` of the SCRUB and bad-teacher code)."""
+    return (
+        F.kl_div(
+            F.log_softmax(student_logits / temperature, dim=1),
+            F.log_softmax(teacher_logits / temperature, dim=1),
+            reduction="batchmean",
+            log_target=True,
+        )
+        * temperature**2
+    )

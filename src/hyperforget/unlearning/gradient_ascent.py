@@ -1,0 +1,55 @@
+"""Gradient ascent (GA, "NegGrad"): maximise the cross-entropy of the forget set.
+
+Climbing the forget loss unlearns fast but is unbounded: a few steps too many and the network
+collapses onto the other classes for every input (Kurmanji et al. 2023 report the same poor
+utility). So ascent stops as soon as the network's accuracy on the forget training samples has
+fallen to ``stop_accuracy`` percent (checked after every step; ``null`` runs every epoch), and
+``retain_weight > 0`` adds descent on a retain batch to every step (NegGrad+, Kurmanji et al.
+2023). Baseline of Thudi et al. 2022 and Kurmanji et al. 2023. Defaults: plain NegGrad
+(retain_weight 0), SGD lr 0.005, momentum 0.9, batch 64, at most 5 epochs over D_f, stop at 2%.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from hyperforget.unlearning import ForgetRequest, Unlearned
+from hyperforget.unlearning.common import (
+    cycle,
+    forget_retain,
+    generator,
+    minibatches,
+    network,
+    optimizer,
+    result,
+    step,
+)
+
+
+def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+    (forget_images, forget_labels), (retain_images, retain_labels) = forget_retain(request)
+    module = network(request).train()
+    optimiser = optimizer(module.parameters(), config)
+    rng = generator(request)
+    batch_size, retain_weight = int(config["batch_size"]), float(config["retain_weight"])
+    stop_accuracy = config.get("stop_accuracy")
+    retain_batches = cycle(len(retain_labels), batch_size, rng)
+    steps = 0
+    for idx in minibatches(len(forget_labels), batch_size, int(config["epochs"]), rng):
+        loss = -F.cross_entropy(module(forget_images[idx]), forget_labels[idx])
+        if retain_weight > 0:
+            r = next(retain_batches)
+            loss = loss + retain_weight * F.cross_entropy(
+                module(retain_images[r]), retain_labels[r]
+            )
+        step(optimiser, loss)
+        steps += 1
+        if stop_accuracy is not None:
+            with torch.no_grad():
+                correct = module(forget_images).argmax(1) == forget_labels
+            if 100.0 * correct.float().mean() <= float(stop_accuracy):
+                break
+    return result(module, ascent_steps=steps)

@@ -1,0 +1,44 @@
+"""Random labels (RL): relabel every forget sample with a random wrong class and train on those
+together with the retain set.
+
+The network learns that the forget samples mean nothing in particular while the retain samples
+keep their knowledge alive (Golatkar et al. 2020; "Amnesiac" relabelling of Graves et al. 2021;
+the RL baseline of SalUn, Fan et al. 2024). Each forget sample draws one label, uniform over the
+classes that are not forgotten. Defaults: SGD, lr 0.02, momentum 0.9, weight decay 5e-4, batch
+64, 5 epochs over D_r and the relabelled D_f.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from hyperforget.unlearning import ForgetRequest, Unlearned
+from hyperforget.unlearning.common import (
+    forget_retain,
+    generator,
+    minibatches,
+    network,
+    optimizer,
+    result,
+    step,
+)
+
+
+def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+    (forget_images, _), (retain_images, retain_labels) = forget_retain(request)
+    rng = generator(request)
+    kept = [k for k in range(request.num_classes) if k not in request.forget_classes]
+    if not kept:
+        raise ValueError("Random labels needs at least one class that is not forgotten.")
+    choice = torch.randint(len(kept), (len(forget_images),), generator=rng)
+    random_labels = torch.tensor(kept)[choice].to(retain_labels.device)
+    images = torch.cat([retain_images, forget_images])
+    labels = torch.cat([retain_labels, random_labels])
+    module = network(request).train()
+    optimiser = optimizer(module.parameters(), config)
+    for idx in minibatches(len(labels), int(config["batch_size"]), int(config["epochs"]), rng):
+        step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
+    return result(module)
