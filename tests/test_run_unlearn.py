@@ -99,6 +99,8 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert run["metrics.dihyfo1.train_loss"] > 0
     assert "metrics.dihyfo2.held_out_r2" in run
     assert run["metrics.zoo.checkpoints"] > 0
+    assert 0 <= run["metrics.unlearning.ltu.mean.conflict_fraction"] <= 1
+    assert run["metrics.unlearning.ssd.c0.seconds"] > 0
 
 
 def test_zoo_reference_models_and_reports_are_written(project):

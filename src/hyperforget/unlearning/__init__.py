@@ -67,6 +67,7 @@ def method_specs() -> dict[str, MethodSpec]:
         dihyfo,
         finetune,
         gradient_ascent,
+        ltu,
         random_labels,
         scrub,
         ssd,
@@ -81,6 +82,8 @@ def method_specs() -> dict[str, MethodSpec]:
         "ssd": MethodSpec(ssd.forget),
         "scrub": MethodSpec(scrub.forget),
         "bad_teacher": MethodSpec(bad_teacher.forget),
+        "ltu": MethodSpec(ltu.forget),
+        "ltu_no_harmonisation": MethodSpec(ltu.forget),
     }
 
 

@@ -31,8 +31,9 @@ def unlearn(
     unlearning: dict[str, Any],
     device: str,
     **resources: Any,
-) -> dict[str, Any]:
-    """Run ``method`` on every forget scenario; returns one weight row per scenario, timed.
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """Run ``method`` on every forget scenario: one weight row per scenario, timed, and MLflow
+    metrics of its seconds and numeric diagnostics (e.g. LTU's share of conflicting steps).
 
     A method left out of ``unlearning.run`` saves an empty result (no rows), which the
     evaluation skips.
@@ -72,7 +73,7 @@ def unlearn(
         logger.info("%s forgot class %s in %.3f s", method, scenario["name"], result.seconds)
     num_classes = base.num_classes
     nan_losses = torch.full((num_classes,), float("nan"))
-    return {
+    weights = {
         "params": _stack(rows, base.original.numel()),
         "seconds": torch.tensor(seconds, dtype=torch.float64),
         "prompt_r2": torch.tensor([i.get("prompt_r2", float("nan")) for i in infos]),
@@ -86,3 +87,21 @@ def unlearn(
             "selection_rule": str(infos[0].get("selection_rule", "")) if infos else "",
         },
     }
+    return weights, _scalar_metrics(method, forget_scenarios, seconds, infos)
+
+
+def _scalar_metrics(
+    method: str, scenarios: list[dict[str, Any]], seconds: list[float], infos: list[dict]
+) -> dict[str, dict[str, float]]:
+    """MLflow metrics: the seconds and every numeric diagnostic of each scenario, and means."""
+    per_key: dict[str, list[float]] = {}
+    metrics = {}
+    for scenario, spent, info in zip(scenarios, seconds, infos, strict=True):
+        scalars = {"seconds": spent}
+        scalars.update((k, float(v)) for k, v in info.items() if isinstance(v, int | float | bool))
+        for key, value in scalars.items():
+            metrics[f"unlearning.{method}.c{scenario['name']}.{key}"] = value
+            per_key.setdefault(key, []).append(value)
+    for key, values in per_key.items():
+        metrics[f"unlearning.{method}.mean.{key}"] = sum(values) / len(values)
+    return {name: {"value": value, "step": 0} for name, value in metrics.items()}

@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             Node(
                 update_wrapper(partial(nodes.unlearn, method), nodes.unlearn),
                 inputs={**common, **spec.inputs},
-                outputs=f"{method}_unlearned_weights",
+                outputs=[f"{method}_unlearned_weights", f"{method}_unlearning_metrics"],
                 name=f"unlearn_{method}",
             )
             for method, spec in method_specs().items()

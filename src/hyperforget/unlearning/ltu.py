@@ -1,0 +1,147 @@
+"""Learning to unlearn (LTU; seed 003): meta-learned remembering, a forgetting loss, and gradient
+harmonisation between the two. The paper's code is not public; every choice below is ours.
+
+* **Retain subset**: a seeded random ``retain_fraction`` (default 10%) of the retain training
+  samples. Nothing else of D_r is ever read.
+* **Remember gradient (meta-optimisation)**: each step draws a support batch and a disjoint
+  query batch from the subset, takes one inner SGD step on the support batch (lr ``inner_lr``)
+  and measures the cross-entropy of the adapted weights on the query batch. Its gradient with
+  respect to the current weights is the remember gradient: second-order through the inner step,
+  or first-order (the query gradient at the adapted weights, as in first-order MAML), by
+  ``second_order``. Minimising it keeps weights from which one more step still generalises to
+  unseen retain samples, which is how LTU preserves generalisation from a small subset.
+* **Forget gradient**: on a forget batch, the cross-entropy to the original network's own
+  prediction with the forgotten classes' mass removed and the rest renormalised, i.e. what the
+  original would answer if those classes did not exist, which is how a retrained oracle treats
+  them. It is bounded, unlike gradient ascent, and sends each forget sample to its runner-up
+  classes instead of collapsing every prediction onto one class (``-log(1 - p_F)`` did that
+  here: retain accuracy fell to 56%). A membership-inference term is added with weight
+  ``mia_weight``: the entropy-threshold attack calls low-entropy samples members, so
+  ``-entropy`` of the forget samples' predictions over the remaining classes is minimised to
+  make them look unseen.
+* **Gradient harmonisation** (PCGrad-style): when the remember and forget gradients conflict
+  (negative inner product), each is projected onto the normal plane of the other (both
+  projections use the original gradients), then they are summed with the forget one weighted by
+  ``forget_weight``. Without conflict they are summed unchanged. ``harmonise: false`` gives the
+  ablation ``ltu_no_harmonisation``.
+* The summed gradient feeds an Adam step for ``steps`` steps; the share of steps whose
+  gradients conflicted is reported.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.func import functional_call
+
+from hyperforget.unlearning import ForgetRequest, Unlearned
+from hyperforget.unlearning.common import (
+    cycle,
+    forget_retain,
+    frozen,
+    generator,
+    network,
+    optimizer,
+    result,
+)
+
+
+def harmonise(remember: Tensor, forget: Tensor) -> tuple[Tensor, Tensor, bool]:
+    """Project two conflicting gradients onto each other's normal plane (PCGrad).
+
+    Returns the two (possibly projected) gradients and whether they conflicted. After the
+    projection each has a non-negative inner product with both original gradients.
+    """
+    dot = remember @ forget
+    if dot >= 0:
+        return remember, forget, False
+    tiny = torch.finfo(remember.dtype).tiny
+    projected_remember = remember - dot / forget.pow(2).sum().clamp_min(tiny) * forget
+    projected_forget = forget - dot / remember.pow(2).sum().clamp_min(tiny) * remember
+    return projected_remember, projected_forget, True
+
+
+def retain_subset(num_retain: int, fraction: float, rng: torch.Generator) -> Tensor:
+    """Indices of a random ``fraction`` of the retain set (rounded down, at least one sample)."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"retain_fraction must be in (0, 1], got {fraction}.")
+    size = max(1, math.floor(fraction * num_retain))
+    return torch.randperm(num_retain, generator=rng)[:size]
+
+
+def forget_loss(
+    logits: Tensor, original_logits: Tensor, forget_classes: tuple[int, ...], mia_weight: float
+) -> Tensor:
+    """Cross-entropy to the original's prediction with the forgotten classes removed, minus
+    ``mia_weight`` times the entropy of the prediction over the remaining classes."""
+    log_probs = F.log_softmax(logits, dim=1)
+    forgotten = torch.zeros(logits.shape[1], dtype=torch.bool, device=logits.device)
+    forgotten[list(forget_classes)] = True
+    target = F.softmax(original_logits.masked_fill(forgotten, float("-inf")), dim=1)
+    loss = -(target * log_probs.masked_fill(forgotten, 0.0)).sum(1).mean()
+    if mia_weight:
+        remaining = F.log_softmax(logits[:, ~forgotten], dim=1)
+        entropy = -(remaining.exp() * remaining).sum(1).mean()
+        loss = loss - mia_weight * entropy
+    return loss
+
+
+def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+    (forget_images, _), (retain_images, retain_labels) = forget_retain(request)
+    rng = generator(request)
+    subset = retain_subset(len(retain_labels), float(config["retain_fraction"]), rng)
+    subset_images, subset_labels = retain_images[subset], retain_labels[subset]
+    support_size, query_size = int(config["support_size"]), int(config["query_size"])
+    if support_size + query_size > len(subset):
+        raise ValueError(
+            f"LTU's retain subset has {len(subset)} samples, fewer than a support batch "
+            f"({support_size}) plus a query batch ({query_size}); raise retain_fraction or "
+            "lower the batch sizes."
+        )
+    module = network(request)
+    original = frozen(network(request))
+    params = dict(module.named_parameters())
+    optimiser = optimizer(params.values(), config)
+    inner_lr, second_order = float(config["inner_lr"]), bool(config["second_order"])
+    forget_weight, mia_weight = float(config["forget_weight"]), float(config["mia_weight"])
+    forget_batches = cycle(len(forget_images), int(config["forget_batch_size"]), rng)
+    conflicts, steps = 0, int(config["steps"])
+    for _ in range(steps):
+        order = torch.randperm(len(subset), generator=rng)
+        support, query = order[:support_size], order[support_size : support_size + query_size]
+        # Remember: one inner step on the support batch, then the query loss of the result.
+        support_loss = F.cross_entropy(module(subset_images[support]), subset_labels[support])
+        inner = torch.autograd.grad(support_loss, params.values(), create_graph=second_order)
+        adapted = {n: p - inner_lr * g for (n, p), g in zip(params.items(), inner, strict=True)}
+        query_logits = functional_call(module, adapted, (subset_images[query],))
+        query_loss = F.cross_entropy(query_logits, subset_labels[query])
+        remember = torch.autograd.grad(query_loss, params.values())
+        # Forget: push the forgotten classes' probability mass out of the forget batch.
+        batch = forget_images[next(forget_batches)]
+        with torch.no_grad():
+            original_logits = original(batch)
+        loss = forget_loss(module(batch), original_logits, request.forget_classes, mia_weight)
+        forget_grad = torch.autograd.grad(loss, params.values())
+        remember_flat = torch.cat([g.flatten() for g in remember])
+        forget_flat = forget_weight * torch.cat([g.flatten() for g in forget_grad])
+        if config["harmonise"]:
+            remember_flat, forget_flat, conflicted = harmonise(remember_flat, forget_flat)
+        else:
+            conflicted = bool(remember_flat @ forget_flat < 0)
+        conflicts += conflicted
+        total = remember_flat + forget_flat
+        offset = 0
+        for p in params.values():
+            p.grad = total[offset : offset + p.numel()].view_as(p).clone()
+            offset += p.numel()
+        optimiser.step()
+    return result(
+        module,
+        conflict_fraction=conflicts / max(steps, 1),
+        retain_samples=len(subset),
+        retain_fraction_used=len(subset) / len(retain_labels),
+    )

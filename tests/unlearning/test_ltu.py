@@ -1,0 +1,74 @@
+"""LTU's pieces: gradient harmonisation and the retain subset, and the method on a small problem."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hyperforget.unlearning import run_method
+from hyperforget.unlearning.ltu import forget_loss, harmonise, retain_subset
+from tests.unlearning.conftest import DEFAULTS, forget_set_stats
+
+
+def test_conflicting_gradients_are_projected_onto_each_others_normal_plane():
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(100):
+        remember, forget = torch.randn(2, 50, generator=generator)
+        if remember @ forget >= 0:
+            forget = forget - 2 * (remember @ forget) / (remember @ remember) * remember
+        assert remember @ forget < 0
+        new_remember, new_forget, conflicted = harmonise(remember, forget)
+        assert conflicted
+        tolerance = 1e-4 * remember.norm() * forget.norm()
+        for new in (new_remember, new_forget):
+            assert new @ remember >= -tolerance and new @ forget >= -tolerance
+        assert (new_remember + new_forget) @ remember >= -tolerance
+        assert (new_remember + new_forget) @ forget >= -tolerance
+
+
+def test_gradients_that_agree_are_unchanged():
+    remember, forget = torch.tensor([1.0, 2.0, 0.0]), torch.tensor([0.5, -0.1, 3.0])
+    new_remember, new_forget, conflicted = harmonise(remember, forget)
+    assert not conflicted
+    assert torch.equal(new_remember, remember) and torch.equal(new_forget, forget)
+
+
+@pytest.mark.parametrize(("num_retain", "fraction"), [(3150, 0.1), (101, 0.1), (7, 0.5), (10, 1.0)])
+def test_the_retain_subset_never_exceeds_its_fraction(num_retain, fraction):
+    subset = retain_subset(num_retain, fraction, torch.Generator().manual_seed(0))
+    assert 1 <= len(subset) <= fraction * num_retain
+    assert len(subset.unique()) == len(subset) and subset.max() < num_retain
+
+
+def test_a_bad_fraction_is_refused():
+    with pytest.raises(ValueError, match="retain_fraction must be in"):
+        retain_subset(100, 0.0, torch.Generator())
+
+
+def test_forget_loss_targets_the_original_without_the_forgotten_class():
+    original = torch.tensor([[5.0, 2.0, 0.0]])  # class 0 first, class 1 the runner-up
+    runner_up = torch.tensor([[-30.0, 2.0, 0.0]])  # the original with class 0 removed
+    remaining = torch.tensor([2.0, 0.0])
+    entropy = -(remaining.softmax(0) * remaining.log_softmax(0)).sum()
+    assert forget_loss(runner_up, original, (0,), 0.0).item() == pytest.approx(
+        entropy.item(),
+        rel=1e-5,
+    )
+    assert (
+        forget_loss(original, original, (0,), 0.0) > forget_loss(runner_up, original, (0,), 0.0) + 2
+    )
+
+
+@pytest.mark.parametrize("name", ["ltu", "ltu_no_harmonisation"])
+def test_ltu_forgets_reads_its_subset_only_and_is_reproducible(forget_request, name):
+    config = DEFAULTS["unlearning"]["methods"][name]
+    first = run_method(name, forget_request, config)
+    second = run_method(name, forget_request, config)
+    assert torch.equal(first.params, second.params)
+    before, _ = forget_set_stats(forget_request, forget_request.original)
+    after, _ = forget_set_stats(forget_request, first.params)
+    assert after < before - 0.5
+    assert first.info["retain_fraction_used"] <= config["retain_fraction"]
+    assert 0 <= first.info["conflict_fraction"] <= 1
+    if name == "ltu_no_harmonisation":
+        assert config["harmonise"] is False
