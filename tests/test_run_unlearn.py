@@ -19,6 +19,8 @@ from hyperforget.targets import build_target
 from hyperforget.unlearning import available_methods
 from tests.conftest import copy_project
 
+SPM_ROWS = ("spm", "spm_oracle")
+
 
 def run_unlearn(
     project_path: Path,
@@ -140,8 +142,10 @@ def test_hypernetworks_are_trained_saved_and_checked(project):
 def test_results_table_matches_the_saved_unlearned_weights(project):
     """Reload each method's unlearned weights and recompute its accuracies with plain torch."""
     results = pd.read_csv(project / "data/08_reporting/results.csv")
-    assert set(results["method"]) == {"original", "oracle", *available_methods()}
-    assert sorted(results["forget_classes"].unique()) == [0, 1, 2, 3]
+    assert set(results["method"]) == {"original", "oracle", *available_methods(), *SPM_ROWS}
+    results["forget_classes"] = results["forget_classes"].astype(str)
+    parametric = results[~results["method"].isin(SPM_ROWS)]
+    assert sorted(parametric["forget_classes"].unique()) == ["0", "1", "2", "3"]
     assert (project / "data/08_reporting/results.md").read_text().startswith("| method")
     oracle = results[results["method"] == "oracle"]
     assert (oracle["avg_gap"] == 0).all() and (oracle["acc_forget_test"] == 0).all()
@@ -159,9 +163,7 @@ def test_results_table_matches_the_saved_unlearned_weights(project):
             with torch.no_grad():
                 correct = (net(test["images"]).argmax(1) == test["labels"]).float()
             forget = test["labels"] == int(k)
-            expected = results[
-                (results["method"] == method) & (results["forget_classes"] == int(k))
-            ]
+            expected = results[(results["method"] == method) & (results["forget_classes"] == k)]
             assert correct[forget].mean().item() * 100 == pytest.approx(
                 expected["acc_forget_test"].item(), abs=1e-3
             )
@@ -195,6 +197,29 @@ def test_bad_class_requests_fail_before_training(project, params, message):
     assert trained_outputs() == before
 
 
+def test_spm_deletes_from_a_new_memory_and_is_evaluated_against_its_oracle(project):
+    results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
+    spm = results[results["method"] == "spm"].set_index("forget_classes")
+    assert sorted(spm.index) == ["0", "1", "2", "3", "random10"]
+    assert (spm.loc[["0", "1", "2", "3"], "acc_forget_test"] == 0).all()
+    assert spm.loc["random10", "acc_forget_train"] > 0  # sample-wise: D_f are still predictable
+    assert (spm["speedup"] > 1).all()
+    memory = SafetensorsDataset(
+        filepath=str(only_version(project / "data/06_models/spm_memory.safetensors"))
+    ).load()
+    assert memory["alive"].all() and len(memory["labels"]) == 4 * 350
+    deleted = SafetensorsDataset(
+        filepath=str(
+            only_version(project / "data/07_model_output/spm_unlearned_memory.safetensors")
+        )
+    ).load()
+    assert deleted["alive"].shape == (5, 1400)
+    assert (~deleted["alive"][:4]).sum(1).tolist() == [350] * 4
+    assert (~deleted["alive"][4]).sum() == 140
+    comparison = pd.read_parquet(only_version(project / "data/08_reporting/spm_comparison.parquet"))
+    assert comparison["model"].tolist() == ["spm_c", "spm_r", "classifier"]
+
+
 def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tmp_path):
     """Re-run unlearning and evaluation on a copy of the finished project with one method."""
     copy = tmp_path / "copy"
@@ -203,7 +228,7 @@ def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tm
         patch.chdir(copy)
         run_unlearn(copy, {"unlearning": {"run": ["ssd"]}}, ("unlearning", "evaluation"))
     results = pd.read_csv(copy / "data/08_reporting/results.csv")
-    assert set(results["method"]) == {"original", "oracle", "ssd"}
+    assert set(results["method"]) == {"original", "oracle", "ssd", *SPM_ROWS}
     newest = sorted((copy / "data/07_model_output/ft_unlearned_weights.safetensors").iterdir())
     skipped = SafetensorsDataset(filepath=str(newest[-1] / "ft_unlearned_weights.safetensors"))
     assert skipped.load()["params"].shape == (0, 7894)

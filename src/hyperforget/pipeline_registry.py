@@ -11,6 +11,7 @@ from hyperforget.pipelines import (
     evaluation,
     hypernetwork,
     model_zoo,
+    semi_parametric,
     unlearning,
 )
 
@@ -19,6 +20,7 @@ STAGES = {
     "model_zoo": model_zoo.create_pipeline,
     "hypernetwork": hypernetwork.create_pipeline,
     "unlearning": unlearning.create_pipeline,
+    "semi_parametric": semi_parametric.create_pipeline,
     "evaluation": evaluation.create_pipeline,
 }
 

@@ -112,7 +112,8 @@ def per_class_accuracy_grid(
 def oracle_agreement_bars(table) -> Figure:
     """HyperForget's Figure 5: how often each method predicts what the oracle predicts."""
     pivot = table.pivot(index="forget_classes", columns="method", values="agreement_oracle")
-    pivot = pivot[[m for m in dict.fromkeys(table["method"]) if m != "oracle"]]
+    oracles = ("oracle", "spm_oracle")
+    pivot = pivot[[m for m in dict.fromkeys(table["method"]) if m not in oracles]]
     fig = Figure(
         figsize=(max(5.0, 0.5 * len(pivot) * len(pivot.columns) / 2 + 3), 3.4), layout="constrained"
     )

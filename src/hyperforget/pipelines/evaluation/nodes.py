@@ -67,9 +67,14 @@ def evaluate(
     model: dict[str, Any],
     evaluation_params: dict[str, Any],
     device: str,
+    extra_rows: pd.DataFrame,
     **unlearned: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, str, Figure, Figure, Figure, dict[str, Any]]:
-    """The results table (parquet, CSV and markdown copies), three plots and MLflow metrics."""
+    """The results table (parquet, CSV and markdown copies), three plots and MLflow metrics.
+
+    ``extra_rows``: rows already computed in the results' columns by model families that are
+    not target networks (the SPM and its retrained oracle), appended as they are.
+    """
     dev = resolve_device(device)
     build = target_builder(model, class_manifest)
     num_classes = int(class_manifest["num_classes"])
@@ -137,7 +142,7 @@ def evaluate(
         for row in scenario_rows:
             row["avg_gap"] = evaluation.avg_gap(row, oracle_row)
         rows.extend(scenario_rows)
-    table = pd.DataFrame(rows)[COLUMNS]
+    table = pd.concat([pd.DataFrame(rows), extra_rows], ignore_index=True)[COLUMNS]
     summary = table.groupby("method", sort=False)[SUMMARY].mean()
     logger.info(
         "Unlearning results, mean over %d forget scenario(s):\n%s",

@@ -17,6 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         "model": "params:model",
         "evaluation_params": "params:evaluation",
         "device": "params:device",
+        "extra_rows": "spm_results_table",
         **{method: f"{method}_unlearned_weights" for method in available_methods()},
     }
     return Pipeline(

@@ -1,0 +1,281 @@
+"""Nodes of the semi_parametric pipeline: thin glue around ``hyperforget.spm``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import Tensor
+
+from hyperforget import evaluation, spm
+from hyperforget.devices import resolve_device
+from hyperforget.flat_params import flatten_module, load_flat_into
+from hyperforget.pipelines.model_zoo.nodes import split_tensors
+
+logger = logging.getLogger(__name__)
+MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "class_counts")
+
+
+def _config(params: dict[str, Any]) -> spm.SPMConfig:
+    fields = spm.SPMConfig.__dataclass_fields__
+    config = {k: v for k, v in params.items() if k in fields}
+    return spm.SPMConfig(**{**config, "hidden": tuple(config.get("hidden", (256,)))})
+
+
+def _model(config: spm.SPMConfig, manifest: dict[str, Any]) -> spm.SemiParametric:
+    in_features = math.prod(manifest["input_shape"])
+    return spm.SemiParametric(in_features, config.hidden, config.embed_dim)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _train(
+    images: Tensor, labels: Tensor, manifest: dict[str, Any], config: spm.SPMConfig, seed: int
+) -> tuple[spm.SemiParametric, float]:
+    torch.manual_seed(seed)
+    model = _model(config, manifest).to(images.device)
+    start = time.perf_counter()
+    spm.train_spm(
+        model,
+        images,
+        labels,
+        int(manifest["num_classes"]),
+        config,
+        torch.Generator().manual_seed(seed),
+        progress=f"train SPM (seed {seed})",
+    )
+    _sync(images.device)
+    return model, time.perf_counter() - start
+
+
+def memory_tensors(memory: spm.Memory) -> dict[str, Tensor]:
+    return {name: getattr(memory, name).cpu() for name in MEMORY_FIELDS}
+
+
+def memory_from(tensors: dict[str, Tensor], device: torch.device) -> spm.Memory:
+    return spm.Memory(**{name: tensors[name].to(device) for name in MEMORY_FIELDS})
+
+
+def plan_deletions(
+    train_split: dict[str, Tensor], forget_scenarios: list[dict[str, Any]], params: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The SPM's scenarios: every class-wise one, plus forgetting a random share of samples."""
+    labels = train_split["labels"]
+    plans = [
+        {
+            "name": s["name"],
+            "classes": s["classes"],
+            "sample_ids": torch.isin(labels, torch.tensor(s["classes"]))
+            .nonzero()
+            .flatten()
+            .tolist(),
+        }
+        for s in forget_scenarios
+    ]
+    fraction = params.get("sample_wise_fraction")
+    if fraction:
+        if not 0 < fraction < 1:
+            raise ValueError(
+                f"semi_parametric.sample_wise_fraction must be in (0, 1), got {fraction}."
+            )
+        generator = torch.Generator().manual_seed(int(params["seed"]))
+        count = round(fraction * len(labels))
+        ids = torch.randperm(len(labels), generator=generator)[:count].sort().values
+        plans.append(
+            {"name": f"random{round(fraction * 100)}", "classes": [], "sample_ids": ids.tolist()}
+        )
+    return plans
+
+
+def train_semi_parametric(
+    train_split: dict[str, Tensor],
+    test_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    params: dict[str, Any],
+    device: str,
+) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """The SPM and its memory of every training sample; compared with the same encoder trained as
+    a plain classifier (test accuracy of SPM-C, SPM-R and the classifier)."""
+    dev = resolve_device(device)
+    config = _config(params)
+    images, labels = split_tensors(train_split, dev)
+    test_images, test_labels = split_tensors(test_split, dev)
+    num_classes = int(class_manifest["num_classes"])
+    model, seconds = _train(images, labels, class_manifest, config, int(params["seed"]))
+    memory = spm.build_memory(
+        model, images, labels, torch.arange(len(labels), device=dev), num_classes
+    )
+    torch.manual_seed(int(params["seed"]))
+    classifier = spm.Classifier(
+        math.prod(class_manifest["input_shape"]), config.hidden, config.embed_dim, num_classes
+    ).to(dev)
+    start = time.perf_counter()
+    spm.train_classifier(
+        classifier, images, labels, config, torch.Generator().manual_seed(int(params["seed"]))
+    )
+    classifier_seconds = time.perf_counter() - start
+    with torch.no_grad():
+        classifier_acc = evaluation.accuracy(classifier(test_images).cpu(), test_labels.cpu())
+    rows = [
+        {
+            "model": f"spm_{mode}",
+            "test_accuracy": evaluation.accuracy(
+                spm.predict(model, memory, test_images, mode, config.neighbours).cpu(),
+                test_labels.cpu(),
+            ),
+            "train_seconds": seconds,
+        }
+        for mode in ("c", "r")
+    ]
+    rows.append(
+        {
+            "model": "classifier",
+            "test_accuracy": classifier_acc,
+            "train_seconds": classifier_seconds,
+        }
+    )
+    table = pd.DataFrame(rows)
+    logger.info(
+        "SPM against the same encoder as a plain classifier:\n%s",
+        table.round(2).to_string(index=False),
+    )
+    metadata = {"config": json.dumps(config.__dict__), "seconds": str(seconds)}
+    weights = {"params": flatten_module(model).cpu(), "__metadata__": metadata}
+    metrics = {
+        f"spm.test_accuracy.{row['model']}": {"value": row["test_accuracy"], "step": 0}
+        for row in rows
+    }
+    return weights, {**memory_tensors(memory), "__metadata__": metadata}, table, metrics
+
+
+def delete_from_memory(
+    spm_memory: dict[str, Any], deletions: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One new memory per scenario (the stored one is never changed), each timed."""
+    memory = memory_from(spm_memory, torch.device("cpu"))
+    rows, seconds = [], []
+    for plan in deletions:
+        ids = torch.tensor(plan["sample_ids"], dtype=torch.long)
+        start = time.perf_counter()
+        deleted = memory.delete_classes(plan["classes"]) if plan["classes"] else memory.delete(ids)
+        seconds.append(time.perf_counter() - start)
+        rows.append(deleted)
+        logger.info(
+            "SPM: deleted %s (%d samples) in %.2f ms", plan["name"], len(ids), seconds[-1] * 1e3
+        )
+    return {
+        "alive": torch.stack([m.alive for m in rows]),
+        "class_sums": torch.stack([m.class_sums for m in rows]),
+        "class_counts": torch.stack([m.class_counts for m in rows]),
+        "seconds": torch.tensor(seconds, dtype=torch.float64),
+        "__metadata__": {"scenarios": json.dumps([p["name"] for p in deletions])},
+    }
+
+
+def train_oracles(
+    train_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    deletions: list[dict[str, Any]],
+    params: dict[str, Any],
+    device: str,
+) -> dict[str, Any]:
+    """Per scenario, an SPM retrained from scratch without the deleted samples (held-out seed)."""
+    dev = resolve_device(device)
+    config = _config(params)
+    images, labels = split_tensors(train_split, dev)
+    rows, seconds = [], []
+    for i, plan in enumerate(deletions):
+        keep = torch.ones(len(labels), dtype=torch.bool, device=dev)
+        keep[torch.tensor(plan["sample_ids"], dtype=torch.long, device=dev)] = False
+        model, spent = _train(
+            images[keep], labels[keep], class_manifest, config, int(params["oracle_seed"]) + i
+        )
+        rows.append(flatten_module(model).cpu())
+        seconds.append(spent)
+    return {
+        "params": torch.stack(rows),
+        "seconds": torch.tensor(seconds, dtype=torch.float64),
+        "__metadata__": {"scenarios": json.dumps([p["name"] for p in deletions])},
+    }
+
+
+def evaluate_semi_parametric(
+    spm_weights: dict[str, Any],
+    spm_memory: dict[str, Any],
+    spm_unlearned_memory: dict[str, Any],
+    spm_oracle_weights: dict[str, Any],
+    train_split: dict[str, Tensor],
+    test_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    deletions: list[dict[str, Any]],
+    params: dict[str, Any],
+    evaluation_params: dict[str, Any],
+    device: str,
+) -> pd.DataFrame:
+    """Rows ``spm`` (after deletion) and ``spm_oracle`` per scenario, in the results' columns."""
+    dev = resolve_device(device)
+    config = _config(params)
+    images, labels = split_tensors(train_split, dev)
+    test_images, test_labels = split_tensors(test_split, dev)
+    num_classes = int(class_manifest["num_classes"])
+    model = load_flat_into(_model(config, class_manifest).to(dev), spm_weights["params"].to(dev))
+    memory = memory_from(spm_memory, dev)
+    seed = int(evaluation_params["seed"])
+
+    def outputs(net: spm.SemiParametric, mem: spm.Memory) -> evaluation.Outputs:
+        return evaluation.Outputs(
+            spm.predict(net, mem, images, config.mode, config.neighbours).cpu(),
+            spm.predict(net, mem, test_images, config.mode, config.neighbours).cpu(),
+        )
+
+    rows = []
+    train_labels, test_labels = labels.cpu(), test_labels.cpu()
+    for i, plan in enumerate(deletions):
+        deleted = spm.Memory(
+            **{
+                **{f: getattr(memory, f) for f in MEMORY_FIELDS},
+                "alive": spm_unlearned_memory["alive"][i].to(dev),
+                "class_sums": spm_unlearned_memory["class_sums"][i].to(dev),
+                "class_counts": spm_unlearned_memory["class_counts"][i].to(dev),
+            }
+        )
+        oracle_net = load_flat_into(
+            _model(config, class_manifest).to(dev), spm_oracle_weights["params"][i].to(dev)
+        )
+        keep = deleted.alive
+        oracle_memory = spm.build_memory(
+            oracle_net, images[keep], labels[keep], memory.sample_ids[keep], num_classes
+        )
+        oracle = outputs(oracle_net, oracle_memory)
+        f_train = ~keep.cpu()
+        f_test = torch.isin(test_labels, torch.tensor(plan["classes"], dtype=torch.long))
+        oracle_seconds = float(spm_oracle_weights["seconds"][i])
+        delete_seconds = float(spm_unlearned_memory["seconds"][i])
+        for method, out, spent in (
+            ("spm", outputs(model, deleted), delete_seconds),
+            ("spm_oracle", oracle, oracle_seconds),
+        ):
+            rows.append(
+                {
+                    "method": method,
+                    "forget_classes": plan["name"],
+                    **evaluation.masked_metrics(
+                        out, oracle, train_labels, test_labels, f_train, f_test, seed
+                    ),
+                    "seconds": spent,
+                    "speedup": oracle_seconds / spent if spent > 0 else math.nan,
+                    "prompt_r2": math.nan,
+                }
+            )
+        oracle_row = rows[-1]
+        for row in rows[-2:]:
+            row["avg_gap"] = evaluation.avg_gap(row, oracle_row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,71 @@
+"""Wiring of the semi_parametric pipeline."""
+
+from kedro.pipeline import Node, Pipeline
+
+from hyperforget.pipelines.semi_parametric import nodes
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return Pipeline(
+        [
+            Node(
+                nodes.train_semi_parametric,
+                inputs=[
+                    "train_split",
+                    "test_split",
+                    "class_manifest",
+                    "params:semi_parametric",
+                    "params:device",
+                ],
+                outputs=[
+                    "spm_weights",
+                    "spm_memory",
+                    "spm_comparison_table",
+                    "spm_training_metrics",
+                ],
+                name="train_semi_parametric",
+            ),
+            Node(
+                nodes.plan_deletions,
+                inputs=["train_split", "forget_scenarios", "params:semi_parametric"],
+                outputs="spm_deletions",
+                name="plan_spm_deletions",
+            ),
+            Node(
+                nodes.delete_from_memory,
+                inputs=["spm_memory", "spm_deletions"],
+                outputs="spm_unlearned_memory",
+                name="delete_from_spm_memory",
+            ),
+            Node(
+                nodes.train_oracles,
+                inputs=[
+                    "train_split",
+                    "class_manifest",
+                    "spm_deletions",
+                    "params:semi_parametric",
+                    "params:device",
+                ],
+                outputs="spm_oracle_weights",
+                name="train_spm_oracles",
+            ),
+            Node(
+                nodes.evaluate_semi_parametric,
+                inputs=[
+                    "spm_weights",
+                    "spm_memory",
+                    "spm_unlearned_memory",
+                    "spm_oracle_weights",
+                    "train_split",
+                    "test_split",
+                    "class_manifest",
+                    "spm_deletions",
+                    "params:semi_parametric",
+                    "params:evaluation",
+                    "params:device",
+                ],
+                outputs="spm_results_table",
+                name="evaluate_semi_parametric",
+            ),
+        ]
+    )

@@ -1,0 +1,281 @@
+"""Semi-parametric models (SPM; seed 002): a prediction is attention over a memory of training
+samples, so deleting samples from the memory unlearns them with no parameter change.
+
+* ``SemiParametric``: an encoder ``f`` shared by queries and memory samples, and two linear
+  projections. The projected query attends (scaled dot product) over the projected memory
+  entries, whose values are the entries' one-hot labels; the output is the log of that mixture,
+  exactly ``-inf`` for a class with no entry in the memory.
+* ``Memory``: the embeddings ``f(x)`` of the training samples with their labels and sample ids,
+  an ``alive`` mask, and per-class sums and counts of the alive embeddings. SPM-C attends over
+  one mean embedding per class; SPM-R over the ``k`` alive entries nearest to the query.
+* Deleting ids marks them dead and subtracts their embeddings from the class sums: the work is
+  proportional to the deleted samples (plus an O(N) copy of the boolean mask, so the stored
+  memory is never mutated); nothing is re-encoded or retrained.
+* Training (``train_spm``): each step draws a query batch and, from the other training samples,
+  a support set of ``support_per_class`` samples per class that plays the memory; the query is
+  never in its own support. Labels are permuted per batch, as in the paper; this architecture
+  has no label-specific parameters, so the permutation does not change the loss (kept so the
+  recipe matches the paper's when the value head is made learnable).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+
+class SemiParametric(nn.Module):
+    def __init__(self, in_features: int, hidden: Sequence[int], embed_dim: int) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.ReLU()]
+            width = h
+        layers.append(nn.Linear(width, embed_dim))
+        self.encoder = nn.Sequential(*layers)
+        self.query = nn.Linear(embed_dim, embed_dim)
+        self.key = nn.Linear(embed_dim, embed_dim)
+
+    def forward(self, images: Tensor, keys: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+        """Log-probabilities ``[B, K]`` of queries attending over memory entries.
+
+        ``keys``: the entries' embeddings ``f(x)``, ``[M, d]`` shared by every query or
+        ``[B, M, d]`` per query (SPM-R's neighbours); ``labels``: their labels, ``[M]`` or
+        ``[B, M]``.
+        """
+        return self.attend(self.encoder(images), keys, labels, num_classes)
+
+    def attend(self, embeddings: Tensor, keys: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+        q = self.query(embeddings)
+        k = self.key(keys)
+        if k.dim() == 2:
+            scores = q @ k.T / math.sqrt(q.shape[-1])
+        else:
+            scores = (k @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(q.shape[-1])
+        weights = scores.softmax(-1)
+        values = F.one_hot(labels, num_classes).to(weights.dtype)
+        if values.dim() == 2:
+            probs = weights @ values
+        else:
+            probs = (weights.unsqueeze(-1) * values).sum(-2)
+        # exactly -inf for a class without entries, with a finite gradient everywhere
+        safe = probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+        return torch.where(probs > 0, safe, -torch.inf)
+
+
+class Classifier(nn.Module):
+    """The same encoder with a linear head: the plain classifier SPM is compared with."""
+
+    def __init__(self, in_features: int, hidden: Sequence[int], embed_dim: int, classes: int):
+        super().__init__()
+        self.encoder = SemiParametric(in_features, hidden, embed_dim).encoder
+        self.head = nn.Linear(embed_dim, classes)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.head(self.encoder(images))
+
+
+@dataclass(frozen=True)
+class Memory:
+    embeddings: Tensor  # [N, d] f(x) of every sample ever stored
+    labels: Tensor  # [N]
+    sample_ids: Tensor  # [N] sorted training-sample ids
+    alive: Tensor  # [N] bool
+    class_sums: Tensor  # [K, d] sum of the alive embeddings per class
+    class_counts: Tensor  # [K]
+
+    @classmethod
+    def build(cls, embeddings: Tensor, labels: Tensor, sample_ids: Tensor, num_classes: int):
+        order = sample_ids.argsort()
+        embeddings, labels, sample_ids = embeddings[order], labels[order], sample_ids[order]
+        sums = torch.zeros(num_classes, embeddings.shape[1], dtype=embeddings.dtype)
+        sums = sums.to(embeddings.device).index_add_(0, labels, embeddings)
+        counts = torch.bincount(labels, minlength=num_classes)
+        alive = torch.ones(len(labels), dtype=torch.bool, device=labels.device)
+        return cls(embeddings, labels, sample_ids, alive, sums, counts)
+
+    @property
+    def num_classes(self) -> int:
+        return self.class_sums.shape[0]
+
+    def class_entries(self) -> tuple[Tensor, Tensor]:
+        """SPM-C's memory: one mean embedding per class that still has samples, and its label."""
+        present = self.class_counts > 0
+        means = self.class_sums[present] / self.class_counts[present].unsqueeze(1)
+        return means, present.nonzero().flatten()
+
+    def positions(self, sample_ids: Tensor) -> Tensor:
+        """Where ``sample_ids`` sit in the memory; unknown ids are an error."""
+        sample_ids = sample_ids.to(self.sample_ids.device)
+        pos = torch.searchsorted(self.sample_ids, sample_ids).clamp(max=len(self.sample_ids) - 1)
+        unknown = self.sample_ids[pos] != sample_ids
+        if unknown.any():
+            raise ValueError(
+                f"Sample ids {sample_ids[unknown][:10].tolist()} are not in the SPM memory "
+                f"(ids {int(self.sample_ids[0])}..{int(self.sample_ids[-1])}): delete ids of "
+                "training samples the memory was built from."
+            )
+        return pos
+
+    def delete(self, sample_ids: Tensor) -> Memory:
+        """A new memory without ``sample_ids``; this one is left unchanged."""
+        pos = self.positions(sample_ids).unique()
+        pos = pos[self.alive[pos]]
+        if int(self.alive.sum()) - len(pos) == 0:
+            raise ValueError(
+                "Deleting these samples would empty the SPM memory: a memory needs at least one "
+                "sample to predict from. Delete fewer samples."
+            )
+        return self._moved(pos, sign=-1.0, alive=False)
+
+    def restore(self, sample_ids: Tensor) -> Memory:
+        """A new memory with deleted ``sample_ids`` stored again (undoes ``delete``)."""
+        pos = self.positions(sample_ids).unique()
+        return self._moved(pos[~self.alive[pos]], sign=1.0, alive=True)
+
+    def delete_classes(self, classes: Sequence[int]) -> Memory:
+        """Class-wise deletion: every sample of ``classes``."""
+        bad = [c for c in classes if not 0 <= c < self.num_classes]
+        if bad:
+            raise ValueError(f"Classes {bad} are not in the memory (0..{self.num_classes - 1}).")
+        chosen = torch.isin(self.labels, torch.tensor(list(classes), device=self.labels.device))
+        return self.delete(self.sample_ids[chosen & self.alive])
+
+    def _moved(self, pos: Tensor, sign: float, alive: bool) -> Memory:
+        mask = self.alive.clone()
+        mask[pos] = alive
+        labels = self.labels[pos]
+        sums = self.class_sums.index_add(0, labels, self.embeddings[pos], alpha=sign)
+        counts = self.class_counts.index_add(0, labels, torch.full_like(labels, int(sign)))
+        return replace(self, alive=mask, class_sums=sums, class_counts=counts)
+
+
+@torch.no_grad()
+def predict(
+    model: SemiParametric,
+    memory: Memory,
+    images: Tensor,
+    mode: str,
+    neighbours: int = 32,
+    batch_size: int = 1024,
+) -> Tensor:
+    """Log-probabilities ``[B, K]`` of SPM-C (``mode="c"``) or SPM-R (``"r"``) over ``memory``."""
+    model.eval()
+    outputs = []
+    if mode == "r":
+        keys, labels = memory.embeddings[memory.alive], memory.labels[memory.alive]
+    for batch in images.split(batch_size):
+        embeddings = model.encoder(batch)
+        if mode == "c":
+            means, present = memory.class_entries()
+            outputs.append(model.attend(embeddings, means, present, memory.num_classes))
+        elif mode == "r":
+            k = min(neighbours, len(labels))
+            nearest = torch.cdist(embeddings, keys).topk(k, largest=False).indices
+            outputs.append(
+                model.attend(embeddings, keys[nearest], labels[nearest], memory.num_classes)
+            )
+        else:
+            raise ValueError(f"Unknown SPM memory mode {mode!r}: use c (class means) or r (k-NN).")
+    return torch.cat(outputs)
+
+
+@torch.no_grad()
+def build_memory(
+    model: SemiParametric, images: Tensor, labels: Tensor, sample_ids: Tensor, num_classes: int
+) -> Memory:
+    model.eval()
+    embeddings = torch.cat([model.encoder(b) for b in images.split(1024)])
+    return Memory.build(embeddings, labels, sample_ids, num_classes)
+
+
+def support_indices(
+    query: Tensor, labels: Tensor, per_class: int, generator: torch.Generator
+) -> Tensor:
+    """A support set of ``per_class`` samples of each class, drawn from outside ``query``."""
+    allowed = torch.ones(len(labels), dtype=torch.bool)
+    allowed[query.cpu()] = False
+    labels = labels.cpu()
+    chosen = []
+    for k in labels.unique():
+        candidates = (allowed & (labels == k)).nonzero().flatten()
+        pick = torch.randperm(len(candidates), generator=generator)[:per_class]
+        chosen.append(candidates[pick])
+    return torch.cat(chosen)
+
+
+@dataclass(frozen=True)
+class SPMConfig:
+    hidden: tuple[int, ...] = (256,)
+    embed_dim: int = 64
+    mode: str = "c"
+    epochs: int = 10
+    batch_size: int = 128
+    support_per_class: int = 16
+    lr: float = 1e-3
+    neighbours: int = 32
+
+
+def train_spm(
+    model: SemiParametric,
+    images: Tensor,
+    labels: Tensor,
+    num_classes: int,
+    config: SPMConfig,
+    generator: torch.Generator,
+    progress: str | None = None,
+) -> SemiParametric:
+    """Episodic training: queries attend over a support set drawn from the other samples."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    model.train()
+    steps = range(config.epochs)
+    for _ in tqdm(steps, desc=progress, disable=progress is None):
+        for query in torch.randperm(len(labels), generator=generator).split(config.batch_size):
+            support = support_indices(query, labels, config.support_per_class, generator)
+            permutation = torch.randperm(num_classes, generator=generator).to(labels.device)
+            query_labels, support_labels = permutation[labels[query]], permutation[labels[support]]
+            support_embeddings = model.encoder(images[support])
+            if config.mode == "c":
+                keys = torch.zeros(num_classes, support_embeddings.shape[1], device=images.device)
+                keys = keys.index_add(0, support_labels, support_embeddings)
+                counts = torch.bincount(support_labels, minlength=num_classes).clamp(min=1)
+                keys, key_labels = (
+                    keys / counts.unsqueeze(1),
+                    torch.arange(num_classes, device=images.device),
+                )
+                present = torch.bincount(support_labels, minlength=num_classes) > 0
+                keys, key_labels = keys[present], key_labels[present]
+            else:
+                keys, key_labels = support_embeddings, support_labels
+            log_probs = model(images[query], keys, key_labels, num_classes)
+            loss = F.nll_loss(log_probs.clamp(min=-100), query_labels)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    return model.eval()
+
+
+def train_classifier(
+    model: Classifier,
+    images: Tensor,
+    labels: Tensor,
+    config: SPMConfig,
+    generator: torch.Generator,
+) -> Classifier:
+    """The same encoder as a plain softmax classifier, same optimiser, epochs and batches."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    model.train()
+    for _ in range(config.epochs):
+        for idx in torch.randperm(len(labels), generator=generator).split(config.batch_size):
+            loss = F.cross_entropy(model(images[idx]), labels[idx])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    return model.eval()
