@@ -1,0 +1,86 @@
+"""The semi-parametric model: deletion from the memory, and its episodic training."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hyperforget import spm
+
+
+@pytest.fixture
+def model_and_memory() -> tuple[spm.SemiParametric, spm.Memory, torch.Tensor]:
+    torch.manual_seed(0)
+    model = spm.SemiParametric(in_features=12, hidden=(16,), embed_dim=8).eval()
+    images = torch.randn(60, 1, 3, 4)
+    labels = torch.arange(3).repeat(20)
+    memory = spm.build_memory(model, images, labels, torch.arange(100, 160), num_classes=3)
+    return model, memory, torch.randn(10, 1, 3, 4)
+
+
+@pytest.mark.parametrize("mode", ["c", "r"])
+def test_deleting_a_class_removes_exactly_its_probability_mass(model_and_memory, mode):
+    model, memory, queries = model_and_memory
+    before = spm.predict(model, memory, queries, mode, neighbours=60).exp()
+    after = spm.predict(model, memory.delete_classes([1]), queries, mode, neighbours=60).exp()
+    assert (after[:, 1] == 0).all()
+    expected = before / (1 - before[:, 1:2])
+    torch.testing.assert_close(after[:, [0, 2]], expected[:, [0, 2]], rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["c", "r"])
+def test_deleting_then_restoring_samples_restores_the_predictions(model_and_memory, mode):
+    model, memory, queries = model_and_memory
+    ids = torch.tensor([100, 101, 105, 130, 159])
+    restored = memory.delete(ids).restore(ids)
+    assert torch.equal(restored.alive, memory.alive)
+    torch.testing.assert_close(
+        spm.predict(model, restored, queries, mode), spm.predict(model, memory, queries, mode)
+    )
+    assert not torch.allclose(
+        spm.predict(model, memory.delete(ids), queries, mode),
+        spm.predict(model, memory, queries, mode),
+    )
+
+
+def test_deletion_never_changes_the_memory_it_is_applied_to(model_and_memory):
+    _, memory, _ = model_and_memory
+    alive, sums = memory.alive.clone(), memory.class_sums.clone()
+    deleted = memory.delete(torch.tensor([100, 120]))
+    assert (~deleted.alive).sum() == 2
+    assert torch.equal(memory.alive, alive) and torch.equal(memory.class_sums, sums)
+
+
+def test_unknown_ids_or_deleting_everything_fail_and_change_nothing(model_and_memory):
+    _, memory, _ = model_and_memory
+    alive = memory.alive.clone()
+    with pytest.raises(ValueError, match=r"Sample ids \[7, 999\] are not in the SPM memory"):
+        memory.delete(torch.tensor([100, 7, 999]))
+    with pytest.raises(ValueError, match="would empty the SPM memory"):
+        memory.delete(torch.arange(100, 160))
+    assert torch.equal(memory.alive, alive)
+
+
+def test_the_query_is_never_in_its_own_support_set():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(5).repeat(40)
+    for _ in range(50):
+        query = torch.randperm(200, generator=generator)[:64]
+        support = spm.support_indices(query, labels, per_class=8, generator=generator)
+        assert not torch.isin(support, query).any()
+        assert torch.bincount(labels[support], minlength=5).tolist() == [8] * 5
+
+
+def test_training_lowers_the_episodic_loss_on_separable_data():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(3).repeat(40)
+    images = (torch.eye(3)[labels] * 3 + 0.3 * torch.randn(120, 3, generator=generator)).view(
+        120, 1, 1, 3
+    )
+    torch.manual_seed(0)
+    model = spm.SemiParametric(3, (16,), 8)
+    config = spm.SPMConfig(epochs=20, batch_size=32, support_per_class=4, lr=1e-2)
+    spm.train_spm(model, images, labels, 3, config, generator)
+    memory = spm.build_memory(model, images, labels, torch.arange(120), 3)
+    accuracy = (spm.predict(model, memory, images, "c").argmax(1) == labels).float().mean()
+    assert accuracy > 0.95
