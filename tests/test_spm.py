@@ -11,7 +11,7 @@ from hyperforget import spm
 @pytest.fixture
 def model_and_memory() -> tuple[spm.SemiParametric, spm.Memory, torch.Tensor]:
     torch.manual_seed(0)
-    model = spm.SemiParametric(in_features=12, hidden=(16,), embed_dim=8).eval()
+    model = spm.SemiParametric((1, 3, 4), hidden=(16,), embed_dim=8).eval()
     images = torch.randn(60, 1, 3, 4)
     labels = torch.arange(3).repeat(20)
     memory = spm.build_memory(model, images, labels, torch.arange(100, 160), num_classes=3)
@@ -78,9 +78,22 @@ def test_training_lowers_the_episodic_loss_on_separable_data():
         120, 1, 1, 3
     )
     torch.manual_seed(0)
-    model = spm.SemiParametric(3, (16,), 8)
+    model = spm.SemiParametric((1, 1, 3), (16,), 8)
     config = spm.SPMConfig(epochs=20, batch_size=32, support_per_class=4, lr=1e-2)
     spm.train_spm(model, images, labels, 3, config, generator)
     memory = spm.build_memory(model, images, labels, torch.arange(120), 3)
     accuracy = (spm.predict(model, memory, images, "c").argmax(1) == labels).float().mean()
     assert accuracy > 0.95
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape"), [("mlp", (1, 28, 28)), ("cnn", (3, 32, 32)), ("resnet18", (1, 28, 28))]
+)
+def test_every_encoder_maps_images_to_embeddings(kind, shape):
+    encoder = spm.build_encoder(shape, (32,), 16, kind)
+    assert encoder(torch.randn(2, *shape)).shape == (2, 16)
+
+
+def test_an_unknown_encoder_is_refused():
+    with pytest.raises(ValueError, match="Unknown SPM encoder 'vit'"):
+        spm.build_encoder((1, 28, 28), (32,), 16, "vit")

@@ -30,16 +30,51 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 
+def build_encoder(
+    input_shape: Sequence[int], hidden: Sequence[int], embed_dim: int, kind: str = "mlp"
+) -> nn.Module:
+    """``f``: images ``[B, C, H, W]`` -> embeddings ``[B, embed_dim]``.
+
+    ``mlp`` (MNIST-sized inputs): flatten, ``hidden`` ReLU layers, linear. ``cnn``: two 3x3
+    conv + max-pool blocks (32, 64 channels), then the MLP. ``resnet18``: torchvision's
+    ResNet-18 (random init, nothing downloaded) with a ``embed_dim`` output, for CIFAR-10.
+    """
+    channels, height, width = input_shape
+    if kind == "resnet18":
+        from torchvision.models import resnet18
+
+        net = resnet18(num_classes=embed_dim)
+        if channels != 3:
+            net.conv1 = nn.Conv2d(channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        return net
+    layers: list[nn.Module] = []
+    if kind == "cnn":
+        layers += [
+            nn.Conv2d(channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        ]  # fmt: skip
+        channels, height, width = 64, height // 4, width // 4
+    elif kind != "mlp":
+        raise ValueError(f"Unknown SPM encoder {kind!r}: use mlp, cnn or resnet18.")
+    layers.append(nn.Flatten())
+    features = channels * height * width
+    for h in hidden:
+        layers += [nn.Linear(features, h), nn.ReLU()]
+        features = h
+    layers.append(nn.Linear(features, embed_dim))
+    return nn.Sequential(*layers)
+
+
 class SemiParametric(nn.Module):
-    def __init__(self, in_features: int, hidden: Sequence[int], embed_dim: int) -> None:
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        hidden: Sequence[int],
+        embed_dim: int,
+        encoder: str = "mlp",
+    ) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Flatten()]
-        width = in_features
-        for h in hidden:
-            layers += [nn.Linear(width, h), nn.ReLU()]
-            width = h
-        layers.append(nn.Linear(width, embed_dim))
-        self.encoder = nn.Sequential(*layers)
+        self.encoder = build_encoder(input_shape, hidden, embed_dim, encoder)
         self.query = nn.Linear(embed_dim, embed_dim)
         self.key = nn.Linear(embed_dim, embed_dim)
 
@@ -73,9 +108,16 @@ class SemiParametric(nn.Module):
 class Classifier(nn.Module):
     """The same encoder with a linear head: the plain classifier SPM is compared with."""
 
-    def __init__(self, in_features: int, hidden: Sequence[int], embed_dim: int, classes: int):
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        hidden: Sequence[int],
+        embed_dim: int,
+        classes: int,
+        encoder: str = "mlp",
+    ) -> None:
         super().__init__()
-        self.encoder = SemiParametric(in_features, hidden, embed_dim).encoder
+        self.encoder = build_encoder(input_shape, hidden, embed_dim, encoder)
         self.head = nn.Linear(embed_dim, classes)
 
     def forward(self, images: Tensor) -> Tensor:
@@ -213,6 +255,7 @@ def support_indices(
 
 @dataclass(frozen=True)
 class SPMConfig:
+    encoder: str = "mlp"
     hidden: tuple[int, ...] = (256,)
     embed_dim: int = 64
     mode: str = "c"

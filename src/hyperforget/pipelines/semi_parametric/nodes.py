@@ -28,8 +28,9 @@ def _config(params: dict[str, Any]) -> spm.SPMConfig:
 
 
 def _model(config: spm.SPMConfig, manifest: dict[str, Any]) -> spm.SemiParametric:
-    in_features = math.prod(manifest["input_shape"])
-    return spm.SemiParametric(in_features, config.hidden, config.embed_dim)
+    return spm.SemiParametric(
+        manifest["input_shape"], config.hidden, config.embed_dim, config.encoder
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -115,7 +116,7 @@ def train_semi_parametric(
     )
     torch.manual_seed(int(params["seed"]))
     classifier = spm.Classifier(
-        math.prod(class_manifest["input_shape"]), config.hidden, config.embed_dim, num_classes
+        class_manifest["input_shape"], config.hidden, config.embed_dim, num_classes, config.encoder
     ).to(dev)
     start = time.perf_counter()
     spm.train_classifier(
