@@ -15,37 +15,28 @@ from typing import Any
 
 import torch
 
-from hyperforget.unlearning import ForgetRequest, Unlearned
-from hyperforget.unlearning.common import (
-    distill_kl,
-    forget_retain,
-    frozen,
-    generator,
-    minibatches,
-    network,
-    optimizer,
-    result,
-    step,
-)
+from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    (forget_images, _), (retain_images, _) = forget_retain(request)
-    rng = generator(request)
-    competent = frozen(network(request))
+    (forget_images, _), (retain_images, _) = common.forget_retain(request)
+    rng = common.generator(request)
+    competent = common.frozen(common.network(request))
     with torch.random.fork_rng(devices=[]):  # a seeded random init, global RNG untouched
         torch.manual_seed(request.seed)
-        incompetent = frozen(request.build().to(request.original.device))
+        incompetent = common.frozen(request.build().to(request.original.device))
     subset = torch.randperm(len(retain_images), generator=rng)
     subset = subset[: max(1, round(float(config["retain_fraction"]) * len(retain_images)))]
     images = torch.cat([forget_images, retain_images[subset]])
     is_forget = torch.arange(len(images), device=images.device) < len(forget_images)
-    student = network(request).train()
-    optimiser = optimizer(student.parameters(), config)
+    student = common.network(request).train()
+    optimiser = common.optimizer(student.parameters(), config)
     temperature = float(config["temperature"])
-    for idx in minibatches(len(images), int(config["batch_size"]), int(config["epochs"]), rng):
+    for idx in common.minibatches(
+        len(images), int(config["batch_size"]), int(config["epochs"]), rng
+    ):
         x = images[idx]
         with torch.no_grad():
             teacher_logits = torch.where(is_forget[idx].unsqueeze(1), incompetent(x), competent(x))
-        step(optimiser, distill_kl(student(x), teacher_logits, temperature))
-    return result(student)
+        common.step(optimiser, common.distill_kl(student(x), teacher_logits, temperature))
+    return common.result(student)

@@ -14,23 +14,16 @@ from typing import Any
 
 import torch.nn.functional as F
 
-from hyperforget.unlearning import ForgetRequest, Unlearned
-from hyperforget.unlearning.common import (
-    forget_retain,
-    generator,
-    minibatches,
-    network,
-    optimizer,
-    result,
-    step,
-)
+from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    _, (images, labels) = forget_retain(request)
-    module = network(request).train()
-    optimiser = optimizer(module.parameters(), config)
-    rng = generator(request)
-    for idx in minibatches(len(labels), int(config["batch_size"]), int(config["epochs"]), rng):
-        step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
-    return result(module)
+    _, (images, labels) = common.forget_retain(request)
+    module = common.network(request).train()
+    optimiser = common.optimizer(module.parameters(), config)
+    rng = common.generator(request)
+    for idx in common.minibatches(
+        len(labels), int(config["batch_size"]), int(config["epochs"]), rng
+    ):
+        common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
+    return common.result(module)

@@ -16,40 +16,30 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hyperforget.unlearning import ForgetRequest, Unlearned
-from hyperforget.unlearning.common import (
-    cycle,
-    forget_retain,
-    generator,
-    minibatches,
-    network,
-    optimizer,
-    result,
-    step,
-)
+from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    (forget_images, forget_labels), (retain_images, retain_labels) = forget_retain(request)
-    module = network(request).train()
-    optimiser = optimizer(module.parameters(), config)
-    rng = generator(request)
+    (forget_images, forget_labels), (retain_images, retain_labels) = common.forget_retain(request)
+    module = common.network(request).train()
+    optimiser = common.optimizer(module.parameters(), config)
+    rng = common.generator(request)
     batch_size, retain_weight = int(config["batch_size"]), float(config["retain_weight"])
     stop_accuracy = config.get("stop_accuracy")
-    retain_batches = cycle(len(retain_labels), batch_size, rng)
+    retain_batches = common.cycle(len(retain_labels), batch_size, rng)
     steps = 0
-    for idx in minibatches(len(forget_labels), batch_size, int(config["epochs"]), rng):
+    for idx in common.minibatches(len(forget_labels), batch_size, int(config["epochs"]), rng):
         loss = -F.cross_entropy(module(forget_images[idx]), forget_labels[idx])
         if retain_weight > 0:
             r = next(retain_batches)
             loss = loss + retain_weight * F.cross_entropy(
                 module(retain_images[r]), retain_labels[r]
             )
-        step(optimiser, loss)
+        common.step(optimiser, loss)
         steps += 1
         if stop_accuracy is not None:
             with torch.no_grad():
                 correct = module(forget_images).argmax(1) == forget_labels
             if 100.0 * correct.float().mean() <= float(stop_accuracy):
                 break
-    return result(module, ascent_steps=steps)
+    return common.result(module, ascent_steps=steps)

@@ -38,16 +38,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
 
-from hyperforget.unlearning import ForgetRequest, Unlearned
-from hyperforget.unlearning.common import (
-    cycle,
-    forget_retain,
-    frozen,
-    generator,
-    network,
-    optimizer,
-    result,
-)
+from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 def harmonise(remember: Tensor, forget: Tensor) -> tuple[Tensor, Tensor, bool]:
@@ -91,8 +82,8 @@ def forget_loss(
 
 
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    (forget_images, _), (retain_images, retain_labels) = forget_retain(request)
-    rng = generator(request)
+    (forget_images, _), (retain_images, retain_labels) = common.forget_retain(request)
+    rng = common.generator(request)
     subset = retain_subset(len(retain_labels), float(config["retain_fraction"]), rng)
     subset_images, subset_labels = retain_images[subset], retain_labels[subset]
     support_size, query_size = int(config["support_size"]), int(config["query_size"])
@@ -102,13 +93,13 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             f"({support_size}) plus a query batch ({query_size}); raise retain_fraction or "
             "lower the batch sizes."
         )
-    module = network(request)
-    original = frozen(network(request))
+    module = common.network(request)
+    original = common.frozen(common.network(request))
     params = dict(module.named_parameters())
-    optimiser = optimizer(params.values(), config)
+    optimiser = common.optimizer(params.values(), config)
     inner_lr, second_order = float(config["inner_lr"]), bool(config["second_order"])
     forget_weight, mia_weight = float(config["forget_weight"]), float(config["mia_weight"])
-    forget_batches = cycle(len(forget_images), int(config["forget_batch_size"]), rng)
+    forget_batches = common.cycle(len(forget_images), int(config["forget_batch_size"]), rng)
     conflicts, steps = 0, int(config["steps"])
     for _ in range(steps):
         order = torch.randperm(len(subset), generator=rng)
@@ -139,7 +130,7 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             p.grad = total[offset : offset + p.numel()].view_as(p).clone()
             offset += p.numel()
         optimiser.step()
-    return result(
+    return common.result(
         module,
         conflict_fraction=conflicts / max(steps, 1),
         retain_samples=len(subset),

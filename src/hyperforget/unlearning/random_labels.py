@@ -15,21 +15,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from hyperforget.unlearning import ForgetRequest, Unlearned
-from hyperforget.unlearning.common import (
-    forget_retain,
-    generator,
-    minibatches,
-    network,
-    optimizer,
-    result,
-    step,
-)
+from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    (forget_images, _), (retain_images, retain_labels) = forget_retain(request)
-    rng = generator(request)
+    (forget_images, _), (retain_images, retain_labels) = common.forget_retain(request)
+    rng = common.generator(request)
     kept = [k for k in range(request.num_classes) if k not in request.forget_classes]
     if not kept:
         raise ValueError("Random labels needs at least one class that is not forgotten.")
@@ -37,8 +28,10 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     random_labels = torch.tensor(kept)[choice].to(retain_labels.device)
     images = torch.cat([retain_images, forget_images])
     labels = torch.cat([retain_labels, random_labels])
-    module = network(request).train()
-    optimiser = optimizer(module.parameters(), config)
-    for idx in minibatches(len(labels), int(config["batch_size"]), int(config["epochs"]), rng):
-        step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
-    return result(module)
+    module = common.network(request).train()
+    optimiser = common.optimizer(module.parameters(), config)
+    for idx in common.minibatches(
+        len(labels), int(config["batch_size"]), int(config["epochs"]), rng
+    ):
+        common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
+    return common.result(module)

@@ -16,38 +16,29 @@ from typing import Any
 
 import torch.nn.functional as F
 
-from hyperforget.unlearning import ForgetRequest, Unlearned
-from hyperforget.unlearning.common import (
-    distill_kl,
-    forget_retain,
-    frozen,
-    generator,
-    minibatches,
-    network,
-    optimizer,
-    result,
-    step,
-)
+from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    (forget_images, _), (retain_images, retain_labels) = forget_retain(request)
-    teacher = frozen(network(request))
-    student = network(request).train()
-    optimiser = optimizer(student.parameters(), config)
-    rng = generator(request)
+    (forget_images, _), (retain_images, retain_labels) = common.forget_retain(request)
+    teacher = common.frozen(common.network(request))
+    student = common.network(request).train()
+    optimiser = common.optimizer(student.parameters(), config)
+    rng = common.generator(request)
     temperature = float(config["temperature"])
     gamma, alpha = float(config["gamma"]), float(config["alpha"])
     for epoch in range(int(config["epochs"])):
         if epoch < int(config["max_epochs"]):
-            for idx in minibatches(len(forget_images), int(config["forget_batch_size"]), 1, rng):
+            for idx in common.minibatches(
+                len(forget_images), int(config["forget_batch_size"]), 1, rng
+            ):
                 x = forget_images[idx]
-                step(optimiser, -distill_kl(student(x), teacher(x), temperature))
-        for idx in minibatches(len(retain_labels), int(config["batch_size"]), 1, rng):
+                common.step(optimiser, -common.distill_kl(student(x), teacher(x), temperature))
+        for idx in common.minibatches(len(retain_labels), int(config["batch_size"]), 1, rng):
             x, y = retain_images[idx], retain_labels[idx]
             logits = student(x)
-            loss = gamma * F.cross_entropy(logits, y) + alpha * distill_kl(
+            loss = gamma * F.cross_entropy(logits, y) + alpha * common.distill_kl(
                 logits, teacher(x), temperature
             )
-            step(optimiser, loss)
-    return result(student)
+            common.step(optimiser, loss)
+    return common.result(student)
