@@ -18,7 +18,10 @@ harmonisation between the two. The paper's code is not public; every choice belo
   here: retain accuracy fell to 56%). A membership-inference term is added with weight
   ``mia_weight``: the entropy-threshold attack calls low-entropy samples members, so
   ``-entropy`` of the forget samples' predictions over the remaining classes is minimised to
-  make them look unseen.
+  make them look unseen. With ``renormalise_retain`` the same target is also applied to the
+  step's query batch of retain samples: a retain sample the original took for a forgotten class
+  moves to its next choice, as it would under the oracle (worst-class retain accuracy here rose
+  from 3.6 to 2.2 points under the oracle's).
 * **Gradient harmonisation** (PCGrad-style): when the remember and forget gradients conflict
   (negative inner product), each is projected onto the normal plane of the other (both
   projections use the original gradients), then they are summed with the forget one weighted by
@@ -65,17 +68,22 @@ def retain_subset(num_retain: int, fraction: float, rng: torch.Generator) -> Ten
 
 
 def forget_loss(
-    logits: Tensor, original_logits: Tensor, forget_classes: tuple[int, ...], mia_weight: float
+    logits: Tensor,
+    original_logits: Tensor,
+    forget_classes: tuple[int, ...],
+    mia_weight: float,
+    mia_rows: int | None = None,
 ) -> Tensor:
     """Cross-entropy to the original's prediction with the forgotten classes removed, minus
-    ``mia_weight`` times the entropy of the prediction over the remaining classes."""
+    ``mia_weight`` times the entropy of the prediction over the remaining classes on the first
+    ``mia_rows`` rows (the forget samples; default all)."""
     log_probs = F.log_softmax(logits, dim=1)
     forgotten = torch.zeros(logits.shape[1], dtype=torch.bool, device=logits.device)
     forgotten[list(forget_classes)] = True
     target = F.softmax(original_logits.masked_fill(forgotten, float("-inf")), dim=1)
     loss = -(target * log_probs.masked_fill(forgotten, 0.0)).sum(1).mean()
     if mia_weight:
-        remaining = F.log_softmax(logits[:, ~forgotten], dim=1)
+        remaining = F.log_softmax(logits[:mia_rows, ~forgotten], dim=1)
         entropy = -(remaining.exp() * remaining).sum(1).mean()
         loss = loss - mia_weight * entropy
     return loss
@@ -111,11 +119,17 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
         query_logits = functional_call(module, adapted, (subset_images[query],))
         query_loss = F.cross_entropy(query_logits, subset_labels[query])
         remember = torch.autograd.grad(query_loss, params.values())
-        # Forget: push the forgotten classes' probability mass out of the forget batch.
+        # Forget: take the forgotten classes' probability mass out of the forget batch (and of
+        # the query batch, with renormalise_retain).
         batch = forget_images[next(forget_batches)]
+        forget_rows = len(batch)
+        if config["renormalise_retain"]:
+            batch = torch.cat([batch, subset_images[query]])
         with torch.no_grad():
             original_logits = original(batch)
-        loss = forget_loss(module(batch), original_logits, request.forget_classes, mia_weight)
+        loss = forget_loss(
+            module(batch), original_logits, request.forget_classes, mia_weight, forget_rows
+        )
         forget_grad = torch.autograd.grad(loss, params.values())
         remember_flat = torch.cat([g.flatten() for g in remember])
         forget_flat = forget_weight * torch.cat([g.flatten() for g in forget_grad])
