@@ -97,3 +97,12 @@ def test_every_encoder_maps_images_to_embeddings(kind, shape):
 def test_an_unknown_encoder_is_refused():
     with pytest.raises(ValueError, match="Unknown SPM encoder 'vit'"):
         spm.build_encoder((1, 28, 28), (32,), 16, "vit")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("mode", "x", "Unknown SPM memory mode 'x'"), ("encoder", "vit", "Unknown SPM encoder")],
+)
+def test_a_bad_recipe_is_refused_before_training(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        spm.SPMConfig(**{field: value})

@@ -265,6 +265,14 @@ class SPMConfig:
     lr: float = 1e-3
     neighbours: int = 32
 
+    def __post_init__(self) -> None:
+        if self.mode not in ("c", "r"):
+            raise ValueError(
+                f"Unknown SPM memory mode {self.mode!r}: use c (class means) or r (k-NN)."
+            )
+        if self.encoder not in ("mlp", "cnn", "resnet18"):
+            raise ValueError(f"Unknown SPM encoder {self.encoder!r}: use mlp, cnn or resnet18.")
+
 
 def train_spm(
     model: SemiParametric,

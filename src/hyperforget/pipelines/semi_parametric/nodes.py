@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import time
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -22,6 +23,12 @@ MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "c
 
 
 def _config(params: dict[str, Any]) -> spm.SPMConfig:
+    """The SPM recipe, checked (memory mode, encoder, sample-wise share) before any training."""
+    fraction = params.get("sample_wise_fraction")
+    if fraction is not None and not 0 < fraction < 1:
+        raise ValueError(
+            f"semi_parametric.sample_wise_fraction must be in (0, 1) or null, got {fraction}."
+        )
     fields = spm.SPMConfig.__dataclass_fields__
     config = {k: v for k, v in params.items() if k in fields}
     return spm.SPMConfig(**{**config, "hidden": tuple(config.get("hidden", (256,)))})
@@ -74,19 +81,13 @@ def plan_deletions(
         {
             "name": s["name"],
             "classes": s["classes"],
-            "sample_ids": torch.isin(labels, torch.tensor(s["classes"]))
-            .nonzero()
-            .flatten()
-            .tolist(),
+            "sample_ids": torch.isin(labels, torch.tensor(s["classes"])).nonzero()[:, 0].tolist(),
         }
         for s in forget_scenarios
     ]
+    _config(params)  # fail on a bad recipe here, before the SPM trains
     fraction = params.get("sample_wise_fraction")
     if fraction:
-        if not 0 < fraction < 1:
-            raise ValueError(
-                f"semi_parametric.sample_wise_fraction must be in (0, 1), got {fraction}."
-            )
         generator = torch.Generator().manual_seed(int(params["seed"]))
         count = round(fraction * len(labels))
         ids = torch.randperm(len(labels), generator=generator)[:count].sort().values
@@ -240,13 +241,11 @@ def evaluate_semi_parametric(
     rows = []
     train_labels, test_labels = labels.cpu(), test_labels.cpu()
     for i, plan in enumerate(deletions):
-        deleted = spm.Memory(
-            **{
-                **{f: getattr(memory, f) for f in MEMORY_FIELDS},
-                "alive": spm_unlearned_memory["alive"][i].to(dev),
-                "class_sums": spm_unlearned_memory["class_sums"][i].to(dev),
-                "class_counts": spm_unlearned_memory["class_counts"][i].to(dev),
-            }
+        deleted = replace(
+            memory,
+            alive=spm_unlearned_memory["alive"][i].to(dev),
+            class_sums=spm_unlearned_memory["class_sums"][i].to(dev),
+            class_counts=spm_unlearned_memory["class_counts"][i].to(dev),
         )
         oracle_net = load_flat_into(
             _model(config, class_manifest).to(dev), spm_oracle_weights["params"][i].to(dev)
