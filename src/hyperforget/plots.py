@@ -89,15 +89,22 @@ def loss_alignment_panels(pairs: Mapping[str, tuple]) -> Figure:
 
 
 def per_class_accuracy_grid(
-    per_class_acc: Mapping[str, Sequence[Sequence[float]]], scenarios: Sequence[str]
+    per_class_acc: Mapping[str, Sequence[Sequence[float]]],
+    scenarios: Sequence[str],
+    columns: int = 5,
 ) -> Figure:
     """HyperForget's Figures 3-4: test accuracy per class (columns) after forgetting each
-    scenario (rows), one heatmap per method; the forgotten class should be the dark cell."""
+    scenario (rows), one heatmap per method, ``columns`` methods a row; the forgotten class
+    should be the dark cell."""
     methods = list(per_class_acc)
-    fig = Figure(figsize=(3.2 * len(methods), 0.35 * len(scenarios) + 2.2), layout="constrained")
-    axes = fig.subplots(1, len(methods), squeeze=False)[0]
+    ncols = min(columns, len(methods))
+    nrows = -(-len(methods) // ncols)
+    fig = Figure(
+        figsize=(3.0 * ncols + 1.0, (0.3 * len(scenarios) + 1.6) * nrows), layout="constrained"
+    )
+    axes = fig.subplots(nrows, ncols, squeeze=False).flatten()
     image = None
-    for ax, method in zip(axes, methods, strict=True):
+    for ax, method in zip(axes, methods, strict=False):
         values = np.asarray(per_class_acc[method], dtype=float)
         image = ax.imshow(values, vmin=0, vmax=100, cmap="viridis", aspect="auto")
         ax.set_title(method, fontsize="medium")
@@ -105,26 +112,31 @@ def per_class_accuracy_grid(
         ax.set_xticks(range(values.shape[1]))
         ax.set_yticks(range(len(scenarios)), scenarios)
         ax.set_ylabel("forgotten class")
-    fig.colorbar(image, ax=list(axes), label="test accuracy (%)")
+    for ax in axes[len(methods) :]:
+        ax.set_visible(False)
+    fig.colorbar(image, ax=list(axes[: len(methods)]), label="test accuracy (%)")
     return fig
 
 
-def oracle_agreement_bars(table) -> Figure:
-    """HyperForget's Figure 5: how often each method predicts what the oracle predicts."""
-    pivot = table.pivot(index="forget_classes", columns="method", values="agreement_oracle")
+def oracle_agreement_heatmap(table) -> Figure:
+    """HyperForget's Figure 5 as a heatmap: how often each method (row) predicts what its
+    oracle predicts on the test set, per forget scenario (column), with the value in each cell."""
     oracles = ("oracle", "spm_oracle")
-    pivot = pivot[[m for m in dict.fromkeys(table["method"]) if m not in oracles]]
+    methods = [m for m in dict.fromkeys(table["method"]) if m not in oracles]
+    scenarios = list(dict.fromkeys(table["forget_classes"]))
+    pivot = table.pivot(index="method", columns="forget_classes", values="agreement_oracle")
+    values = pivot.loc[methods, scenarios].to_numpy(dtype=float)
     fig = Figure(
-        figsize=(max(5.0, 0.5 * len(pivot) * len(pivot.columns) / 2 + 3), 3.4), layout="constrained"
+        figsize=(0.55 * len(scenarios) + 3.5, 0.4 * len(methods) + 1.5), layout="constrained"
     )
     ax = fig.add_subplot()
-    width = 0.8 / len(pivot.columns)
-    positions = np.arange(len(pivot))
-    for i, method in enumerate(pivot.columns):
-        ax.bar(positions + i * width, pivot[method].to_numpy(), width, label=method)
-    ax.set_xticks(positions + width * (len(pivot.columns) - 1) / 2, pivot.index)
-    ax.set_xlabel("forgotten class")
-    ax.set_ylabel("test predictions equal to the oracle's (%)")
-    ax.set_ylim(0, 100)
-    ax.legend(fontsize="small", loc="lower right")
+    image = ax.imshow(values, vmin=0, vmax=100, cmap="viridis", aspect="auto")
+    for (row, column), value in np.ndenumerate(values):
+        if not np.isnan(value):
+            color = "white" if value < 60 else "black"
+            ax.text(column, row, f"{value:.0f}", ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(len(scenarios)), scenarios)
+    ax.set_yticks(range(len(methods)), methods)
+    ax.set_xlabel("forget scenario")
+    fig.colorbar(image, ax=ax, label="test predictions equal to the oracle's (%)")
     return fig

@@ -15,7 +15,11 @@ from torch import Tensor
 from hyperforget import evaluation
 from hyperforget.devices import resolve_device
 from hyperforget.pipelines.model_zoo.nodes import target_builder
-from hyperforget.plots import loss_alignment_panels, oracle_agreement_bars, per_class_accuracy_grid
+from hyperforget.plots import (
+    loss_alignment_panels,
+    oracle_agreement_heatmap,
+    per_class_accuracy_grid,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +173,6 @@ def evaluate(
             for m, p in prompts.items()
         }
     )
-    agreement_plot = oracle_agreement_bars(table)
+    agreement_plot = oracle_agreement_heatmap(table)
     markdown = table.round(2).to_markdown(index=False)
     return table, table, markdown, accuracy_plot, alignment_plot, agreement_plot, metrics
