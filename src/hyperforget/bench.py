@@ -2,6 +2,7 @@
 
     uv run python -m hyperforget.bench zoo [--runs 64] [--epochs 5] [--checkpoints 6]
     uv run python -m hyperforget.bench sample [--env base]
+    uv run python -m hyperforget.bench spm [--env base]
 
 ``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders) three
 ways and reports checkpoints per second, each checkpoint evaluated per class on the val split:
@@ -12,6 +13,10 @@ ways and reports checkpoints per second, each checkpoint evaluated per class on 
 ``sample`` times the fast sampler of both DiHyFo variants, sized as in
 ``conf/<env>/parameters_hypernetwork.yml``, drawing 1 and 32 networks for the default MLP
 (sampling cost does not depend on the trained weights, so freshly initialised models are used).
+
+``spm`` trains the SPM of ``conf/<env>/parameters_semi_parametric.yml`` on the embedded MNIST,
+then times deleting each class and a random 10% of the samples from its memory, against
+retraining it without class 0.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from hyperforget import data, zoo
+from hyperforget import data, spm, zoo
 from hyperforget.diffusion import GaussianDiffusion
 from hyperforget.dihyfo import VARIANTS, DiHyFo, DiHyFoConfig
 from hyperforget.flat_params import ParamLayout, load_flat_into
@@ -122,20 +127,64 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
     print(f"  max |batched - loop| weight difference: {gap:.2e}")
 
 
-def hypernetwork_parameters(env: str) -> dict:
-    """``hypernetwork`` parameters of base, overridden by ``env`` (as Kedro merges them)."""
+def stage_parameters(stage: str, env: str) -> dict:
+    """Parameters of ``stage`` in base, overridden by ``env`` (as Kedro merges them)."""
     from omegaconf import OmegaConf
 
     conf = Path(__file__).resolve().parents[2] / "conf"
-    merged = OmegaConf.load(conf / "base" / "parameters_hypernetwork.yml")
-    override = conf / env / "parameters_hypernetwork.yml"
+    merged = OmegaConf.load(conf / "base" / f"parameters_{stage}.yml")
+    override = conf / env / f"parameters_{stage}.yml"
     if env != "base" and override.exists():
         merged = OmegaConf.merge(merged, OmegaConf.load(override))
-    return OmegaConf.to_container(merged)["hypernetwork"]
+    return OmegaConf.to_container(merged)[stage]
+
+
+def _median_seconds(work, repeats: int) -> float:
+    """Median wall-clock seconds of ``work()`` over ``repeats`` calls, after one warm-up call."""
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - start)
+    return sorted(times[1:])[repeats // 2]
+
+
+def bench_spm(env: str, repeats: int = 20) -> None:
+    """SPM unlearning by deletion against retraining the SPM without the deleted samples."""
+    params = stage_parameters("semi_parametric", env)
+    config = spm.SPMConfig(
+        **{k: v for k, v in params.items() if k in spm.SPMConfig.__dataclass_fields__}
+    )
+    (images, labels) = embedded_splits()["train"]
+    torch.manual_seed(0)
+    model = spm.SemiParametric((1, 28, 28), tuple(config.hidden), config.embed_dim, config.encoder)
+    spm.train_spm(model, images, labels, 10, config, torch.Generator().manual_seed(0))
+    memory = spm.build_memory(model, images, labels, torch.arange(len(labels)), 10)
+    print(
+        f"SPM benchmark ({env} config, {len(labels)} training samples, "
+        f"{torch.get_num_threads()} threads, device cpu): median of {repeats}"
+    )
+    deletions = [_median_seconds(partial(memory.delete_classes, [k]), repeats) for k in range(10)]
+    ids = torch.randperm(len(labels), generator=torch.Generator().manual_seed(0))
+    sample_wise = _median_seconds(partial(memory.delete, ids[: len(labels) // 10]), repeats)
+    keep = labels != 0
+    torch.manual_seed(1)
+    retrain_model = spm.SemiParametric(
+        (1, 28, 28), tuple(config.hidden), config.embed_dim, config.encoder
+    )
+    start = time.perf_counter()
+    spm.train_spm(
+        retrain_model, images[keep], labels[keep], 10, config, torch.Generator().manual_seed(1)
+    )
+    retrain = time.perf_counter() - start
+    print(f"  delete one class        {min(deletions) * 1e3:7.3f} to {max(deletions) * 1e3:.3f} ms")
+    print(f"  delete a random 10%     {sample_wise * 1e3:7.3f} ms")
+    print(f"  retrain without class 0 {retrain * 1e3:7.0f} ms")
+    print(f"  speed-up of class deletion over retraining {retrain / max(deletions):8.0f}x (worst)")
 
 
 def bench_sample(env: str, repeats: int = 5) -> None:
-    params = hypernetwork_parameters(env)
+    params = stage_parameters("hypernetwork", env)
     layout = ParamLayout.from_module(build_target((1, 28, 28), 10, (10,)))
     diffusion = GaussianDiffusion(**params["diffusion"])
     steps = int(params["sampler"]["steps"])
@@ -180,9 +229,13 @@ def main(argv: list[str] | None = None) -> None:
     zoo_parser.add_argument("--checkpoints", type=int, default=6)
     sample_parser = sub.add_parser("sample", help="DiHyFo fast-sampler latency")
     sample_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
+    spm_parser = sub.add_parser("spm", help="SPM deletion time against retraining the SPM")
+    spm_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
     args = parser.parse_args(argv)
     if args.bench == "zoo":
         bench_zoo(args.runs, args.epochs, args.checkpoints)
+    elif args.bench == "spm":
+        bench_spm(args.env)
     else:
         bench_sample(args.env)
 
