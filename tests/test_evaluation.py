@@ -1,5 +1,6 @@
 import math
 
+import pytest
 import torch
 
 from hyperforget import evaluation
@@ -67,3 +68,33 @@ def test_efficacy_mia_calls_unseen_like_data_non_member():
         seed=0,
     )
     assert efficacy == 100.0
+
+
+def test_kl_ignores_classes_without_mass_on_both_sides():
+    from hyperforget.evaluation import kl_divergence
+
+    oracle = torch.tensor([[-math.inf, math.log(0.5), math.log(0.5)]])
+    same = oracle.clone()
+    other = torch.tensor([[-math.inf, math.log(0.25), math.log(0.75)]])
+    assert kl_divergence(oracle, same).item() == 0
+    expected = 0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75)
+    assert kl_divergence(oracle, other).item() == pytest.approx(expected)
+
+
+def test_sample_wise_metrics_leave_forget_test_empty_and_the_gap_ignores_it():
+    from hyperforget.evaluation import Outputs, avg_gap, masked_metrics
+
+    generator = torch.Generator().manual_seed(0)
+    train_labels, test_labels = torch.arange(3).repeat(20), torch.arange(3).repeat(10)
+    outputs = Outputs(
+        torch.randn(60, 3, generator=generator).log_softmax(1),
+        torch.randn(30, 3, generator=generator).log_softmax(1),
+    )
+    forgotten = torch.zeros(60, dtype=torch.bool)
+    forgotten[:6] = True
+    row = masked_metrics(
+        outputs, outputs, train_labels, test_labels, forgotten, torch.zeros(30, dtype=torch.bool)
+    )
+    assert math.isnan(row["acc_forget_test"])
+    assert row["agreement_oracle"] == 100 and row["kl_oracle"] == 0
+    assert avg_gap(row, row) == 0
