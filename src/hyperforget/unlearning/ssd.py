@@ -4,8 +4,9 @@ No training: two diagonal Fisher importances, the mean squared gradient of the c
 minibatches of the full training set (``[]_D``) and of the forget set (``[]_f``). A parameter
 that matters far more to the forget set than to the data as a whole, ``[]_f > alpha * []_D``,
 is dampened: multiplied by ``beta = min(lambda * []_D / []_f, 1)``. Every other parameter is left
-bit-identical. Paper defaults: alpha (selection weighting) 10, lambda (dampening constant) 1;
-importances over minibatches of 64 as in the authors' code.
+bit-identical. Paper defaults: alpha (selection weighting) 10, lambda (dampening constant) 1.
+Importances are averaged over minibatches (``batch_size``, 64 here), as the authors' code
+averages over its data loader's batches.
 """
 
 from __future__ import annotations
