@@ -124,6 +124,19 @@ class Classifier(nn.Module):
         return self.head(self.encoder(images))
 
 
+def class_sums(embeddings: Tensor, labels: Tensor, num_classes: int) -> tuple[Tensor, Tensor]:
+    """Per-class sums ``[K, d]`` and counts ``[K]`` of embeddings."""
+    sums = embeddings.new_zeros(num_classes, embeddings.shape[1])
+    sums = sums.index_add(0, labels, embeddings)
+    return sums, torch.bincount(labels, minlength=num_classes)
+
+
+def class_means(sums: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
+    """One mean embedding per class that has samples, and those classes' labels."""
+    present = counts > 0
+    return sums[present] / counts[present].unsqueeze(1), present.nonzero().flatten()
+
+
 @dataclass(frozen=True)
 class Memory:
     embeddings: Tensor  # [N, d] f(x) of every sample ever stored
@@ -137,9 +150,7 @@ class Memory:
     def build(cls, embeddings: Tensor, labels: Tensor, sample_ids: Tensor, num_classes: int):
         order = sample_ids.argsort()
         embeddings, labels, sample_ids = embeddings[order], labels[order], sample_ids[order]
-        sums = torch.zeros(num_classes, embeddings.shape[1], dtype=embeddings.dtype)
-        sums = sums.to(embeddings.device).index_add_(0, labels, embeddings)
-        counts = torch.bincount(labels, minlength=num_classes)
+        sums, counts = class_sums(embeddings, labels, num_classes)
         alive = torch.ones(len(labels), dtype=torch.bool, device=labels.device)
         return cls(embeddings, labels, sample_ids, alive, sums, counts)
 
@@ -149,9 +160,7 @@ class Memory:
 
     def class_entries(self) -> tuple[Tensor, Tensor]:
         """SPM-C's memory: one mean embedding per class that still has samples, and its label."""
-        present = self.class_counts > 0
-        means = self.class_sums[present] / self.class_counts[present].unsqueeze(1)
-        return means, present.nonzero().flatten()
+        return class_means(self.class_sums, self.class_counts)
 
     def positions(self, sample_ids: Tensor) -> Tensor:
         """Where ``sample_ids`` sit in the memory; unknown ids are an error."""
@@ -294,15 +303,9 @@ def train_spm(
             query_labels, support_labels = permutation[labels[query]], permutation[labels[support]]
             support_embeddings = model.encoder(images[support])
             if config.mode == "c":
-                keys = torch.zeros(num_classes, support_embeddings.shape[1], device=images.device)
-                keys = keys.index_add(0, support_labels, support_embeddings)
-                counts = torch.bincount(support_labels, minlength=num_classes).clamp(min=1)
-                keys, key_labels = (
-                    keys / counts.unsqueeze(1),
-                    torch.arange(num_classes, device=images.device),
+                keys, key_labels = class_means(
+                    *class_sums(support_embeddings, support_labels, num_classes)
                 )
-                present = torch.bincount(support_labels, minlength=num_classes) > 0
-                keys, key_labels = keys[present], key_labels[present]
             else:
                 keys, key_labels = support_embeddings, support_labels
             log_probs = model(images[query], keys, key_labels, num_classes)
