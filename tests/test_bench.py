@@ -1,0 +1,23 @@
+"""Smoke tests of the benchmark commands at tiny sizes: they must keep running and print ratios."""
+
+from __future__ import annotations
+
+from hyperforget import bench
+
+
+def test_bench_spm_prints_deletion_times_and_the_speed_up(capsys):
+    bench.main(["spm", "--env", "test"])
+    out = capsys.readouterr().out
+    assert "delete one class" in out and "speed-up of class deletion over retraining" in out
+
+
+def test_bench_sample_prints_both_variants(capsys):
+    bench.main(["sample", "--env", "test"])
+    out = capsys.readouterr().out
+    assert "dihyfo1:  1 network(s)" in out and "dihyfo2: 32 network(s)" in out
+
+
+def test_bench_zoo_prints_the_ratio(capsys):
+    bench.main(["zoo", "--runs", "2", "--epochs", "1", "--checkpoints", "2"])
+    out = capsys.readouterr().out
+    assert "ratio batched / loop" in out
