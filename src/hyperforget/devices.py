@@ -27,3 +27,10 @@ def resolve_device(name: str = "auto") -> torch.device:
             "set 'device: auto' or 'device: cpu' in conf/base/parameters.yml."
         )
     return device
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the work queued on ``device``, so that a wall-clock timing covers it (CUDA runs
+    asynchronously; on the CPU this does nothing)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)

@@ -21,6 +21,7 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from hyperforget.devices import synchronize
 from hyperforget.flat_params import flatten_module
 from hyperforget.metrics import PerClass, evaluate_per_class
 from hyperforget.training import AscentConfig, SGDConfig, batch_schedule, train_batched
@@ -223,8 +224,7 @@ def train_alone_timed(
     start = time.perf_counter()
     init = initial_params(build, [spec.seed])
     runs = train_runs(module, [spec], images, labels, sgd, epochs, 2, 1.0, init)
-    if images.is_cuda:
-        torch.cuda.synchronize()
+    synchronize(images.device)
     return runs.params[0, -1], time.perf_counter() - start
 
 

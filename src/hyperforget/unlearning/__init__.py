@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
 from torch import Tensor, nn
+
+from hyperforget.devices import synchronize
 
 
 @dataclass
@@ -118,6 +119,5 @@ def run_method(name: str, request: ForgetRequest, config: dict[str, Any]) -> Tim
     device = request.original.device
     start = time.perf_counter()
     result = methods[name].forget(request, {"method": name, **config})
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+    synchronize(device)
     return TimedResult(result.params.detach(), time.perf_counter() - start, result.info)

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from hyperforget import evaluation, spm
-from hyperforget.devices import resolve_device
+from hyperforget.devices import resolve_device, synchronize
 from hyperforget.flat_params import flatten_module, load_flat_into
 from hyperforget.pipelines.model_zoo.nodes import split_tensors
 
@@ -31,18 +31,15 @@ def _config(params: dict[str, Any]) -> spm.SPMConfig:
         )
     fields = spm.SPMConfig.__dataclass_fields__
     config = {k: v for k, v in params.items() if k in fields}
-    return spm.SPMConfig(**{**config, "hidden": tuple(config.get("hidden", (256,)))})
+    if "hidden" in config:
+        config["hidden"] = tuple(config["hidden"])
+    return spm.SPMConfig(**config)
 
 
 def _model(config: spm.SPMConfig, manifest: dict[str, Any]) -> spm.SemiParametric:
     return spm.SemiParametric(
         manifest["input_shape"], config.hidden, config.embed_dim, config.encoder
     )
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _train(
@@ -60,7 +57,7 @@ def _train(
         torch.Generator().manual_seed(seed),
         progress=f"train SPM (seed {seed})",
     )
-    _sync(images.device)
+    synchronize(images.device)
     return model, time.perf_counter() - start
 
 
