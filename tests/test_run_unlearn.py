@@ -42,6 +42,12 @@ def written_files(project_path: Path) -> set[Path]:
     return {p for p in (project_path / "data").rglob("*") if p.is_file()}
 
 
+def trained_outputs(project_path: Path) -> set[Path]:
+    """Files of trained models and their inputs: what a refused run must not add."""
+    stages = ("05_model_input", "06_models", "07_model_output")
+    return {p for p in written_files(project_path) if any(s in str(p) for s in stages)}
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory):
     """One test-environment run of `unlearn`, shared by the checks below."""
@@ -184,17 +190,12 @@ def test_results_table_matches_the_saved_unlearned_weights(project):
     ],
 )
 def test_bad_class_requests_fail_before_training(project, params, message):
-    def trained_outputs() -> set[Path]:
-        return {
-            p for p in written_files(project) if "05_model_input" in str(p) or "06_models" in str(p)
-        }
-
-    before = trained_outputs()
+    before = trained_outputs(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
         with pytest.raises(ValueError, match=message):
             run_unlearn(project, params)
-    assert trained_outputs() == before
+    assert trained_outputs(project) == before
 
 
 def test_spm_deletes_from_a_new_memory_and_is_evaluated_against_its_oracle(project):
@@ -232,6 +233,27 @@ def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tm
     newest = sorted((copy / "data/07_model_output/ft_unlearned_weights.safetensors").iterdir())
     skipped = SafetensorsDataset(filepath=str(newest[-1] / "ft_unlearned_weights.safetensors"))
     assert skipped.load()["params"].shape == (0, 7894)
+
+
+def test_spm_forgets_chosen_samples_and_refuses_unknown_ids(project, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    memory_versions = list((copy / "data/06_models/spm_memory.safetensors").iterdir())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(copy)
+        before = trained_outputs(copy)
+        with pytest.raises(ValueError, match=r"contains \[99999\], not ids of the training split"):
+            run_unlearn(copy, {"semi_parametric": {"forget_sample_ids": [3, 99999]}})
+        assert trained_outputs(copy) == before
+        run_unlearn(
+            copy, {"semi_parametric": {"forget_sample_ids": [0, 1, 2]}}, ("semi_parametric",)
+        )
+    stored = SafetensorsDataset(filepath=str(memory_versions[0] / "spm_memory.safetensors"))
+    assert stored.load()["alive"].all()  # the first memory is never changed
+    newest = sorted((copy / "data/07_model_output/spm_unlearned_memory.safetensors").iterdir())
+    deleted = SafetensorsDataset(filepath=str(newest[-1] / "spm_unlearned_memory.safetensors"))
+    alive = deleted.load()["alive"]
+    assert alive.shape == (6, 1400) and (~alive[5]).nonzero().flatten().tolist() == [0, 1, 2]
 
 
 def test_unknown_method_fails_before_anything_is_written(project):

@@ -69,10 +69,39 @@ def memory_from(tensors: dict[str, Tensor], device: torch.device) -> spm.Memory:
     return spm.Memory(**{name: tensors[name].to(device) for name in MEMORY_FIELDS})
 
 
+def requested_sample_ids(params: dict[str, Any], num_train: int) -> list[int] | None:
+    """``semi_parametric.forget_sample_ids``, checked against the training split."""
+    ids = params.get("forget_sample_ids")
+    if ids is None:
+        return None
+    if not isinstance(ids, list | tuple) or not all(isinstance(i, int) for i in ids):
+        raise ValueError(
+            f"semi_parametric.forget_sample_ids must be a list of training-sample ids, got {ids!r}."
+        )
+    if not ids:
+        raise ValueError(
+            "semi_parametric.forget_sample_ids is empty: list the training-sample ids to forget, "
+            "or set it to null."
+        )
+    unknown = sorted({i for i in ids if not 0 <= i < num_train})
+    if unknown:
+        raise ValueError(
+            f"semi_parametric.forget_sample_ids contains {unknown[:10]}, not ids of the training "
+            f"split (0..{num_train - 1}); nothing was trained or deleted."
+        )
+    if len(set(ids)) == num_train:
+        raise ValueError(
+            "semi_parametric.forget_sample_ids lists every training sample: the SPM memory would "
+            "be empty. Forget fewer samples."
+        )
+    return sorted(set(ids))
+
+
 def plan_deletions(
     train_split: dict[str, Tensor], forget_scenarios: list[dict[str, Any]], params: dict[str, Any]
 ) -> list[dict[str, Any]]:
-    """The SPM's scenarios: every class-wise one, plus forgetting a random share of samples."""
+    """The SPM's scenarios: every class-wise one, forgetting a random share of the training
+    samples, and forgetting the training samples listed in ``forget_sample_ids``."""
     labels = train_split["labels"]
     plans = [
         {
@@ -91,6 +120,9 @@ def plan_deletions(
         plans.append(
             {"name": f"random{round(fraction * 100)}", "classes": [], "sample_ids": ids.tolist()}
         )
+    chosen = requested_sample_ids(params, len(labels))
+    if chosen is not None:
+        plans.append({"name": f"samples{len(chosen)}", "classes": [], "sample_ids": chosen})
     return plans
 
 
@@ -105,6 +137,7 @@ def train_semi_parametric(
     a plain classifier (test accuracy of SPM-C, SPM-R and the classifier)."""
     dev = resolve_device(device)
     config = _config(params)
+    requested_sample_ids(params, len(train_split["labels"]))  # fail before training
     images, labels = split_tensors(train_split, dev)
     test_images, test_labels = split_tensors(test_split, dev)
     num_classes = int(class_manifest["num_classes"])
