@@ -98,3 +98,24 @@ def test_sample_wise_metrics_leave_forget_test_empty_and_the_gap_ignores_it():
     assert math.isnan(row["acc_forget_test"])
     assert row["agreement_oracle"] == 100 and row["kl_oracle"] == 0
     assert avg_gap(row, row) == 0
+
+
+def test_results_rows_compare_every_candidate_with_the_named_oracle():
+    from hyperforget.evaluation import Candidate, Outputs, class_masks, results_rows
+
+    generator = torch.Generator().manual_seed(1)
+    train_labels, test_labels = torch.arange(3).repeat(20), torch.arange(3).repeat(10)
+
+    def outputs() -> Outputs:
+        return Outputs(
+            torch.randn(60, 3, generator=generator).log_softmax(1),
+            torch.randn(30, 3, generator=generator).log_softmax(1),
+        )
+
+    candidates = [Candidate("method", outputs(), 0.5), Candidate("oracle", outputs(), 2.0)]
+    masks = class_masks(train_labels, test_labels, (0,))
+    method, oracle = results_rows("0", candidates, "oracle", train_labels, test_labels, *masks)
+    assert method["speedup"] == 4.0 and oracle["speedup"] == 1.0
+    assert oracle["avg_gap"] == 0 and oracle["agreement_oracle"] == 100
+    assert method["avg_gap"] == evaluation.avg_gap(method, oracle)
+    assert math.isnan(method["prompt_r2"])

@@ -13,6 +13,7 @@ class during its own training.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -111,9 +112,16 @@ def scenario_metrics(
 ) -> dict[str, float]:
     """Every metric of one model for one class-wise forget scenario (the oracle's row compares
     to itself)."""
-    forget = torch.tensor(forget_classes)
-    f_train, f_test = torch.isin(train_labels, forget), torch.isin(test_labels, forget)
+    f_train, f_test = class_masks(train_labels, test_labels, forget_classes)
     return masked_metrics(outputs, oracle, train_labels, test_labels, f_train, f_test, seed)
+
+
+def class_masks(
+    train_labels: Tensor, test_labels: Tensor, forget_classes: tuple[int, ...]
+) -> tuple[Tensor, Tensor]:
+    """Which train and test samples belong to the forgotten classes."""
+    forget = torch.tensor(forget_classes, dtype=torch.long)
+    return torch.isin(train_labels, forget), torch.isin(test_labels, forget)
 
 
 def masked_metrics(
@@ -156,3 +164,45 @@ def masked_metrics(
 def avg_gap(row: dict[str, float], oracle_row: dict[str, float]) -> float:
     """Mean absolute difference to the oracle over forget-test, retain-test, test acc, MIA."""
     return float(np.nanmean([abs(row[m] - oracle_row[m]) for m in GAP_METRICS]))
+
+
+@dataclass
+class Candidate:
+    """One row to be: a method's outputs, its seconds and (DiHyFo) its prompt alignment R^2."""
+
+    method: str
+    outputs: Outputs
+    seconds: float = math.nan
+    prompt_r2: float = math.nan
+
+
+def results_rows(
+    scenario: str,
+    candidates: list[Candidate],
+    oracle_method: str,
+    train_labels: Tensor,
+    test_labels: Tensor,
+    f_train: Tensor,
+    f_test: Tensor,
+    seed: int = 0,
+) -> list[dict[str, float | str]]:
+    """The results table's rows of one forget scenario: every metric of each candidate against
+    the candidate named ``oracle_method``, the speed-up over that oracle's seconds, and avg_gap."""
+    oracle = next(c for c in candidates if c.method == oracle_method)
+    rows = [
+        {
+            "method": c.method,
+            "forget_classes": scenario,
+            **masked_metrics(
+                c.outputs, oracle.outputs, train_labels, test_labels, f_train, f_test, seed
+            ),
+            "seconds": c.seconds,
+            "speedup": oracle.seconds / c.seconds if c.seconds > 0 else math.nan,
+            "prompt_r2": c.prompt_r2,
+        }
+        for c in candidates
+    ]
+    oracle_row = rows[candidates.index(oracle)]
+    for row in rows:
+        row["avg_gap"] = avg_gap(row, oracle_row)
+    return rows

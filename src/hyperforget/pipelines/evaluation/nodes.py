@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from typing import Any
 
 import pandas as pd
@@ -104,8 +103,8 @@ def evaluate(
         oracle_seconds = float(oracle_weights["seconds"][k])
         oracle = outputs(oracle_weights["params"][k])
         candidates = [
-            ("original", original, math.nan, math.nan),
-            ("oracle", oracle, oracle_seconds, math.nan),
+            evaluation.Candidate("original", original),
+            evaluation.Candidate("oracle", oracle, oracle_seconds),
         ]
         for method, weights in unlearned.items():
             scenarios = json.loads(weights["__metadata__"]["forget_classes"])
@@ -115,7 +114,7 @@ def evaluate(
                 )
             i = scenarios.index(name)
             candidates.append(
-                (
+                evaluation.Candidate(
                     method,
                     outputs(weights["params"][i]),
                     float(weights["seconds"][i]),
@@ -126,26 +125,14 @@ def evaluate(
                 prompts.setdefault(method, []).append(
                     (weights["target_loss"][i], weights["observed_loss"][i])
                 )
-        scenario_rows = []
-        for method, out, seconds, r2 in candidates:
-            row = {
-                "method": method,
-                "forget_classes": name,
-                **evaluation.scenario_metrics(
-                    out, oracle, train_labels, test_labels, classes, seed
-                ),
-                "seconds": seconds,
-                "speedup": oracle_seconds / seconds if seconds > 0 else math.nan,
-                "prompt_r2": r2,
-            }
-            scenario_rows.append(row)
-            per_class_acc.setdefault(method, []).append(
-                _per_class_test_acc(out, test_labels, num_classes)
+        for c in candidates:
+            per_class_acc.setdefault(c.method, []).append(
+                _per_class_test_acc(c.outputs, test_labels, num_classes)
             )
-        oracle_row = next(r for r in scenario_rows if r["method"] == "oracle")
-        for row in scenario_rows:
-            row["avg_gap"] = evaluation.avg_gap(row, oracle_row)
-        rows.extend(scenario_rows)
+        masks = evaluation.class_masks(train_labels, test_labels, classes)
+        rows += evaluation.results_rows(
+            name, candidates, "oracle", train_labels, test_labels, *masks, seed
+        )
     table = pd.concat([pd.DataFrame(rows), extra_rows], ignore_index=True)[COLUMNS]
     summary = table.groupby("method", sort=False)[SUMMARY].mean()
     logger.info(

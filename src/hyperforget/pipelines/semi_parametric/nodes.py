@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import replace
 from typing import Any
@@ -285,27 +284,21 @@ def evaluate_semi_parametric(
             oracle_net, images[keep], labels[keep], memory.sample_ids[keep], num_classes
         )
         oracle = outputs(oracle_net, oracle_memory)
-        f_train = ~keep.cpu()
-        f_test = torch.isin(test_labels, torch.tensor(plan["classes"], dtype=torch.long))
-        oracle_seconds = float(spm_oracle_weights["seconds"][i])
-        delete_seconds = float(spm_unlearned_memory["seconds"][i])
-        for method, out, spent in (
-            ("spm", outputs(model, deleted), delete_seconds),
-            ("spm_oracle", oracle, oracle_seconds),
-        ):
-            rows.append(
-                {
-                    "method": method,
-                    "forget_classes": plan["name"],
-                    **evaluation.masked_metrics(
-                        out, oracle, train_labels, test_labels, f_train, f_test, seed
-                    ),
-                    "seconds": spent,
-                    "speedup": oracle_seconds / spent if spent > 0 else math.nan,
-                    "prompt_r2": math.nan,
-                }
-            )
-        oracle_row = rows[-1]
-        for row in rows[-2:]:
-            row["avg_gap"] = evaluation.avg_gap(row, oracle_row)
+        _, f_test = evaluation.class_masks(train_labels, test_labels, tuple(plan["classes"]))
+        candidates = [
+            evaluation.Candidate(
+                "spm", outputs(model, deleted), float(spm_unlearned_memory["seconds"][i])
+            ),
+            evaluation.Candidate("spm_oracle", oracle, float(spm_oracle_weights["seconds"][i])),
+        ]
+        rows += evaluation.results_rows(
+            plan["name"],
+            candidates,
+            "spm_oracle",
+            train_labels,
+            test_labels,
+            ~keep.cpu(),
+            f_test,
+            seed,
+        )
     return pd.DataFrame(rows)
