@@ -218,23 +218,22 @@ def predict(
     batch_size: int = 1024,
 ) -> Tensor:
     """Log-probabilities ``[B, K]`` of SPM-C (``mode="c"``) or SPM-R (``"r"``) over ``memory``."""
+    if mode == "c":
+        keys, labels = memory.class_entries()
+    elif mode == "r":
+        keys, labels = memory.embeddings[memory.alive], memory.labels[memory.alive]
+    else:
+        raise ValueError(f"Unknown SPM memory mode {mode!r}: use c (class means) or r (k-NN).")
     model.eval()
     outputs = []
-    if mode == "r":
-        keys, labels = memory.embeddings[memory.alive], memory.labels[memory.alive]
     for batch in images.split(batch_size):
         embeddings = model.encoder(batch)
         if mode == "c":
-            means, present = memory.class_entries()
-            outputs.append(model.attend(embeddings, means, present, memory.num_classes))
-        elif mode == "r":
-            k = min(neighbours, len(labels))
-            nearest = torch.cdist(embeddings, keys).topk(k, largest=False).indices
-            outputs.append(
-                model.attend(embeddings, keys[nearest], labels[nearest], memory.num_classes)
-            )
+            outputs.append(model.attend(embeddings, keys, labels, memory.num_classes))
         else:
-            raise ValueError(f"Unknown SPM memory mode {mode!r}: use c (class means) or r (k-NN).")
+            k = min(neighbours, len(labels))
+            idx = torch.cdist(embeddings, keys).topk(k, largest=False).indices
+            outputs.append(model.attend(embeddings, keys[idx], labels[idx], memory.num_classes))
     return torch.cat(outputs)
 
 
