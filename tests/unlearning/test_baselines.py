@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from hyperforget.flat_params import load_flat_into
-from hyperforget.unlearning import ForgetRequest, run_method
+from hyperforget.unlearning import run_method
 from hyperforget.unlearning.common import forget_retain
 from tests.unlearning.conftest import DEFAULTS, forget_set_stats
 
@@ -73,8 +75,6 @@ def test_ssd_dampens_only_the_selected_parameters(forget_request):
 def test_an_empty_forget_set_is_refused(forget_request):
     images, labels = forget_request.train
     without_fives = images[labels != 5], labels[labels != 5]
-    empty = ForgetRequest(
-        **{**forget_request.__dict__, "forget_classes": (5,), "train": without_fives}
-    )
+    empty = replace(forget_request, forget_classes=(5,), train=without_fives)
     with pytest.raises(ValueError, match="forget set is empty"):
         run_method("ft", empty, config("ft"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -47,7 +48,7 @@ def unlearn(
     if method not in select_methods(unlearning.get("run")):
         logger.info("%s is not in unlearning.run: skipped", method)
         forget_scenarios = []
-    config = {"method": method, **(unlearning["methods"].get(method) or {})}
+    config = {"method": method, **(unlearning["methods"][method] or {})}
     base = ForgetRequest(
         original=original_weights["params"].to(dev),
         forget_classes=(),
@@ -63,9 +64,7 @@ def unlearn(
         prepared = spec.prepare(resources, base, config)
     rows, seconds, infos = [], [], []
     for scenario in forget_scenarios:
-        request = ForgetRequest(
-            **{**base.__dict__, "forget_classes": tuple(scenario["classes"]), "resources": prepared}
-        )
+        request = replace(base, forget_classes=tuple(scenario["classes"]), resources=prepared)
         result = run_method(method, request, config)
         rows.append(result.params.cpu())
         seconds.append(result.seconds)
