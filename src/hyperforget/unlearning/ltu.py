@@ -41,6 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
 
+from hyperforget.flat_params import ParamLayout
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
@@ -104,6 +105,7 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     module = common.network(request)
     original = common.frozen(common.network(request))
     params = dict(module.named_parameters())
+    layout = ParamLayout.from_module(module)
     optimiser = common.optimizer(params.values(), config)
     inner_lr, second_order = float(config["inner_lr"]), bool(config["second_order"])
     forget_weight, mia_weight = float(config["forget_weight"]), float(config["mia_weight"])
@@ -131,18 +133,15 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             module(batch), original_logits, request.forget_classes, mia_weight, forget_rows
         )
         forget_grad = torch.autograd.grad(loss, params.values())
-        remember_flat = torch.cat([g.flatten() for g in remember])
-        forget_flat = forget_weight * torch.cat([g.flatten() for g in forget_grad])
+        remember_flat = layout.flatten(dict(zip(params, remember, strict=True)))
+        forget_flat = forget_weight * layout.flatten(dict(zip(params, forget_grad, strict=True)))
         if config["harmonise"]:
             remember_flat, forget_flat, conflicted = harmonise(remember_flat, forget_flat)
         else:
             conflicted = bool(remember_flat @ forget_flat < 0)
         conflicts += conflicted
-        total = remember_flat + forget_flat
-        offset = 0
-        for p in params.values():
-            p.grad = total[offset : offset + p.numel()].view_as(p).clone()
-            offset += p.numel()
+        for name, grad in layout.unflatten(remember_flat + forget_flat).items():
+            params[name].grad = grad
         optimiser.step()
     return common.result(
         module,
