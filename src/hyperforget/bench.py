@@ -199,20 +199,20 @@ def bench_sample(env: str, repeats: int = 5) -> None:
             target = torch.rand(count, 10)
             current = torch.randn(count, layout.num_params) if net.residual else None
             current_loss = torch.rand(count, 10) if net.residual else None
-            times = []
-            for repeat in range(repeats + 1):
-                start = time.perf_counter()
-                sample_params(
+            generator = torch.Generator().manual_seed(0)
+            median = _median_seconds(
+                partial(
+                    sample_params,
                     net,
                     diffusion,
                     target,
-                    torch.Generator().manual_seed(repeat),
+                    generator,
                     current,
                     current_loss,
                     steps=steps,
-                )
-                times.append(time.perf_counter() - start)
-            median = sorted(times[1:])[repeats // 2]  # the first call warms up
+                ),
+                repeats,
+            )
             print(f"  {variant}: {count:2d} network(s) in {median * 1e3:7.1f} ms")
 
 
