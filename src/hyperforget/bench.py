@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from hyperforget import data, spm, zoo
 from hyperforget.diffusion import GaussianDiffusion
 from hyperforget.dihyfo import VARIANTS, DiHyFo, DiHyFoConfig
-from hyperforget.flat_params import ParamLayout, load_flat_into
+from hyperforget.flat_params import ParamLayout, flatten_module, load_flat_into
 from hyperforget.hypertrain import sample_params
 from hyperforget.metrics import evaluate_per_class, per_class_from_logits
 from hyperforget.targets import build_target
@@ -100,7 +100,7 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
             generator=torch.Generator().manual_seed(seeds[r]),
         )
         step = 0
-        evaluate_alone(torch.cat([p.detach().flatten() for p in net.parameters()]))
+        evaluate_alone(flatten_module(net))
         while step < steps:
             for x, y in loader:
                 loss = F.cross_entropy(net(x), y)
@@ -110,7 +110,7 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
                 schedule.step()
                 step += 1
                 if step in at:
-                    evaluate_alone(torch.cat([p.detach().flatten() for p in net.parameters()]))
+                    evaluate_alone(flatten_module(net))
                 if step == steps:
                     break
     t_loader = time.perf_counter() - start
