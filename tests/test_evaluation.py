@@ -27,7 +27,8 @@ def make_case(seed: int = 0):
 
 def test_metrics_of_a_model_against_itself():
     outputs, train_labels, test_labels = make_case()
-    row = evaluation.scenario_metrics(outputs, outputs, train_labels, test_labels, (0,))
+    masks = evaluation.class_masks(train_labels, test_labels, (0,))
+    row = evaluation.masked_metrics(outputs, outputs, train_labels, test_labels, *masks)
     assert row["acc_forget_test"] == 0.0
     assert row["acc_retain_test"] == 100.0
     assert math.isclose(row["acc_test"], 200 / 3, rel_tol=1e-6)

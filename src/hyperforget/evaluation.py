@@ -102,20 +102,6 @@ def kl_divergence(target_log_probs: Tensor, log_probs: Tensor) -> Tensor:
     return torch.where(target_log_probs == -torch.inf, 0.0, terms).sum(-1).mean()
 
 
-def scenario_metrics(
-    outputs: Outputs,
-    oracle: Outputs,
-    train_labels: Tensor,
-    test_labels: Tensor,
-    forget_classes: tuple[int, ...],
-    seed: int = 0,
-) -> dict[str, float]:
-    """Every metric of one model for one class-wise forget scenario (the oracle's row compares
-    to itself)."""
-    f_train, f_test = class_masks(train_labels, test_labels, forget_classes)
-    return masked_metrics(outputs, oracle, train_labels, test_labels, f_train, f_test, seed)
-
-
 def class_masks(
     train_labels: Tensor, test_labels: Tensor, forget_classes: tuple[int, ...]
 ) -> tuple[Tensor, Tensor]:
