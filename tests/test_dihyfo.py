@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from hyperforget.datasets import SafetensorsDataset
-from hyperforget.dihyfo import DiHyFo, DiHyFoConfig, ParamChunks, load_dihyfo
+from hyperforget.dihyfo import DiHyFo, DiHyFoConfig, ParamChunks, PerChunkLinear, load_dihyfo
 from hyperforget.flat_params import ParamLayout
 from hyperforget.targets import build_target
 
@@ -24,6 +24,63 @@ def test_chunks_round_trip(layout):
     assert torch.equal(chunks.merge(tokens), flat)
     # chunks never straddle two parameter tensors
     assert chunks.lengths == [20, 20, 20, 20, 5, 15, 3]
+
+
+def test_class_row_chunks_hold_one_class_each(layout):
+    # layout: layers.0 (5x16 + 5), layers.2 (3x5 + 3); chunk k of the last layer = row k, bias k
+    chunks = ParamChunks(layout, chunk_size=20, num_classes=3)
+    flat = torch.randn(2, layout.num_params)
+    tokens = chunks.split(flat)
+    assert torch.equal(chunks.merge(tokens), flat)
+    rows = range(chunks.class_row_start, chunks.class_row_start + 3)
+    assert [chunks.lengths[c] for c in rows] == [6, 6, 6]
+    weight, bias = flat[:, -18:-3].view(2, 3, 5), flat[:, -3:]
+    for k, c in enumerate(rows):
+        assert torch.equal(tokens[:, c, :5], weight[:, k])
+        assert torch.equal(tokens[:, c, 5], bias[:, k])
+        assert torch.all(tokens[:, c, 6:] == 0)
+
+
+def test_class_rows_need_a_classifier_layer(layout):
+    with pytest.raises(ValueError, match="class_rows: false"):
+        ParamChunks(layout, chunk_size=20, num_classes=4)
+
+
+def test_class_rows_share_one_map_and_read_their_condition(layout):
+    """Changing class k's target loss changes the prediction (given the same noise), and the
+    class rows share their projections, so the rule learned for one class serves all."""
+    net = DiHyFo(layout, 3, DiHyFoConfig(**{**SMALL.__dict__, "variant": "dihyfo2"}))
+    torch.nn.init.normal_(net.decoder.weight)
+    owners = [net.noisy_in.owner(c) for c in range(net.chunks.num_chunks)]
+    assert owners == sorted(owners) and net.noisy_in.weight.shape[0] == len(set(owners))
+    assert len({owners[c] for c in net.class_rows}) == 1
+    noisy, t = torch.randn(1, layout.num_params), torch.tensor([10])
+    low, high = torch.full((1, 3), 0.1), torch.tensor([[0.1, 20.0, 0.1]])
+    assert not torch.allclose(net(noisy, t, low), net(noisy, t, high))
+
+
+def test_tied_rows_equal_the_padded_full_map(layout):
+    """Skipping the padding of class rows changes nothing: it is exact, only cheaper."""
+    rows = range(4, 7)
+    fan_ins = [20, 20, 20, 20, 6, 6, 6]
+    encoder = PerChunkLinear(fan_ins, 20, 8, tied=rows, tied_in=6)
+    decoder = PerChunkLinear(fan_ins, 8, 20, tied=rows, tied_out=6)
+    x = torch.randn(3, 7, 20)
+    x[:, rows, 6:] = 0  # class rows are zero-padded chunks
+    full_encoder = (
+        torch.einsum("ncd,cde->nce", x, encoder.weight[[encoder.owner(c) for c in range(7)]])
+        + encoder.bias[[encoder.owner(c) for c in range(7)]]
+    )
+    torch.testing.assert_close(encoder(x), full_encoder)
+    h = torch.randn(3, 7, 8)
+    out = decoder(h)
+    full = (
+        torch.einsum("ncd,cde->nce", h, decoder.weight[[decoder.owner(c) for c in range(7)]])
+        + decoder.bias[[decoder.owner(c) for c in range(7)]]
+    )
+    torch.testing.assert_close(out[:, :4], full[:, :4])
+    torch.testing.assert_close(out[:, rows, :6], full[:, rows, :6])
+    assert torch.all(out[:, rows, 6:] == 0)
 
 
 def test_untrained_dihyfo1_returns_its_input_parameters(layout):

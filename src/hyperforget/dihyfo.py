@@ -7,7 +7,11 @@ Tokens, as in G.pt:
 * one token per scalar condition: the per-class losses, each embedded with frequency features
   ``[sin(f x), cos(f x), x]`` of ``x = log1p(loss)`` (losses span 0.01 to ~100; the log keeps
   the frequencies meaningful) and projected;
-* one token for the diffusion timestep.
+* one token for the diffusion timestep;
+* with ``class_rows`` (the default), the classifier's last layer is not chunked but cut into
+  one token per class: row k of its weight and its bias k, the parameters that decide class k's
+  logit. They share one projection, and class k's condition embedding is added to its row token,
+  so "make class k's loss high" acts where class k lives, the same way for every class.
 
 DiHyFo-1 reads [current params, noisy params, current per-class losses, target per-class losses,
 timestep] and predicts ``x0 = current params + output`` (a global residual: untrained, it is
@@ -21,11 +25,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass
+from functools import partial
 
 import torch
 from torch import Tensor, nn
 
-from hyperforget.flat_params import ParamLayout
+from hyperforget.flat_params import ParamLayout, ParamSlot
 
 VARIANTS = ("dihyfo1", "dihyfo2")
 
@@ -39,6 +44,7 @@ class DiHyFoConfig:
     chunk_size: int = 1000
     num_frequencies: int = 32
     max_frequency_log2: float = 6.0
+    class_rows: bool = True
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -48,18 +54,42 @@ class DiHyFoConfig:
 
 
 class ParamChunks(nn.Module):
-    """Cuts flat parameters ``[N, P]`` into per-tensor chunks ``[N, C, chunk_size]`` and back."""
+    """Cuts flat parameters ``[N, P]`` into chunks ``[N, C, chunk_size]`` (zero-padded) and back.
 
-    def __init__(self, layout: ParamLayout, chunk_size: int) -> None:
+    Every tensor is cut into runs of at most ``chunk_size`` values, except, with ``class_rows``,
+    the last layer (a weight ``[K, H]`` followed by a bias ``[K]``): its chunk k holds weight row
+    k and bias k. ``class_row_start`` is the index of the first such chunk (``None`` without).
+    """
+
+    def __init__(
+        self, layout: ParamLayout, chunk_size: int, num_classes: int | None = None
+    ) -> None:
         super().__init__()
-        gather, lengths = [], []
+        rows = _class_row_slots(layout, num_classes) if num_classes is not None else None
+        gather: list[list[int]] = []
+        self.class_row_start = None
         for slot in layout.slots:
+            if rows and slot is rows[0]:
+                self.class_row_start = len(gather)
+                weight, bias = rows
+                fan_in = weight.shape[1]
+                if fan_in + 1 > chunk_size:
+                    raise ValueError(
+                        f"class_rows needs chunk_size >= {fan_in + 1} (a row of {weight.name} "
+                        f"plus its bias), got {chunk_size}."
+                    )
+                for k in range(weight.shape[0]):
+                    start = weight.offset + k * fan_in
+                    gather.append([*range(start, start + fan_in), bias.offset + k])
+                continue
+            if rows and slot is rows[1]:
+                continue
             for start in range(slot.offset, slot.stop, chunk_size):
-                stop = min(start + chunk_size, slot.stop)
-                pad = chunk_size - (stop - start)
-                gather.append(list(range(start, stop)) + [layout.num_params] * pad)
-                lengths.append(stop - start)
-        gather_index = torch.tensor(gather)
+                gather.append(list(range(start, min(start + chunk_size, slot.stop))))
+        self.lengths = [len(g) for g in gather]
+        gather_index = torch.tensor(
+            [g + [layout.num_params] * (chunk_size - len(g)) for g in gather]
+        )
         # position of every parameter in the flattened [C * chunk_size] grid
         positions = torch.empty(layout.num_params, dtype=torch.long)
         grid = torch.arange(gather_index.numel()).view_as(gather_index)
@@ -67,7 +97,6 @@ class ParamChunks(nn.Module):
         positions[gather_index[valid]] = grid[valid]
         self.register_buffer("gather_index", gather_index, persistent=False)
         self.register_buffer("positions", positions, persistent=False)
-        self.lengths = lengths
         self.chunk_size = chunk_size
         self.num_params = layout.num_params
 
@@ -83,21 +112,70 @@ class ParamChunks(nn.Module):
         return chunks.reshape(len(chunks), -1)[:, self.positions]
 
 
-class PerChunkLinear(nn.Module):
-    """One linear map per chunk position: ``[N, C, d_in] -> [N, C, d_out]``."""
+def _class_row_slots(layout: ParamLayout, num_classes: int) -> tuple[ParamSlot, ParamSlot]:
+    """The classifier's last layer: the final ``[K, H]`` weight and the ``[K]`` bias after it."""
+    weight, bias = layout.slots[-2:] if len(layout.slots) >= 2 else (None, None)
+    if (
+        weight is None
+        or len(weight.shape) != 2
+        or weight.shape[0] != num_classes
+        or bias.shape != (num_classes,)
+    ):
+        raise ValueError(
+            f"class_rows needs a target network ending in a [{num_classes}, H] weight and a "
+            f"[{num_classes}] bias; set hypernetwork.model.class_rows: false for this network."
+        )
+    return weight, bias
 
-    def __init__(self, fan_ins: list[int], d_in: int, d_out: int, zero: bool = False) -> None:
+
+class PerChunkLinear(nn.Module):
+    """A linear map per chunk position, ``[N, C, d_in] -> [N, C, d_out]``.
+
+    The ``tied`` chunk positions (the class rows) share one map, the same rule for every class.
+    Their chunks hold only ``tied_in`` values (or are decoded to ``tied_out`` values, the rest
+    being padding), so the shared map uses that corner of its weight and skips the padding.
+    """
+
+    def __init__(
+        self,
+        fan_ins: list[int],
+        d_in: int,
+        d_out: int,
+        zero: bool = False,
+        tied: range | None = None,
+        tied_in: int | None = None,
+        tied_out: int | None = None,
+    ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.zeros(len(fan_ins), d_in, d_out))
-        self.bias = nn.Parameter(torch.zeros(len(fan_ins), d_out))
+        self.tied = tied if tied else None
+        self.tied_in, self.tied_out = tied_in or d_in, tied_out or d_out
+        self.d_out = d_out
+        # distinct maps: the chunks before the tied range, one shared map, the chunks after
+        count = len(fan_ins) - (len(self.tied) - 1 if self.tied else 0)
+        self.weight = nn.Parameter(torch.zeros(count, d_in, d_out))
+        self.bias = nn.Parameter(torch.zeros(count, d_out))
         if not zero:
             for c, fan_in in enumerate(fan_ins):
                 bound = 1.0 / math.sqrt(fan_in)
-                nn.init.uniform_(self.weight[c], -bound, bound)
-                nn.init.uniform_(self.bias[c], -bound, bound)
+                nn.init.uniform_(self.weight[self.owner(c)], -bound, bound)
+                nn.init.uniform_(self.bias[self.owner(c)], -bound, bound)
+
+    def owner(self, chunk: int) -> int:
+        """Index of the map that chunk position ``chunk`` uses."""
+        if self.tied is None or chunk < self.tied.start:
+            return chunk
+        return self.tied.start if chunk in self.tied else chunk - len(self.tied) + 1
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.einsum("ncd,cde->nce", x, self.weight) + self.bias
+        if self.tied is None:
+            return torch.einsum("ncd,cde->nce", x, self.weight) + self.bias
+        a, b, shared = self.tied.start, self.tied.stop, self.tied.start
+        before = torch.einsum("ncd,cde->nce", x[:, :a], self.weight[:a]) + self.bias[:a]
+        after = torch.einsum("ncd,cde->nce", x[:, b:], self.weight[a + 1 :]) + self.bias[a + 1 :]
+        weight = self.weight[shared, : self.tied_in, : self.tied_out]
+        rows = x[:, a:b, : self.tied_in] @ weight + self.bias[shared, : self.tied_out]
+        rows = nn.functional.pad(rows, (0, self.d_out - self.tied_out))
+        return torch.cat([before, rows, after], dim=1)
 
 
 class FrequencyEmbedding(nn.Module):
@@ -132,18 +210,30 @@ class DiHyFo(nn.Module):
         self.layout = layout
         self.num_classes = num_classes
         self.register_buffer("scale", torch.tensor(float(scale)))
-        self.chunks = ParamChunks(layout, config.chunk_size)
+        self.chunks = ParamChunks(
+            layout, config.chunk_size, num_classes if config.class_rows else None
+        )
         n_chunks, width, size = self.chunks.num_chunks, config.width, config.chunk_size
-        self.noisy_in = PerChunkLinear(self.chunks.lengths, size, width)
-        self.decoder = PerChunkLinear(self.chunks.lengths, width, size, zero=True)
+        rows = self.chunks.class_row_start
+        self.class_rows = range(rows, rows + num_classes) if rows is not None else None
+        lengths = self.chunks.lengths
+        row = lengths[rows] if rows is not None else None  # values in a class row
+        encoder = partial(PerChunkLinear, lengths, size, width, tied=self.class_rows, tied_in=row)
+        self.noisy_in = encoder()
+        self.decoder = PerChunkLinear(
+            lengths, width, size, zero=True, tied=self.class_rows, tied_out=row
+        )
         self.target_loss_in = FrequencyEmbedding(
             config.num_frequencies, config.max_frequency_log2, width
         )
         self.time_in = nn.Sequential(nn.Linear(width, width), nn.GELU(), nn.Linear(width, width))
         n_tokens = n_chunks + num_classes + 1
         if self.residual:
-            self.current_in = PerChunkLinear(self.chunks.lengths, size, width)
+            self.current_in = encoder()
             self.current_loss_in = FrequencyEmbedding(
+                config.num_frequencies, config.max_frequency_log2, width
+            )
+            self.loss_change_in = FrequencyEmbedding(
                 config.num_frequencies, config.max_frequency_log2, width
             )
             n_tokens += n_chunks + num_classes
@@ -177,20 +267,35 @@ class DiHyFo(nn.Module):
         Losses are raw per-class losses ``[N, K]``; ``current``/``current_loss`` are required by
         DiHyFo-1 and ignored by DiHyFo-2.
         """
-        tokens = [self.noisy_in(self.chunks.split(noisy))]
+        noisy_tokens = self.noisy_in(self.chunks.split(noisy))
+        condition = self.target_loss_in(torch.log1p(target_loss))  # [N, K, width]
+        tokens = [noisy_tokens]
         if self.residual:
             if current is None or current_loss is None:
                 raise ValueError(
                     "DiHyFo-1 needs the current parameters and their per-class losses."
                 )
+            # the requested change of each class's loss, explicitly: forgetting k = a rise on k
+            change = torch.log1p(target_loss) - torch.log1p(current_loss)
+            condition = condition + self.loss_change_in(change)
             tokens.insert(0, self.current_in(self.chunks.split(current)))
             tokens.append(self.current_loss_in(torch.log1p(current_loss)))
-        tokens.append(self.target_loss_in(torch.log1p(target_loss)))
+        if self.class_rows is not None:
+            rows = self.class_rows
+            noisy_tokens = torch.cat(
+                [
+                    noisy_tokens[:, : rows.start],
+                    noisy_tokens[:, rows.start : rows.stop] + condition,
+                    noisy_tokens[:, rows.stop :],
+                ],
+                dim=1,
+            )
+            tokens[1 if self.residual else 0] = noisy_tokens
+        tokens.append(condition)
         tokens.append(self.time_in(timestep_features(t, self.config.width)).unsqueeze(1))
         hidden = self.norm(self.transformer(torch.cat(tokens, dim=1) + self.position))
         first = self.chunks.num_chunks if self.residual else 0
-        noisy_tokens = hidden[:, first : first + self.chunks.num_chunks]
-        out = self.chunks.merge(self.decoder(noisy_tokens))
+        out = self.chunks.merge(self.decoder(hidden[:, first : first + self.chunks.num_chunks]))
         return current + out if self.residual else out
 
     def metadata(self) -> dict[str, str]:
