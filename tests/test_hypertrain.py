@@ -59,6 +59,17 @@ def test_zoo_set_knows_the_last_checkpoint_of_every_run(zoo):
     assert kept.run_last.tolist() == [1, 1, 3, 3]
 
 
+def test_zoo_set_keeps_the_runs_of_chosen_regimes(zoo):
+    zoo_set, _ = zoo
+    forget = zoo_set.of_regimes(("forget",))
+    assert forget.regimes == ("forget", "forget")
+    assert forget.run_ids.tolist() == [1, 1] and forget.run_last.tolist() == [1, 1]
+    assert torch.equal(forget.params, zoo_set.params[3:5])
+    assert zoo_set.of_regimes(None) is zoo_set
+    with pytest.raises(ValueError, match=r"regimes \['relearn'\] must name regimes"):
+        zoo_set.of_regimes(["relearn"])
+
+
 def test_held_out_runs_take_some_of_every_regime(zoo):
     _, table = zoo
     held = held_out_runs(table, 0.5, seed=0)

@@ -5,6 +5,8 @@
 * DiHyFo-2 learns from single checkpoints and their per-class losses.
 * Hidden units are permuted at random (consistently in the current and target weights), which
   leaves every network's function, and so its losses, unchanged.
+* ``regimes`` restricts a variant to some zoo regimes (the defaults train both on the forget
+  runs: at 2-CPU size, the from-scratch runs teach changes unrelated to unlearning).
 * Prompt alignment (G.pt): ``R^2 = 1 - sum (o - p)^2 / sum (p - mean p)^2`` between prompted
   per-class losses p and the losses o the sampled networks actually have.
 """
@@ -34,6 +36,7 @@ class ZooSet:
     losses: Tensor  # [N, K]
     run_last: Tensor  # [N]: index of the final checkpoint of the row's run
     run_ids: Tensor  # [N]
+    regimes: tuple[str, ...]  # [N]: the zoo regime of each row's run
 
     @classmethod
     def from_table(cls, params: Tensor, table: pd.DataFrame, num_classes: int) -> ZooSet:
@@ -57,6 +60,7 @@ class ZooSet:
             losses=torch.tensor(table[columns].to_numpy(dtype="float32")),
             run_last=run_last,
             run_ids=torch.tensor(runs),
+            regimes=tuple(table["regime"]),
         )
 
     def select_runs(self, run_ids: Tensor) -> ZooSet:
@@ -64,8 +68,25 @@ class ZooSet:
         new_index = torch.full((len(self.run_ids),), -1, dtype=torch.long)
         new_index[rows] = torch.arange(len(rows))
         return ZooSet(
-            self.params[rows], self.losses[rows], new_index[self.run_last[rows]], self.run_ids[rows]
+            self.params[rows],
+            self.losses[rows],
+            new_index[self.run_last[rows]],
+            self.run_ids[rows],
+            tuple(self.regimes[i] for i in rows.tolist()),
         )
+
+    def of_regimes(self, regimes: list[str] | tuple[str, ...] | None) -> ZooSet:
+        """The runs of the named regimes (all of them for ``None``)."""
+        if regimes is None:
+            return self
+        unknown = sorted(set(regimes) - set(self.regimes))
+        if unknown or not regimes:
+            raise ValueError(
+                f"Hypernetwork training regimes {list(regimes)} must name regimes of the zoo, "
+                f"which has {sorted(set(self.regimes))}; fix hypernetwork.training.regimes "
+                "(or a variant's override), or null for all."
+            )
+        return self.select_runs(self.run_ids[[r in regimes for r in self.regimes]].unique())
 
 
 def held_out_runs(table: pd.DataFrame, fraction: float, seed: int) -> Tensor:
@@ -133,6 +154,7 @@ class HyperTrainConfig:
     permute: bool = True
     balance_tensors: bool = True
     log_every: int = 50
+    regimes: tuple[str, ...] | None = None  # zoo regimes to learn from; None = all
 
 
 def tensor_balanced_weights(layout: ParamLayout) -> Tensor:
@@ -182,6 +204,7 @@ def train_hypernetwork(
     progress: str | None = None,
 ) -> tuple[DiHyFo, list[float]]:
     """AdamW with gradient clipping; returns the EMA copy of the model and the loss curve."""
+    zoo = zoo.of_regimes(config.regimes)
     generator = torch.Generator().manual_seed(seed)
     device_generator = torch.Generator(device=device).manual_seed(seed)
     model.to(device).train()

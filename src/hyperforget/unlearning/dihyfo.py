@@ -5,7 +5,8 @@ high on the forgotten classes and unchanged elsewhere, then keep the best of N c
   entry replaced by its forgotten level (``request.resources["forgotten_levels"]``: by default
   the mean class-k validation loss of the zoo's retain_k runs);
 * N candidates are drawn in one batch (DiHyFo-1 starts from the original weights and their
-  losses; DiHyFo-2 only sees ``l*``);
+  losses; DiHyFo-2 only sees ``l*``); DiHyFo-1 may take several ``rounds``, each starting
+  from the best network so far (the best over all rounds is kept);
 * selection on the validation split only: the candidate whose observed per-class losses are
   closest to ``l*`` in ``log1p`` space (L2), a scale on which a forgotten-class loss of 15 vs 20
   matters about as much as a retained-class loss of 0.2 vs 0.3.
@@ -48,6 +49,12 @@ def prepare(
     layout = ParamLayout.from_module(request.build())
     model_config = DiHyFoConfig(variant=config["method"], **hyper["model"])
     net = load_dihyfo(resources["hypernetwork"], layout, request.num_classes, model_config)
+    rounds = int(config.get("rounds", 1))
+    if rounds < 1 or (rounds > 1 and not net.residual):
+        raise ValueError(
+            f"unlearning.methods.{config['method']}.rounds must be 1 or more, and only DiHyFo-1 "
+            f"(which starts from current weights) can take more than one; got {rounds}."
+        )
     levels = forgotten_levels(resources["zoo_checkpoints"], request.num_classes)
     if config.get("forgotten_level") is not None:
         levels = dict.fromkeys(range(request.num_classes), float(config["forgotten_level"]))
@@ -91,34 +98,42 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     for k in request.forget_classes:
         target[k] = levels[k]
     n = int(config["candidates"])
-    targets = target.expand(n, -1)
+    rounds = int(config.get("rounds", 1))
     generator = torch.Generator(device=device).manual_seed(request.seed)
-    current = request.original.expand(n, -1) if net.residual else None
-    current_loss = original_loss.expand(n, -1) if net.residual else None
-    candidates = sample_params(
-        net,
-        diffusion,
-        targets,
-        generator,
-        current,
-        current_loss,
-        sampler=config["sampler"],
-        steps=int(config["sampler_steps"]),
-    )
-    observed = evaluate_per_class(
-        module, candidates, val_images, val_labels, request.num_classes
-    ).loss
-    distance = (torch.log1p(observed) - torch.log1p(target)).pow(2).sum(1)
-    distance = torch.nan_to_num(distance, nan=float("inf"))
-    best = int(distance.argmin())
-    _, r2 = prompt_alignment(target.unsqueeze(1).cpu(), observed[best].unsqueeze(1).cpu())
+    best_params, best_loss, best_distance = request.original, original_loss, float("inf")
+    for _ in range(rounds):
+        # DiHyFo-1 starts every round from the best network so far, a learned optimiser
+        # stepping again towards l*; DiHyFo-2 draws from l* alone
+        current = best_params.expand(n, -1) if net.residual else None
+        current_loss = best_loss.expand(n, -1) if net.residual else None
+        candidates = sample_params(
+            net,
+            diffusion,
+            target.expand(n, -1),
+            generator,
+            current,
+            current_loss,
+            sampler=config["sampler"],
+            steps=int(config["sampler_steps"]),
+        )
+        observed = evaluate_per_class(
+            module, candidates, val_images, val_labels, request.num_classes
+        ).loss
+        distance = (torch.log1p(observed) - torch.log1p(target)).pow(2).sum(1)
+        distance = torch.nan_to_num(distance, nan=float("inf"))
+        best = int(distance.argmin())
+        if float(distance[best]) < best_distance:
+            best_params, best_loss = candidates[best], observed[best]
+            best_distance = float(distance[best])
+    _, r2 = prompt_alignment(target.unsqueeze(1).cpu(), best_loss.unsqueeze(1).cpu())
     return Unlearned(
-        params=candidates[best],
+        params=best_params,
         info={
             "target_loss": target.cpu(),
-            "observed_loss": observed[best].cpu(),
+            "observed_loss": best_loss.cpu(),
             "prompt_r2": r2,
             "candidates": n,
+            "rounds": rounds,
             "selection_rule": SELECTION_RULE,
         },
     )

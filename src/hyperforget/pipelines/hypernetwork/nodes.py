@@ -42,6 +42,14 @@ def _layout(model: dict[str, Any], manifest: dict[str, Any]) -> ParamLayout:
     return ParamLayout.from_module(target_builder(model, manifest)())
 
 
+def _train_config(variant: str, hypernetwork: dict[str, Any]) -> HyperTrainConfig:
+    overrides = (hypernetwork.get("variant_training") or {}).get(variant) or {}
+    config = {**hypernetwork["training"], **overrides}
+    if config.get("regimes") is not None:
+        config["regimes"] = tuple(config["regimes"])
+    return HyperTrainConfig(**config)
+
+
 def split_zoo(
     zoo_weights: dict[str, Any],
     zoo_checkpoints: pd.DataFrame,
@@ -84,8 +92,7 @@ def train_dihyfo(
         config,
         hypernet_data["scale"],
     )
-    overrides = (hypernetwork.get("variant_training") or {}).get(variant) or {}
-    train_config = HyperTrainConfig(**{**hypernetwork["training"], **overrides})
+    train_config = _train_config(variant, hypernetwork)
     ema, curve = train_hypernetwork(
         net,
         _diffusion(hypernetwork),
@@ -127,7 +134,8 @@ def check_held_out(
         .to(dev)
         .eval()
     )
-    held_out = hypernet_data["held_out"]
+    # prompts from the regimes the variant learned from
+    held_out = hypernet_data["held_out"].of_regimes(_train_config(variant, hypernetwork).regimes)
     seed = int(hypernetwork["seed"])
     target_loss, current, current_loss = held_out_prompts(
         net, held_out, int(hypernetwork["max_prompts"]), seed

@@ -1,0 +1,73 @@
+"""HyperForget's unlearning by sampling: target, rounds and selection on the val split."""
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+import torch
+
+from hyperforget.diffusion import GaussianDiffusion
+from hyperforget.dihyfo import DiHyFo, DiHyFoConfig
+from hyperforget.flat_params import ParamLayout
+from hyperforget.metrics import evaluate_per_class
+from hyperforget.unlearning import dihyfo
+
+TINY = {"width": 16, "depth": 1, "heads": 2, "chunk_size": 1000, "num_frequencies": 4}
+CONFIG = {"method": "dihyfo1", "candidates": 4, "sampler": "ddim", "sampler_steps": 3}
+
+
+def with_net(request, variant="dihyfo1"):
+    layout = ParamLayout.from_module(request.build())
+    net = DiHyFo(layout, request.num_classes, DiHyFoConfig(variant=variant, **TINY)).eval()
+    resources = {"net": net, "diffusion": GaussianDiffusion(num_steps=50), "levels": {0: 9.0}}
+    return replace(request, resources=resources)
+
+
+def test_untrained_dihyfo1_is_the_identity_so_the_original_comes_back(forget_request):
+    result = dihyfo.forget(with_net(forget_request), {**CONFIG, "rounds": 2})
+    assert torch.equal(result.params, forget_request.original)
+    assert result.info["rounds"] == 2
+    assert result.info["target_loss"][0] == 9.0  # the forgotten level replaces class 0's loss
+
+
+def test_each_round_starts_from_the_closest_candidate_so_far(forget_request, monkeypatch):
+    request = with_net(forget_request)
+    starts, drawn = [], []
+
+    def fake_sample(net, diffusion, target, generator, current, current_loss, **kwargs):
+        starts.append(current[0].clone())
+        noise = torch.randn(current.shape, generator=torch.Generator().manual_seed(len(starts)))
+        drawn.append(current + 0.05 * noise)
+        return drawn[-1]
+
+    monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
+    result = dihyfo.forget(request, {**CONFIG, "rounds": 3})
+    val = forget_request.val
+    target = result.info["target_loss"]
+
+    def distance(params):
+        loss = evaluate_per_class(forget_request.build(), params, *val, 10).loss
+        return (torch.log1p(loss) - torch.log1p(target)).pow(2).sum(-1)
+
+    assert len(starts) == 3 and torch.equal(starts[0], forget_request.original)
+    every = torch.cat(drawn)
+    best = every[distance(every).argmin()]
+    assert torch.equal(result.params, best)
+    first_best = drawn[0][distance(drawn[0]).argmin()]
+    assert torch.equal(starts[1], first_best)
+
+
+def test_only_dihyfo1_takes_several_rounds(forget_request):
+    layout = ParamLayout.from_module(forget_request.build())
+    config = DiHyFoConfig(variant="dihyfo2", **TINY)
+    net = DiHyFo(layout, 10, config)
+    resources = {
+        "hypernetwork": {**net.state_dict(), "__metadata__": net.metadata()},
+        "hypernetwork_params": {"model": TINY, "diffusion": {"num_steps": 50}},
+        "zoo_checkpoints": pd.DataFrame(
+            {"regime": ["retain"], "run_id": [0], "step": [1], "forget_classes": ["0"]}
+            | {f"val_loss_c{k}": [5.0] for k in range(10)}
+        ),
+    }
+    with pytest.raises(ValueError, match="dihyfo2.rounds must be 1 or more, and only DiHyFo-1"):
+        dihyfo.prepare(resources, forget_request, {**CONFIG, "method": "dihyfo2", "rounds": 2})
