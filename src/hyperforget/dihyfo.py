@@ -267,9 +267,7 @@ class DiHyFo(nn.Module):
         Losses are raw per-class losses ``[N, K]``; ``current``/``current_loss`` are required by
         DiHyFo-1 and ignored by DiHyFo-2.
         """
-        noisy_tokens = self.noisy_in(self.chunks.split(noisy))
         condition = self.target_loss_in(torch.log1p(target_loss))  # [N, K, width]
-        tokens = [noisy_tokens]
         if self.residual:
             if current is None or current_loss is None:
                 raise ValueError(
@@ -278,8 +276,7 @@ class DiHyFo(nn.Module):
             # the requested change of each class's loss, explicitly: forgetting k = a rise on k
             change = torch.log1p(target_loss) - torch.log1p(current_loss)
             condition = condition + self.loss_change_in(change)
-            tokens.insert(0, self.current_in(self.chunks.split(current)))
-            tokens.append(self.current_loss_in(torch.log1p(current_loss)))
+        noisy_tokens = self.noisy_in(self.chunks.split(noisy))
         if self.class_rows is not None:
             rows = self.class_rows
             noisy_tokens = torch.cat(
@@ -290,7 +287,13 @@ class DiHyFo(nn.Module):
                 ],
                 dim=1,
             )
-            tokens[1 if self.residual else 0] = noisy_tokens
+        tokens = [noisy_tokens]
+        if self.residual:
+            tokens = [
+                self.current_in(self.chunks.split(current)),
+                noisy_tokens,
+                self.current_loss_in(torch.log1p(current_loss)),
+            ]
         tokens.append(condition)
         tokens.append(self.time_in(timestep_features(t, self.config.width)).unsqueeze(1))
         hidden = self.norm(self.transformer(torch.cat(tokens, dim=1) + self.position))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -75,7 +76,7 @@ class ZooSet:
             tuple(self.regimes[i] for i in rows.tolist()),
         )
 
-    def of_regimes(self, regimes: list[str] | tuple[str, ...] | None) -> ZooSet:
+    def of_regimes(self, regimes: Sequence[str] | None) -> ZooSet:
         """The runs of the named regimes (all of them for ``None``)."""
         if regimes is None:
             return self
@@ -154,7 +155,7 @@ class HyperTrainConfig:
     permute: bool = True
     balance_tensors: bool = True
     log_every: int = 50
-    regimes: tuple[str, ...] | None = None  # zoo regimes to learn from; None = all
+    regimes: Sequence[str] | None = None  # zoo regimes to learn from; None = all
 
 
 def tensor_balanced_weights(layout: ParamLayout) -> Tensor:

@@ -2,7 +2,7 @@
 high on the forgotten classes and unchanged elsewhere, then keep the best of N candidates.
 
 * target ``l*``: the original model's per-class validation losses, with each forgotten class's
-  entry replaced by its forgotten level (``request.resources["forgotten_levels"]``: by default
+  entry replaced by its forgotten level (``request.resources["levels"]``: by default
   the mean class-k validation loss of the zoo's retain_k runs);
 * N candidates are drawn in one batch (DiHyFo-1 starts from the original weights and their
   losses; DiHyFo-2 only sees ``l*``); DiHyFo-1 may take several ``rounds``, each starting

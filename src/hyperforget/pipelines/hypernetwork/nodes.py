@@ -44,10 +44,7 @@ def _layout(model: dict[str, Any], manifest: dict[str, Any]) -> ParamLayout:
 
 def _train_config(variant: str, hypernetwork: dict[str, Any]) -> HyperTrainConfig:
     overrides = (hypernetwork.get("variant_training") or {}).get(variant) or {}
-    config = {**hypernetwork["training"], **overrides}
-    if config.get("regimes") is not None:
-        config["regimes"] = tuple(config["regimes"])
-    return HyperTrainConfig(**config)
+    return HyperTrainConfig(**{**hypernetwork["training"], **overrides})
 
 
 def split_zoo(
