@@ -187,6 +187,8 @@ def test_results_table_matches_the_saved_unlearned_weights(project):
         ),
         ({"unlearning": {"forget_classes": [9]}}, r"\[9\], not classes of the prepared dataset"),
         ({"unlearning": {"forget_classes": []}}, "unlearning.forget_classes is empty"),
+        # the command-line spelling of a list, --params "unlearning.forget_classes=[1 9]"
+        ({"unlearning": {"forget_classes": ["1 9"]}}, r"\[9\], not classes of the prepared"),
     ],
 )
 def test_bad_class_requests_fail_before_training(project, params, message):

@@ -18,6 +18,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from hyperforget.devices import synchronize
+from hyperforget.params import list_param
 
 
 @dataclass
@@ -95,9 +96,10 @@ def available_methods() -> list[str]:
 def select_methods(requested: list[str] | None) -> list[str]:
     """The methods a run asks for (``None``: all of them), checked against the registry."""
     available = available_methods()
+    requested = list_param(requested)
     if requested is None:
         return available
-    if isinstance(requested, str) or not requested:
+    if not isinstance(requested, list) or not requested:
         raise ValueError(
             f"unlearning.run must be a non-empty list of method names or null (all); got "
             f"{requested!r}. Available: {', '.join(available)}."

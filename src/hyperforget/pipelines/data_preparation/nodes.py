@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from hyperforget import data
+from hyperforget.params import list_param
 from hyperforget.plots import class_count_bars
 
 SPLITS = ("train", "val", "test")
@@ -22,7 +23,7 @@ def select_classes(
     raw_images: data.LabelledImages, classes: list[int] | None
 ) -> data.LabelledImages:
     """Keep the requested classes (all when ``null``), labels re-indexed to 0..K-1."""
-    return data.select_classes(raw_images, classes)
+    return data.select_classes(raw_images, list_param(classes))
 
 
 def split_stratified(selected: data.LabelledImages, split: dict[str, Any]) -> dict[str, Tensor]:
@@ -68,6 +69,7 @@ def describe_splits(
         name: data.class_counts(selected.labels[split_indices[name]], num_classes)
         for name in SPLITS
     }
+    classes = list_param(classes)
     class_ids = list(range(num_classes)) if classes is None else [int(c) for c in classes]
     manifest = {
         "dataset": selected.name,
@@ -110,6 +112,7 @@ def plan_forget_scenarios(
     re-indexing by ``data_preparation.classes``); ``null`` means every class, each alone.
     """
     num_classes = selected.num_classes
+    forget_classes = list_param(forget_classes)
     if forget_classes is None:
         forget_classes = list(range(num_classes))
     if not forget_classes:

@@ -15,6 +15,7 @@ from torch import Tensor
 from hyperforget import evaluation, spm
 from hyperforget.devices import resolve_device, synchronize
 from hyperforget.flat_params import flatten_module, load_flat_into
+from hyperforget.params import list_param
 from hyperforget.pipelines.model_zoo.nodes import split_tensors
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def memory_from(tensors: dict[str, Tensor], device: torch.device) -> spm.Memory:
 
 def requested_sample_ids(params: dict[str, Any], num_train: int) -> list[int] | None:
     """``semi_parametric.forget_sample_ids``, checked against the training split."""
-    ids = params.get("forget_sample_ids")
+    ids = list_param(params.get("forget_sample_ids"))
     if ids is None:
         return None
     if not isinstance(ids, list | tuple) or not all(isinstance(i, int) for i in ids):

@@ -1,0 +1,25 @@
+"""List-valued parameters as they arrive from a command line.
+
+``kedro run --params`` splits its argument on every comma, so ``forget_classes=[1,7]`` cannot
+be written there. A list can instead be written with spaces, ``forget_classes=[1 7]`` or
+``forget_classes="1 7"``; ``list_param`` reads both (and any YAML list) as ``[1, 7]``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+
+def list_param(value: Any) -> Any:
+    """Split the strings of a list parameter on whitespace, digit strings becoming ints.
+
+    A string or an integer alone becomes a list; ``None`` and other types are returned as
+    they are, for the caller to validate.
+    """
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        return value
+    items = [part for v in value for part in (v.split() if isinstance(v, str) else [v])]
+    return [int(p) if isinstance(p, str) and re.fullmatch(r"-?\d+", p) else p for p in items]
