@@ -127,6 +127,26 @@ def test_training_and_sampling_are_reproducible(target, zoo):
     assert torch.equal(outs[0], outs[1])
 
 
+def test_cosine_schedule_changes_only_the_steps_after_the_first(target, zoo):
+    zoo_set, _ = zoo
+    layout, diffusion = ParamLayout.from_module(target), GaussianDiffusion(num_steps=20)
+
+    def trained(steps: int, schedule: str) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        config = HyperTrainConfig(steps=steps, batch_size=4, lr_schedule=schedule, ema_decay=0)
+        ema, _ = train_hypernetwork(
+            DiHyFo(layout, 3, CONFIG), diffusion, zoo_set, config, 1, torch.device("cpu")
+        )
+        return [p.detach().clone() for p in ema.parameters()]
+
+    for constant, cosine in zip(trained(1, "constant"), trained(1, "cosine"), strict=True):
+        assert torch.equal(constant, cosine)  # the first step takes the full learning rate
+    two_steps = zip(trained(2, "constant"), trained(2, "cosine"), strict=True)
+    assert any(not torch.equal(constant, cosine) for constant, cosine in two_steps)
+    with pytest.raises(ValueError, match="lr_schedule must be 'constant' or 'cosine'"):
+        trained(1, "linear")
+
+
 def test_prompt_alignment_is_one_for_perfect_and_lower_for_noisy_outcomes():
     prompts = torch.tensor([[0.1, 2.0], [0.5, 8.0], [1.0, 4.0]])
     per_class, overall = prompt_alignment(prompts, prompts)

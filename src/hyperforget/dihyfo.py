@@ -11,7 +11,9 @@ Tokens, as in G.pt:
 * with ``class_rows`` (the default), the classifier's last layer is not chunked but cut into
   one token per class: row k of its weight and its bias k, the parameters that decide class k's
   logit. They share one projection, and class k's condition embedding is added to its row token,
-  so "make class k's loss high" acts where class k lives, the same way for every class.
+  so "make class k's loss high" acts where class k lives, the same way for every class;
+* with ``unit_rows``, every other layer whose rows fit a chunk is cut one token per unit (its
+  input weights and bias), so a hidden-unit permutation only reorders tokens.
 
 DiHyFo-1 reads [current params, noisy params, current per-class losses, target per-class losses,
 timestep] and predicts ``x0 = current params + output`` (a global residual: untrained, it is
@@ -45,6 +47,7 @@ class DiHyFoConfig:
     num_frequencies: int = 32
     max_frequency_log2: float = 6.0
     class_rows: bool = True
+    unit_rows: bool = False
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -59,33 +62,37 @@ class ParamChunks(nn.Module):
     Every tensor is cut into runs of at most ``chunk_size`` values, except, with ``class_rows``,
     the last layer (a weight ``[K, H]`` followed by a bias ``[K]``): its chunk k holds weight row
     k and bias k. ``class_row_start`` is the index of the first such chunk (``None`` without).
+    With ``unit_rows``, the other ``[out, in]`` weights followed by an ``[out]`` bias are cut the
+    same way (unit j's row and bias j) when ``in + 1 <= chunk_size``.
     """
 
     def __init__(
-        self, layout: ParamLayout, chunk_size: int, num_classes: int | None = None
+        self,
+        layout: ParamLayout,
+        chunk_size: int,
+        num_classes: int | None = None,
+        unit_rows: bool = False,
     ) -> None:
         super().__init__()
         rows = _class_row_slots(layout, num_classes) if num_classes is not None else None
+        units = _unit_row_slots(layout, chunk_size, rows) if unit_rows else {}
         gather: list[list[int]] = []
         self.class_row_start = None
+        skip = {id(bias) for _, bias in units.values()}
         for slot in layout.slots:
             if rows and slot is rows[0]:
                 self.class_row_start = len(gather)
-                weight, bias = rows
-                fan_in = weight.shape[1]
-                if fan_in + 1 > chunk_size:
+                if rows[0].shape[1] + 1 > chunk_size:
                     raise ValueError(
-                        f"class_rows needs chunk_size >= {fan_in + 1} (a row of {weight.name} "
-                        f"plus its bias), got {chunk_size}."
+                        f"class_rows needs chunk_size >= {rows[0].shape[1] + 1} (a row of "
+                        f"{rows[0].name} plus its bias), got {chunk_size}."
                     )
-                for k in range(weight.shape[0]):
-                    start = weight.offset + k * fan_in
-                    gather.append([*range(start, start + fan_in), bias.offset + k])
-                continue
-            if rows and slot is rows[1]:
-                continue
-            for start in range(slot.offset, slot.stop, chunk_size):
-                gather.append(list(range(start, min(start + chunk_size, slot.stop))))
+                gather.extend(_row_chunks(*rows))
+            elif id(slot) in units:
+                gather.extend(_row_chunks(*units[id(slot)]))
+            elif not (rows and slot is rows[1]) and id(slot) not in skip:
+                for start in range(slot.offset, slot.stop, chunk_size):
+                    gather.append(list(range(start, min(start + chunk_size, slot.stop))))
         self.lengths = [len(g) for g in gather]
         gather_index = torch.tensor(
             [g + [layout.num_params] * (chunk_size - len(g)) for g in gather]
@@ -110,6 +117,30 @@ class ParamChunks(nn.Module):
 
     def merge(self, chunks: Tensor) -> Tensor:
         return chunks.reshape(len(chunks), -1)[:, self.positions]
+
+
+def _row_chunks(weight: ParamSlot, bias: ParamSlot) -> list[list[int]]:
+    """Flat indices of each output unit's weight row followed by its bias."""
+    fan_in = weight.shape[1]
+    return [
+        [*range(weight.offset + j * fan_in, weight.offset + (j + 1) * fan_in), bias.offset + j]
+        for j in range(weight.shape[0])
+    ]
+
+
+def _unit_row_slots(
+    layout: ParamLayout, chunk_size: int, class_rows: tuple[ParamSlot, ParamSlot] | None
+) -> dict[int, tuple[ParamSlot, ParamSlot]]:
+    """The (weight, bias) pairs cut one token per unit: every ``[out, in]`` weight followed by
+    an ``[out]`` bias whose row fits a chunk, except the class rows. Keyed by ``id(weight)``."""
+    pairs = {}
+    for weight, bias in zip(layout.slots, layout.slots[1:], strict=False):
+        if class_rows and weight is class_rows[0]:
+            continue
+        if len(weight.shape) == 2 and bias.shape == weight.shape[:1]:
+            if weight.shape[1] + 1 <= chunk_size:
+                pairs[id(weight)] = (weight, bias)
+    return pairs
 
 
 def _class_row_slots(layout: ParamLayout, num_classes: int) -> tuple[ParamSlot, ParamSlot]:
@@ -211,7 +242,10 @@ class DiHyFo(nn.Module):
         self.num_classes = num_classes
         self.register_buffer("scale", torch.tensor(float(scale)))
         self.chunks = ParamChunks(
-            layout, config.chunk_size, num_classes if config.class_rows else None
+            layout,
+            config.chunk_size,
+            num_classes if config.class_rows else None,
+            unit_rows=config.unit_rows,
         )
         n_chunks, width, size = self.chunks.num_chunks, config.width, config.chunk_size
         rows = self.chunks.class_row_start

@@ -149,6 +149,7 @@ class HyperTrainConfig:
     steps: int = 2000
     batch_size: int = 64
     lr: float = 1e-3
+    lr_schedule: str = "constant"  # or "cosine": anneal to 0 over the steps (a steadier end point)
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     ema_decay: float = 0.995
@@ -156,6 +157,13 @@ class HyperTrainConfig:
     balance_tensors: bool = True
     log_every: int = 50
     regimes: Sequence[str] | None = None  # zoo regimes to learn from; None = all
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise ValueError(
+                f"hypernetwork.training.lr_schedule must be 'constant' or 'cosine', got "
+                f"{self.lr_schedule!r}."
+            )
 
 
 def tensor_balanced_weights(layout: ParamLayout) -> Tensor:
@@ -213,6 +221,11 @@ def train_hypernetwork(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, weight_decay=config.weight_decay
     )
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, config.steps)
+        if config.lr_schedule == "cosine"
+        else None
+    )
     curve, running = [], []
     weights = tensor_balanced_weights(model.layout).to(device) if config.balance_tensors else None
     for step in tqdm(range(config.steps), desc=progress, disable=progress is None, mininterval=2):
@@ -231,6 +244,8 @@ def train_hypernetwork(
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
         with torch.no_grad():
             for ema_p, p in zip(ema.parameters(), model.parameters(), strict=True):
                 ema_p.lerp_(p, 1.0 - config.ema_decay)
