@@ -74,23 +74,22 @@ class ParamChunks(nn.Module):
         unit_rows: bool = False,
     ) -> None:
         super().__init__()
-        rows = _class_row_slots(layout, num_classes) if num_classes is not None else None
-        units = _unit_row_slots(layout, chunk_size, rows) if unit_rows else {}
+        rows = (
+            _class_row_slots(layout, num_classes, chunk_size) if num_classes is not None else None
+        )
+        # weight name -> (weight, bias) cut one token per output unit
+        row_pairs = _unit_row_slots(layout, chunk_size, rows) if unit_rows else {}
+        if rows:
+            row_pairs[rows[0].name] = rows
+        row_biases = {bias.name for _, bias in row_pairs.values()}
         gather: list[list[int]] = []
         self.class_row_start = None
-        skip = {id(bias) for _, bias in units.values()}
         for slot in layout.slots:
-            if rows and slot is rows[0]:
-                self.class_row_start = len(gather)
-                if rows[0].shape[1] + 1 > chunk_size:
-                    raise ValueError(
-                        f"class_rows needs chunk_size >= {rows[0].shape[1] + 1} (a row of "
-                        f"{rows[0].name} plus its bias), got {chunk_size}."
-                    )
-                gather.extend(_row_chunks(*rows))
-            elif id(slot) in units:
-                gather.extend(_row_chunks(*units[id(slot)]))
-            elif not (rows and slot is rows[1]) and id(slot) not in skip:
+            if slot.name in row_pairs:
+                if rows and slot is rows[0]:
+                    self.class_row_start = len(gather)
+                gather.extend(_row_chunks(*row_pairs[slot.name]))
+            elif slot.name not in row_biases:
                 for start in range(slot.offset, slot.stop, chunk_size):
                     gather.append(list(range(start, min(start + chunk_size, slot.stop))))
         self.lengths = [len(g) for g in gather]
@@ -130,20 +129,22 @@ def _row_chunks(weight: ParamSlot, bias: ParamSlot) -> list[list[int]]:
 
 def _unit_row_slots(
     layout: ParamLayout, chunk_size: int, class_rows: tuple[ParamSlot, ParamSlot] | None
-) -> dict[int, tuple[ParamSlot, ParamSlot]]:
+) -> dict[str, tuple[ParamSlot, ParamSlot]]:
     """The (weight, bias) pairs cut one token per unit: every ``[out, in]`` weight followed by
-    an ``[out]`` bias whose row fits a chunk, except the class rows. Keyed by ``id(weight)``."""
+    an ``[out]`` bias whose row fits a chunk, except the class rows. Keyed by weight name."""
     pairs = {}
     for weight, bias in zip(layout.slots, layout.slots[1:], strict=False):
         if class_rows and weight is class_rows[0]:
             continue
         if len(weight.shape) == 2 and bias.shape == weight.shape[:1]:
             if weight.shape[1] + 1 <= chunk_size:
-                pairs[id(weight)] = (weight, bias)
+                pairs[weight.name] = (weight, bias)
     return pairs
 
 
-def _class_row_slots(layout: ParamLayout, num_classes: int) -> tuple[ParamSlot, ParamSlot]:
+def _class_row_slots(
+    layout: ParamLayout, num_classes: int, chunk_size: int
+) -> tuple[ParamSlot, ParamSlot]:
     """The classifier's last layer: the final ``[K, H]`` weight and the ``[K]`` bias after it."""
     weight, bias = layout.slots[-2:] if len(layout.slots) >= 2 else (None, None)
     if (
@@ -155,6 +156,11 @@ def _class_row_slots(layout: ParamLayout, num_classes: int) -> tuple[ParamSlot, 
         raise ValueError(
             f"class_rows needs a target network ending in a [{num_classes}, H] weight and a "
             f"[{num_classes}] bias; set hypernetwork.model.class_rows: false for this network."
+        )
+    if weight.shape[1] + 1 > chunk_size:
+        raise ValueError(
+            f"class_rows needs chunk_size >= {weight.shape[1] + 1} (a row of {weight.name} "
+            f"plus its bias), got {chunk_size}."
         )
     return weight, bias
 
@@ -301,15 +307,15 @@ class DiHyFo(nn.Module):
         Losses are raw per-class losses ``[N, K]``; ``current``/``current_loss`` are required by
         DiHyFo-1 and ignored by DiHyFo-2.
         """
-        condition = self.target_loss_in(torch.log1p(target_loss))  # [N, K, width]
+        log_target = torch.log1p(target_loss)
+        condition = self.target_loss_in(log_target)  # [N, K, width]
         if self.residual:
             if current is None or current_loss is None:
                 raise ValueError(
                     "DiHyFo-1 needs the current parameters and their per-class losses."
                 )
             # the requested change of each class's loss, explicitly: forgetting k = a rise on k
-            change = torch.log1p(target_loss) - torch.log1p(current_loss)
-            condition = condition + self.loss_change_in(change)
+            condition = condition + self.loss_change_in(log_target - torch.log1p(current_loss))
         noisy_tokens = self.noisy_in(self.chunks.split(noisy))
         if self.class_rows is not None:
             rows = self.class_rows
@@ -321,13 +327,14 @@ class DiHyFo(nn.Module):
                 ],
                 dim=1,
             )
-        tokens = [noisy_tokens]
         if self.residual:
             tokens = [
                 self.current_in(self.chunks.split(current)),
                 noisy_tokens,
                 self.current_loss_in(torch.log1p(current_loss)),
             ]
+        else:
+            tokens = [noisy_tokens]
         tokens.append(condition)
         tokens.append(self.time_in(timestep_features(t, self.config.width)).unsqueeze(1))
         hidden = self.norm(self.transformer(torch.cat(tokens, dim=1) + self.position))
