@@ -153,3 +153,33 @@ def test_prompt_alignment_is_one_for_perfect_and_lower_for_noisy_outcomes():
     assert overall == 1.0 and torch.equal(per_class, torch.ones(2))
     _, noisy = prompt_alignment(prompts, prompts + 0.5)
     assert noisy < 1.0
+
+
+def test_guidance_extrapolates_from_the_reference_prompt(target, zoo):
+    zoo_set, _ = zoo
+    torch.manual_seed(0)
+    net = DiHyFo(
+        ParamLayout.from_module(target), 3, DiHyFoConfig(**{**vars(CONFIG), "variant": "dihyfo2"})
+    ).eval()
+    with torch.no_grad():  # away from the zero-initialised output layer, prompts matter
+        for parameter in net.parameters():
+            parameter.normal_(0, 0.2)
+    diffusion = GaussianDiffusion(num_steps=20)
+    asked_loss, reference_loss = zoo_set.losses[:4], zoo_set.losses[3:7]
+
+    def sample(loss, **guidance):
+        # one DDIM step: the sample is the (guided) x0 prediction from the same noise
+        generator = torch.Generator().manual_seed(5)
+        return sample_params(net, diffusion, loss, generator, steps=1, **guidance)
+
+    asked, reference = sample(asked_loss), sample(reference_loss)
+    guided = sample(asked_loss, guidance=1.5, reference_loss=reference_loss)
+    torch.testing.assert_close(guided, asked + 1.5 * (asked - reference))
+    assert not torch.allclose(guided, asked)
+    torch.testing.assert_close(
+        sample(asked_loss, guidance=0.0, reference_loss=reference_loss), asked
+    )
+    with pytest.raises(ValueError, match="reference_loss"):
+        sample(asked_loss, guidance=1.0)
+    with pytest.raises(ValueError, match="positive"):
+        sample(asked_loss, guidance=-1.0, reference_loss=reference_loss)

@@ -203,6 +203,25 @@ def _denoise(model, target_loss, current, current_loss, x_t: Tensor, t: Tensor) 
     return model(x_t, t, target_loss, current, current_loss)
 
 
+def _guided_denoise(
+    model, target_loss, reference_loss, guidance, current, current_loss, x_t: Tensor, t: Tensor
+) -> Tensor:
+    """x0(target) + guidance * (x0(target) - x0(reference)), both prompts in one batch."""
+
+    def double(v: Tensor | None) -> Tensor | None:
+        return None if v is None else torch.cat([v, v])
+
+    x0 = model(
+        double(x_t),
+        double(t),
+        torch.cat([target_loss, reference_loss]),
+        double(current),
+        double(current_loss),
+    )
+    asked, reference = x0.chunk(2)
+    return asked + guidance * (asked - reference)
+
+
 def train_hypernetwork(
     model: DiHyFo,
     diffusion: GaussianDiffusion,
@@ -267,14 +286,41 @@ def sample_params(
     current_loss: Tensor | None = None,
     sampler: str = "ddim",
     steps: int = 20,
+    guidance: float = 0.0,
+    reference_loss: Tensor | None = None,
 ) -> Tensor:
-    """One sampled network ``[N, P]`` (unscaled) per row of ``target_loss [N, K]``."""
+    """One sampled network ``[N, P]`` (unscaled) per row of ``target_loss [N, K]``.
+
+    ``guidance > 0`` steers each denoising step away from the network the model would give for
+    ``reference_loss [N, K]`` (a negative prompt, as in classifier-free guidance): the predicted
+    x0 becomes ``x0(target) + guidance * (x0(target) - x0(reference))``. With the original
+    model's losses as reference, this amplifies what "forget class k" changes and nothing else.
+    """
     device = model.scale.device
     scale = model.scale
     target_loss = target_loss.to(device)
     if current is not None:
         current, current_loss = current.to(device) * scale, current_loss.to(device)
-    denoise = partial(_denoise, model, target_loss, current, current_loss)
+    if guidance < 0:
+        raise ValueError(f"guidance must be 0 (off) or positive, got {guidance}.")
+    if guidance > 0:
+        if reference_loss is None or reference_loss.shape != target_loss.shape:
+            raise ValueError(
+                "guidance needs a reference_loss of the target_loss's shape "
+                f"{tuple(target_loss.shape)}, got "
+                f"{None if reference_loss is None else tuple(reference_loss.shape)}."
+            )
+        denoise = partial(
+            _guided_denoise,
+            model,
+            target_loss,
+            reference_loss.to(device),
+            guidance,
+            current,
+            current_loss,
+        )
+    else:
+        denoise = partial(_denoise, model, target_loss, current, current_loss)
     shape = (len(target_loss), model.layout.num_params)
     if sampler == "ddim":
         scaled = diffusion.sample_ddim(denoise, shape, generator, steps=steps, device=device)

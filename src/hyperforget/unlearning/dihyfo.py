@@ -115,6 +115,8 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             current_loss,
             sampler=config["sampler"],
             steps=int(config["sampler_steps"]),
+            guidance=float(config.get("guidance", 0.0)),
+            reference_loss=best_loss.expand(n, -1),
         )
         observed = evaluate_per_class(
             module, candidates, val_images, val_labels, request.num_classes
@@ -135,5 +137,6 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             "candidates": n,
             "rounds": rounds,
             "selection_rule": SELECTION_RULE,
+            "guidance": float(config.get("guidance", 0.0)),
         },
     )
