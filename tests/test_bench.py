@@ -14,7 +14,8 @@ def test_bench_spm_prints_deletion_times_and_the_speed_up(capsys):
 def test_bench_sample_prints_both_variants(capsys):
     bench.main(["sample", "--env", "test"])
     out = capsys.readouterr().out
-    assert "dihyfo1:  1 network(s)" in out and "dihyfo2: 32 network(s)" in out
+    assert "dihyfo1 (guidance 0):  1 network(s)" in out
+    assert "dihyfo2 (guidance 1): 32 network(s)" in out  # guided as the unlearning samples
 
 
 def test_bench_zoo_prints_the_ratio(capsys):

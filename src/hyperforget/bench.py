@@ -11,7 +11,8 @@ ways and reports checkpoints per second, each checkpoint evaluated per class on 
 * loop + DataLoader: the usual training script, a shuffled ``DataLoader`` per run.
 
 ``sample`` times the fast sampler of both DiHyFo variants, sized as in
-``conf/<env>/parameters_hypernetwork.yml``, drawing 1 and 32 networks for the default MLP
+``conf/<env>/parameters_hypernetwork.yml`` and guided as in ``parameters_unlearning.yml``,
+drawing 1 and 32 networks for the default MLP
 (sampling cost does not depend on the trained weights, so freshly initialised models are used).
 
 ``spm`` trains the SPM of ``conf/<env>/parameters_semi_parametric.yml`` on the embedded MNIST,
@@ -185,6 +186,7 @@ def bench_spm(env: str, repeats: int = 20) -> None:
 
 def bench_sample(env: str, repeats: int = 5) -> None:
     params = stage_parameters("hypernetwork", env)
+    methods = stage_parameters("unlearning", env)["methods"]
     layout = ParamLayout.from_module(build_target((1, 28, 28), 10, (10,)))
     diffusion = GaussianDiffusion(**params["diffusion"])
     steps = int(params["sampler"]["steps"])
@@ -195,6 +197,8 @@ def bench_sample(env: str, repeats: int = 5) -> None:
     )
     for variant in VARIANTS:
         net = DiHyFo(layout, 10, DiHyFoConfig(variant=variant, **params["model"])).eval()
+        # with guidance, as unlearning samples: two denoiser passes per step
+        guidance = float(methods.get(variant, {}).get("guidance", 0.0))
         for count in (1, 32):
             target = torch.rand(count, 10)
             current = torch.randn(count, layout.num_params) if net.residual else None
@@ -210,10 +214,15 @@ def bench_sample(env: str, repeats: int = 5) -> None:
                     current,
                     current_loss,
                     steps=steps,
+                    guidance=guidance,
+                    reference_loss=torch.rand(count, 10),
                 ),
                 repeats,
             )
-            print(f"  {variant}: {count:2d} network(s) in {median * 1e3:7.1f} ms")
+            print(
+                f"  {variant} (guidance {guidance:g}): {count:2d} network(s) in "
+                f"{median * 1e3:7.1f} ms"
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
