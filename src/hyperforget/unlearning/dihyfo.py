@@ -98,6 +98,7 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     for k in request.forget_classes:
         target[k] = levels[k]
     n = int(config["candidates"])
+    guidance = float(config.get("guidance", 0.0))
     rounds = int(config.get("rounds", 1))
     generator = torch.Generator(device=device).manual_seed(request.seed)
     best_params, best_loss, best_distance = request.original, original_loss, float("inf")
@@ -115,7 +116,7 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             current_loss,
             sampler=config["sampler"],
             steps=int(config["sampler_steps"]),
-            guidance=float(config.get("guidance", 0.0)),
+            guidance=guidance,
             reference_loss=best_loss.expand(n, -1),
         )
         observed = evaluate_per_class(
@@ -137,6 +138,6 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             "candidates": n,
             "rounds": rounds,
             "selection_rule": SELECTION_RULE,
-            "guidance": float(config.get("guidance", 0.0)),
+            "guidance": guidance,
         },
     )
