@@ -120,3 +120,32 @@ def test_results_rows_compare_every_candidate_with_the_named_oracle():
     assert oracle["avg_gap"] == 0 and oracle["agreement_oracle"] == 100
     assert method["avg_gap"] == evaluation.avg_gap(method, oracle)
     assert math.isnan(method["prompt_r2"])
+
+
+def test_retain_test_accuracy_of_a_batch_equals_each_network_alone():
+    from hyperforget.flat_params import flatten_module
+    from hyperforget.targets import build_target
+
+    def build():
+        return build_target((1, 4, 4), 3, (5,))
+
+    torch.manual_seed(0)
+    params = torch.stack([flatten_module(build()) for _ in range(4)])
+    images, labels = torch.randn(60, 1, 4, 4), torch.arange(3).repeat(20)
+    batched = evaluation.retain_test_accuracy(build, params, images, labels, (1,))
+    keep = labels != 1
+    for i, p in enumerate(params):
+        alone = evaluation.model_outputs(build, p, images[:1], images[keep]).test
+        assert batched[i].item() == pytest.approx(evaluation.accuracy(alone, labels[keep]))
+
+
+def test_retrain_spread_places_the_oracle_among_its_replicas():
+    spread = evaluation.retrain_spread(92.0, torch.tensor([88.0, 90.0, 89.0]))
+    assert spread["retrained"] == 4
+    assert spread["retrained_mean"] == pytest.approx(89.75)
+    assert spread["retrained_sd"] == pytest.approx(torch.tensor([92.0, 88, 90, 89]).std().item())
+    assert (spread["retrained_min"], spread["retrained_max"]) == (88.0, 92.0)
+    assert spread["oracle_minus_replicas"] == pytest.approx(3.0)
+    alone = evaluation.retrain_spread(92.0, torch.empty(0))
+    assert alone["retrained"] == 1 and math.isnan(alone["retrained_sd"])
+    assert math.isnan(alone["oracle_minus_replicas"])

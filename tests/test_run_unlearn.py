@@ -102,6 +102,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
         "plots/per_class_accuracy.png",
         "plots/loss_alignment.png",
         "plots/oracle_agreement.png",
+        "plots/oracle_spread.png",
     }
     assert run["metrics.eval.dihyfo1.mean.acc_forget_test"] >= 0
     assert run["metrics.dihyfo1.train_loss"] > 0
@@ -109,6 +110,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert run["metrics.zoo.checkpoints"] > 0
     assert 0 <= run["metrics.unlearning.ltu.mean.conflict_fraction"] <= 1
     assert run["metrics.unlearning.ssd.c0.seconds"] > 0
+    assert run["metrics.eval.oracle_spread.c0.retrained_sd"] >= 0
 
 
 def test_zoo_reference_models_and_reports_are_written(project):
@@ -129,6 +131,12 @@ def test_zoo_reference_models_and_reports_are_written(project):
     )
     assert references["model"].tolist() == ["original"] + [f"oracle_{k}" for k in range(4)]
     assert only_version(project / "data/08_reporting/zoo_loss_distribution.png").exists()
+    replicas = SafetensorsDataset(
+        filepath=str(only_version(project / "data/06_models/oracle_replica_weights.safetensors"))
+    ).load()
+    assert replicas["params"].shape == (4, 2, 7894)  # conf/test: 2 replicas per class
+    seeds = {*replicas["seeds"].flatten().tolist()}
+    assert len(seeds) == 8 and not seeds & {*oracles["seeds"].tolist()}
 
 
 def test_hypernetworks_are_trained_saved_and_checked(project):
@@ -176,6 +184,21 @@ def test_results_table_matches_the_saved_unlearned_weights(project):
             assert correct[~forget].mean().item() * 100 == pytest.approx(
                 expected["acc_retain_test"].item(), abs=1e-3
             )
+
+
+def test_oracle_spread_reports_the_oracle_the_results_compare_with(project):
+    results = pd.read_csv(project / "data/08_reporting/results.csv")
+    results["forget_classes"] = results["forget_classes"].astype(str)
+    oracle = results[results["method"] == "oracle"].set_index("forget_classes")
+    spread = pd.read_parquet(only_version(project / "data/08_reporting/oracle_spread.parquet"))
+    assert spread["forget_classes"].tolist() == ["0", "1", "2", "3"]
+    assert (spread["retrained"] == 3).all()
+    for row in spread.to_dict("records"):
+        assert row["oracle_retain_test"] == pytest.approx(
+            oracle.loc[str(row["forget_classes"]), "acc_retain_test"], abs=1e-3
+        )
+        assert row["retrained_min"] <= row["retrained_mean"] <= row["retrained_max"]
+    assert only_version(project / "data/08_reporting/oracle_spread.png").exists()
 
 
 @pytest.mark.parametrize(

@@ -107,3 +107,17 @@ def test_reference_models_use_their_own_seeds_and_are_timed(splits):
     assert refs.oracles.shape == (3, refs.original.shape[0])
     assert all(s > 0 for s in refs.oracle_seconds) and refs.original_seconds > 0
     assert refs.seeds == [7, 8, 9, 10]
+
+
+def test_oracle_replicas_repeat_the_oracle_recipe_with_other_seeds(splits):
+    train, _ = splits
+    sgd = SGDConfig(batch_size=16)
+    refs = zoo.train_reference_models(build, train, 3, sgd, 2, [7, 8, 9, 10])
+    # replica 0 of each class reuses that class's oracle seed: it must be that oracle again
+    seeds = [[8, 20], [9, 21], [10, 22]]
+    replicas = zoo.train_oracle_replicas(build, train, sgd, 2, seeds)
+    assert replicas.shape == (3, 2, refs.oracles.shape[1])
+    torch.testing.assert_close(replicas[:, 0], refs.oracles, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(replicas[:, 1], refs.oracles)
+    none = zoo.train_oracle_replicas(build, train, sgd, 2, [[], [], []])
+    assert none.shape == (3, 0, refs.oracles.shape[1])

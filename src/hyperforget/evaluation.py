@@ -23,7 +23,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 from torch import Tensor, nn
 
-from hyperforget.flat_params import load_flat_into
+from hyperforget.flat_params import batched_forward, load_flat_into
 
 GAP_METRICS = ("acc_forget_test", "acc_retain_test", "acc_test", "mia_efficacy")
 
@@ -192,3 +192,34 @@ def results_rows(
     for row in rows:
         row["avg_gap"] = avg_gap(row, oracle_row)
     return rows
+
+
+@torch.no_grad()
+def retain_test_accuracy(
+    build, params: Tensor, test_images: Tensor, test_labels: Tensor, forget_classes: tuple[int, ...]
+) -> Tensor:
+    """``acc_retain_test`` of each network of ``params [N, P]`` at once: ``[N]`` percent."""
+    keep = ~torch.isin(test_labels, torch.tensor(forget_classes, dtype=test_labels.dtype))
+    module = build().to(params.device)
+    logits = batched_forward(module, params, test_images[keep.to(test_images.device)])
+    return (logits.argmax(-1).cpu() == test_labels[keep]).float().mean(1) * 100
+
+
+def retrain_spread(oracle: float, replicas: Tensor) -> dict[str, float]:
+    """Where the oracle's retain-test accuracy sits among the same retraining with other seeds.
+
+    ``retrained_*`` summarise the oracle and its replicas together (``retrained`` models);
+    ``oracle_minus_replicas`` is the oracle against the replicas' mean: how lucky its seed was.
+    A gap to the oracle smaller than a few ``retrained_sd`` is within what retraining alone moves.
+    """
+    retrained = torch.cat([torch.tensor([oracle]), replicas.double().cpu()])
+    replica_mean = float(replicas.double().mean()) if len(replicas) else math.nan
+    return {
+        "retrained": float(len(retrained)),
+        "oracle_retain_test": float(oracle),
+        "retrained_mean": float(retrained.mean()),
+        "retrained_sd": float(retrained.std()) if len(retrained) > 1 else math.nan,
+        "retrained_min": float(retrained.min()),
+        "retrained_max": float(retrained.max()),
+        "oracle_minus_replicas": float(oracle) - replica_mean,
+    }

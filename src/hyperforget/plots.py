@@ -140,3 +140,44 @@ def oracle_agreement_heatmap(table) -> Figure:
     ax.set_xlabel("forget scenario")
     fig.colorbar(image, ax=ax, label="test predictions equal to the oracle's (%)")
     return fig
+
+
+def oracle_spread_panels(spread, results, methods: Sequence[str], columns: int = 4) -> Figure:
+    """Each method's retain-test accuracy per forget scenario against the spread of retraining:
+    the grey band spans the oracle retrained with every seed (min to max, line at the mean), the
+    cross is the reference oracle the results table compares with. The axis stays close to the
+    band; a method far below it is drawn as a triangle on the bottom edge, labelled."""
+    scenarios = list(spread["forget_classes"])
+    rows = results[results["forget_classes"].isin(scenarios)]
+    ncols = min(columns, max(len(methods), 1))
+    nrows = max(-(-len(methods) // ncols), 1)
+    fig = Figure(figsize=(3.2 * ncols + 0.5, 2.6 * nrows + 0.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True).flatten()
+    x = np.arange(len(scenarios))
+    low = float(np.nanmin(spread["retrained_min"])) - 6.0
+    high = float(np.nanmax(spread["retrained_max"])) + 2.0
+    for ax, method in zip(axes, methods, strict=False):
+        ax.fill_between(
+            x, spread["retrained_min"], spread["retrained_max"], color="0.85", step="mid"
+        )
+        ax.plot(x, spread["retrained_mean"], color="0.5", lw=1, drawstyle="steps-mid")
+        ax.plot(x, spread["oracle_retain_test"], "kx", ms=5)
+        by_scenario = rows[rows["method"] == method].set_index("forget_classes")
+        values = by_scenario["acc_retain_test"].reindex(scenarios).to_numpy(dtype=float)
+        inside = values >= low
+        ax.plot(x[inside], values[inside], "o", color="tab:red", ms=4)
+        for i in np.flatnonzero(values < low):
+            ax.plot(x[i], low + 0.4, "v", color="tab:red", ms=5)
+            ax.annotate(f"{values[i]:.0f}", (x[i], low + 1.0), ha="center", fontsize=6)
+        ax.set_ylim(low, high)
+        ax.set_title(method, fontsize="medium")
+        ax.set_xticks(x, scenarios)
+        ax.set_xlabel("forgotten class")
+    for ax in axes[::ncols]:
+        ax.set_ylabel("retain-test accuracy (%)")
+    for ax in axes[len(methods) :]:
+        ax.set_visible(False)
+    fig.suptitle(
+        "Methods (dots) against the oracle (x) and its retraining spread over seeds (band)"
+    )
+    return fig

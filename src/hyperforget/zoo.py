@@ -376,6 +376,34 @@ def train_reference_models(
     return ReferenceModels(original, original_seconds, torch.stack(oracles), seconds, list(seeds))
 
 
+def train_oracle_replicas(
+    build: Callable[[], nn.Module],
+    train: tuple[Tensor, Tensor],
+    sgd: SGDConfig,
+    epochs: float,
+    seeds: Sequence[Sequence[int]],
+) -> Tensor:
+    """The oracle of class k retrained again with each seed of ``seeds[k]``: ``[K, J, P]``.
+
+    The oracle is one draw of a noisy process: on a small dataset, retraining moves its
+    accuracy by about a point from seed to seed. Replicas trained exactly like it (all its
+    retain data, the same steps; only the seed differs) measure that spread, against which a
+    method's gap to the oracle can be read. The J replicas of a class train together.
+    """
+    module = build()
+    init_row = flatten_module(module)
+    rows = []
+    for k, class_seeds in enumerate(seeds):
+        if not class_seeds:
+            rows.append(init_row.new_empty(0, init_row.numel()))
+            continue
+        specs = [RunSpec(-1, "retain", k, int(s)) for s in class_seeds]
+        init = initial_params(build, class_seeds)
+        runs = train_runs(module, specs, *train, sgd, epochs, 2, 1.0, init)
+        rows.append(runs.params[:, -1])
+    return torch.stack(rows)
+
+
 def summarise_regimes(
     module: nn.Module,
     params: Tensor,

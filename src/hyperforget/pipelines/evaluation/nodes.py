@@ -17,8 +17,10 @@ from hyperforget.pipelines.model_zoo.nodes import target_builder
 from hyperforget.plots import (
     loss_alignment_panels,
     oracle_agreement_heatmap,
+    oracle_spread_panels,
     per_class_accuracy_grid,
 )
+from hyperforget.unlearning import available_methods
 
 logger = logging.getLogger(__name__)
 
@@ -163,3 +165,59 @@ def evaluate(
     agreement_plot = oracle_agreement_heatmap(table)
     markdown = table.round(2).to_markdown(index=False)
     return table, table, markdown, accuracy_plot, alignment_plot, agreement_plot, metrics
+
+
+def evaluate_oracle_spread(
+    results_table: pd.DataFrame,
+    oracle_weights: dict[str, Any],
+    oracle_replica_weights: dict[str, Any],
+    test_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    forget_scenarios: list[dict[str, Any]],
+    model: dict[str, Any],
+    device: str,
+) -> tuple[pd.DataFrame, Figure, dict[str, Any]]:
+    """Per forget scenario, how far the oracle's retain-test accuracy moves when it is retrained
+    with other seeds (table, plot of every method against that spread, MLflow metrics)."""
+    dev = resolve_device(device)
+    build = target_builder(model, class_manifest)
+    test_images, test_labels = test_split["images"].to(dev), test_split["labels"]
+
+    def retain_acc(params: Tensor, classes: tuple[int, ...]) -> Tensor:
+        if len(params) == 0:
+            return torch.empty(0)
+        return evaluation.retain_test_accuracy(
+            build, params.to(dev), test_images, test_labels, classes
+        )
+
+    rows = []
+    for scenario in forget_scenarios:
+        classes = tuple(scenario["classes"])
+        k = classes[0]
+        oracle = retain_acc(oracle_weights["params"][k : k + 1], classes)
+        replicas = retain_acc(oracle_replica_weights["params"][k], classes)
+        rows.append(
+            {
+                "forget_classes": scenario["name"],
+                **evaluation.retrain_spread(float(oracle[0]), replicas),
+            }
+        )
+    table = pd.DataFrame(rows)
+    logger.info(
+        "Oracle retrained with %d seeds per scenario: retain-test accuracy sd %.2f on average "
+        "(largest %.2f); the reference oracle is %+.2f points from its replicas' mean on average",
+        int(table["retrained"].max()),
+        table["retrained_sd"].mean(),
+        table["retrained_sd"].max(),
+        table["oracle_minus_replicas"].mean(),
+    )
+    metrics = {
+        f"eval.oracle_spread.c{row['forget_classes']}.{column}": {"value": row[column], "step": 0}
+        for row in rows
+        for column in ("retrained_sd", "oracle_minus_replicas")
+        if not pd.isna(row[column])
+    }
+    # Target-network rows only: the SPM's rows have their own oracle, another model family.
+    target_methods = {"original", *available_methods()}
+    methods = [m for m in dict.fromkeys(results_table["method"]) if m in target_methods]
+    return table, oracle_spread_panels(table, results_table, methods), metrics

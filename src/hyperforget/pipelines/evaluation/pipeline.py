@@ -1,4 +1,5 @@
-"""Wiring of the evaluation pipeline: one node reading every method's unlearned weights."""
+"""Wiring of the evaluation pipeline: one node reading every method's unlearned weights, one
+reading the oracle's replicas to measure how much retraining alone moves the results."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -35,6 +36,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "evaluation_metrics",
                 ],
                 name="evaluate",
-            )
+            ),
+            Node(
+                nodes.evaluate_oracle_spread,
+                inputs=[
+                    "results_table",
+                    "oracle_weights",
+                    "oracle_replica_weights",
+                    "test_split",
+                    "class_manifest",
+                    "forget_scenarios",
+                    "params:model",
+                    "params:device",
+                ],
+                outputs=["oracle_spread_table", "oracle_spread_plot", "oracle_spread_metrics"],
+                name="evaluate_oracle_spread",
+            ),
         ]
     )

@@ -69,10 +69,28 @@ def plan_zoo(class_manifest: dict[str, Any], model_zoo: dict[str, Any]) -> dict[
             f"model_zoo.reference_seed gives the original/oracles seeds {clash} that zoo runs "
             "also use; move reference_seed or model_zoo.seed apart so they stay held out."
         )
+    replicas = model_zoo["oracle_replicas"]
+    per_class = int(replicas["runs_per_class"])
+    if per_class < 0:
+        raise ValueError(
+            f"model_zoo.oracle_replicas.runs_per_class must be 0 or more, got {per_class}."
+        )
+    replica_seeds = [
+        [int(replicas["seed"]) + j * num_classes + k for j in range(per_class)]
+        for k in range(num_classes)
+    ]
+    clash = sorted(
+        {s for row in replica_seeds for s in row} & ({s.seed for s in specs} | set(reference_seeds))
+    )
+    if clash:
+        raise ValueError(
+            f"model_zoo.oracle_replicas.seed gives replica seeds {clash} that zoo runs or the "
+            "original/oracles also use; move it apart so every retrained model is independent."
+        )
     zoo.checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
     counts = pd.Series([s.regime for s in specs]).value_counts().to_dict()
     logger.info("Zoo plan: %d runs %s", len(specs), counts)
-    return {"runs": specs, "reference_seeds": reference_seeds}
+    return {"runs": specs, "reference_seeds": reference_seeds, "replica_seeds": replica_seeds}
 
 
 def train_zoo(
@@ -151,6 +169,35 @@ def train_reference_models(
         "__metadata__": {**metadata, "rows": "row k = oracle retrained without class k"},
     }
     return original, oracles
+
+
+def train_oracle_replicas(
+    train_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    zoo_plan: dict[str, Any],
+    model: dict[str, Any],
+    model_zoo: dict[str, Any],
+    device: str,
+) -> dict[str, Any]:
+    """More oracles per class, each with another held-out seed: the oracle's seed spread."""
+    training = model_zoo["training"]
+    seeds = zoo_plan["replica_seeds"]
+    replicas = zoo.train_oracle_replicas(
+        target_builder(model, class_manifest),
+        split_tensors(train_split, resolve_device(device)),
+        _sgd(training),
+        training["epochs"],
+        seeds,
+    )
+    logger.info("Retrained %d more oracle(s) per class with other seeds", replicas.shape[1])
+    return {
+        "params": replicas,
+        "seeds": torch.tensor(seeds, dtype=torch.long).reshape(len(seeds), -1),
+        "__metadata__": {
+            **weights_metadata(model, class_manifest),
+            "rows": "[k, j] = replica j of the oracle retrained without class k",
+        },
+    }
 
 
 def summarise_zoo(

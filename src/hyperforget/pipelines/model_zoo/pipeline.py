@@ -42,6 +42,19 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_reference_models",
             ),
             Node(
+                nodes.train_oracle_replicas,
+                inputs=[
+                    "train_split",
+                    "class_manifest",
+                    "zoo_plan",
+                    "params:model",
+                    "params:model_zoo",
+                    "params:device",
+                ],
+                outputs="oracle_replica_weights",
+                name="train_oracle_replicas",
+            ),
+            Node(
                 nodes.summarise_zoo,
                 inputs=[
                     "zoo_weights",

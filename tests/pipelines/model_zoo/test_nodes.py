@@ -1,0 +1,34 @@
+import pytest
+
+from hyperforget.pipelines.model_zoo.nodes import plan_zoo
+
+MANIFEST = {"num_classes": 3}
+
+
+def zoo_config(**replicas):
+    return {
+        "seed": 100,
+        "reference_seed": 0,
+        "checkpoints_per_run": 3,
+        "regimes": {"learn": {"runs": 2}},
+        "oracle_replicas": {"runs_per_class": 2, "seed": 50, **replicas},
+    }
+
+
+def test_replica_seeds_are_held_out_and_distinct():
+    plan = plan_zoo(MANIFEST, zoo_config())
+    assert plan["replica_seeds"] == [[50, 53], [51, 54], [52, 55]]
+    assert plan_zoo(MANIFEST, zoo_config(runs_per_class=0))["replica_seeds"] == [[], [], []]
+
+
+@pytest.mark.parametrize(
+    ("replicas", "message"),
+    [
+        ({"seed": 99}, r"replica seeds \[100, 101\] that zoo runs"),
+        ({"seed": 2}, r"replica seeds \[2, 3\] that zoo runs or the original/oracles"),
+        ({"runs_per_class": -1}, "runs_per_class must be 0 or more"),
+    ],
+)
+def test_bad_replica_settings_fail_before_training(replicas, message):
+    with pytest.raises(ValueError, match=message):
+        plan_zoo(MANIFEST, zoo_config(**replicas))
