@@ -83,12 +83,16 @@ def train_dihyfo(
     """Train one DiHyFo variant; returns raw and EMA weights and its loss curve for MLflow."""
     dev = resolve_device(device)
     config = _dihyfo_config(variant, hypernetwork)
-    net = DiHyFo(
-        _layout(model, class_manifest),
-        int(class_manifest["num_classes"]),
-        config,
-        hypernet_data["scale"],
-    )
+    # The initial weights follow the configured seed, not whatever the nodes run before drew
+    # from the global generator (adding a node elsewhere would otherwise change the result).
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(hypernetwork["seed"]))
+        net = DiHyFo(
+            _layout(model, class_manifest),
+            int(class_manifest["num_classes"]),
+            config,
+            hypernet_data["scale"],
+        )
     train_config = _train_config(variant, hypernetwork)
     ema, curve = train_hypernetwork(
         net,

@@ -45,8 +45,9 @@ def _model(config: spm.SPMConfig, manifest: dict[str, Any]) -> spm.SemiParametri
 def _train(
     images: Tensor, labels: Tensor, manifest: dict[str, Any], config: spm.SPMConfig, seed: int
 ) -> tuple[spm.SemiParametric, float]:
-    torch.manual_seed(seed)
-    model = _model(config, manifest).to(images.device)
+    with torch.random.fork_rng(devices=[]):  # seeded init, the global generator untouched
+        torch.manual_seed(seed)
+        model = _model(config, manifest).to(images.device)
     start = time.perf_counter()
     spm.train_spm(
         model,
@@ -145,10 +146,15 @@ def train_semi_parametric(
     memory = spm.build_memory(
         model, images, labels, torch.arange(len(labels), device=dev), num_classes
     )
-    torch.manual_seed(int(params["seed"]))
-    classifier = spm.Classifier(
-        class_manifest["input_shape"], config.hidden, config.embed_dim, num_classes, config.encoder
-    ).to(dev)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(int(params["seed"]))
+        classifier = spm.Classifier(
+            class_manifest["input_shape"],
+            config.hidden,
+            config.embed_dim,
+            num_classes,
+            config.encoder,
+        ).to(dev)
     start = time.perf_counter()
     spm.train_classifier(
         classifier, images, labels, config, torch.Generator().manual_seed(int(params["seed"]))
