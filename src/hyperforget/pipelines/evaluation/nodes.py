@@ -169,7 +169,6 @@ def evaluate(
 
 def evaluate_oracle_spread(
     results_table: pd.DataFrame,
-    oracle_weights: dict[str, Any],
     oracle_replica_weights: dict[str, Any],
     test_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
@@ -178,30 +177,27 @@ def evaluate_oracle_spread(
     device: str,
 ) -> tuple[pd.DataFrame, Figure, dict[str, Any]]:
     """Per forget scenario, how far the oracle's retain-test accuracy moves when it is retrained
-    with other seeds (table, plot of every method against that spread, MLflow metrics)."""
+    with other seeds (table, plot of every method against that spread, MLflow metrics).
+
+    The oracle's own accuracy is read from the results table, which ``evaluate`` computed."""
     dev = resolve_device(device)
     build = target_builder(model, class_manifest)
     test_images, test_labels = test_split["images"].to(dev), test_split["labels"]
-
-    def retain_acc(params: Tensor, classes: tuple[int, ...]) -> Tensor:
-        if len(params) == 0:
-            return torch.empty(0)
-        return evaluation.retain_test_accuracy(
-            build, params.to(dev), test_images, test_labels, classes
-        )
-
+    oracle_rows = results_table[results_table["method"] == "oracle"]
+    oracle_acc = oracle_rows.set_index("forget_classes")["acc_retain_test"]
     rows = []
     for scenario in forget_scenarios:
         classes = tuple(scenario["classes"])
-        k = classes[0]
-        oracle = retain_acc(oracle_weights["params"][k : k + 1], classes)
-        replicas = retain_acc(oracle_replica_weights["params"][k], classes)
-        rows.append(
-            {
-                "forget_classes": scenario["name"],
-                **evaluation.retrain_spread(float(oracle[0]), replicas),
-            }
+        params = oracle_replica_weights["params"][classes[0]]
+        replicas = (
+            evaluation.retain_test_accuracy(
+                build, params.to(dev), test_images, test_labels, classes
+            )
+            if len(params)
+            else torch.empty(0)
         )
+        spread = evaluation.retrain_spread(float(oracle_acc[scenario["name"]]), replicas)
+        rows.append({"forget_classes": scenario["name"], **spread})
     table = pd.DataFrame(rows)
     logger.info(
         "Oracle retrained with %d seeds per scenario: retain-test accuracy sd %.2f on average "

@@ -41,7 +41,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 nodes.evaluate_oracle_spread,
                 inputs=[
                     "results_table",
-                    "oracle_weights",
                     "oracle_replica_weights",
                     "test_split",
                     "class_manifest",
