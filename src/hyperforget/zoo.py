@@ -24,6 +24,7 @@ from torch import Tensor, nn
 from hyperforget.devices import synchronize
 from hyperforget.flat_params import flatten_module
 from hyperforget.metrics import PerClass, evaluate_per_class
+from hyperforget.seeding import seeded
 from hyperforget.training import AscentConfig, SGDConfig, batch_schedule, train_batched
 
 REGIMES = ("learn", "retain", "forget")
@@ -91,8 +92,7 @@ def initial_params(build: Callable[[], nn.Module], seeds: Sequence[int]) -> Tens
     """Fresh random initialisations ``[R, P]``, one per seed (global RNG state is untouched)."""
     inits = []
     for seed in seeds:
-        with torch.random.fork_rng():
-            torch.manual_seed(int(seed))
+        with seeded(seed):
             inits.append(flatten_module(build()))
     return torch.stack(inits)
 

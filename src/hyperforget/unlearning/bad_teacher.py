@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from hyperforget.seeding import seeded
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
@@ -22,8 +23,7 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     (forget_images, _), (retain_images, _) = common.forget_retain(request)
     rng = common.generator(request)
     competent = common.frozen(common.network(request))
-    with torch.random.fork_rng(devices=[]):  # a seeded random init, global RNG untouched
-        torch.manual_seed(request.seed)
+    with seeded(request.seed):  # a seeded random init, global RNG untouched
         incompetent = common.frozen(request.build().to(request.original.device))
     subset = torch.randperm(len(retain_images), generator=rng)
     subset = subset[: max(1, round(float(config["retain_fraction"]) * len(retain_images)))]

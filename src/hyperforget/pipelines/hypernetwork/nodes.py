@@ -26,6 +26,7 @@ from hyperforget.hypertrain import (
 from hyperforget.metrics import evaluate_per_class
 from hyperforget.pipelines.model_zoo.nodes import split_tensors, target_builder
 from hyperforget.plots import prompt_alignment_scatter
+from hyperforget.seeding import seeded
 
 logger = logging.getLogger(__name__)
 
@@ -85,8 +86,7 @@ def train_dihyfo(
     config = _dihyfo_config(variant, hypernetwork)
     # The initial weights follow the configured seed, not whatever the nodes run before drew
     # from the global generator (adding a node elsewhere would otherwise change the result).
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(hypernetwork["seed"]))
+    with seeded(hypernetwork["seed"]):
         net = DiHyFo(
             _layout(model, class_manifest),
             int(class_manifest["num_classes"]),

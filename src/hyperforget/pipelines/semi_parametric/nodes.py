@@ -17,6 +17,7 @@ from hyperforget.devices import resolve_device, synchronize
 from hyperforget.flat_params import flatten_module, load_flat_into
 from hyperforget.params import list_param
 from hyperforget.pipelines.model_zoo.nodes import split_tensors
+from hyperforget.seeding import seeded
 
 logger = logging.getLogger(__name__)
 MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "class_counts")
@@ -45,8 +46,7 @@ def _model(config: spm.SPMConfig, manifest: dict[str, Any]) -> spm.SemiParametri
 def _train(
     images: Tensor, labels: Tensor, manifest: dict[str, Any], config: spm.SPMConfig, seed: int
 ) -> tuple[spm.SemiParametric, float]:
-    with torch.random.fork_rng(devices=[]):  # seeded init, the global generator untouched
-        torch.manual_seed(seed)
+    with seeded(seed):
         model = _model(config, manifest).to(images.device)
     start = time.perf_counter()
     spm.train_spm(
@@ -146,8 +146,7 @@ def train_semi_parametric(
     memory = spm.build_memory(
         model, images, labels, torch.arange(len(labels), device=dev), num_classes
     )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(int(params["seed"]))
+    with seeded(params["seed"]):
         classifier = spm.Classifier(
             class_manifest["input_shape"],
             config.hidden,
