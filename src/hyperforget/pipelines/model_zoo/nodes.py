@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
-from torch import Tensor
+from torch import Tensor, nn
 
 from hyperforget import zoo
 from hyperforget.devices import resolve_device
@@ -132,6 +133,24 @@ def train_zoo(
     return weights, built.table, metrics
 
 
+def _reference_recipe(
+    train_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    model: dict[str, Any],
+    model_zoo: dict[str, Any],
+    device: str,
+) -> tuple[Callable[[], nn.Module], tuple[Tensor, Tensor], SGDConfig, float]:
+    """What the original, the oracles and their replicas are all trained with: the network
+    builder, the train split on the device, the zoo's SGD recipe and its epochs."""
+    training = model_zoo["training"]
+    return (
+        target_builder(model, class_manifest),
+        split_tensors(train_split, resolve_device(device)),
+        _sgd(training),
+        training["epochs"],
+    )
+
+
 def train_reference_models(
     train_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
@@ -141,14 +160,11 @@ def train_reference_models(
     device: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The original model and one oracle per class, trained alone with held-out seeds, timed."""
-    training = model_zoo["training"]
+    build, train, sgd, epochs = _reference_recipe(
+        train_split, class_manifest, model, model_zoo, device
+    )
     refs = zoo.train_reference_models(
-        target_builder(model, class_manifest),
-        split_tensors(train_split, resolve_device(device)),
-        int(class_manifest["num_classes"]),
-        _sgd(training),
-        training["epochs"],
-        zoo_plan["reference_seeds"],
+        build, train, int(class_manifest["num_classes"]), sgd, epochs, zoo_plan["reference_seeds"]
     )
     logger.info(
         "Original trained in %.2f s; oracles in %.2f s on average",
@@ -180,14 +196,9 @@ def train_oracle_replicas(
     device: str,
 ) -> dict[str, Any]:
     """More oracles per class, each with another held-out seed: the oracle's seed spread."""
-    training = model_zoo["training"]
     seeds = zoo_plan["replica_seeds"]
     replicas = zoo.train_oracle_replicas(
-        target_builder(model, class_manifest),
-        split_tensors(train_split, resolve_device(device)),
-        _sgd(training),
-        training["epochs"],
-        seeds,
+        *_reference_recipe(train_split, class_manifest, model, model_zoo, device), seeds
     )
     logger.info("Retrained %d more oracle(s) per class with other seeds", replicas.shape[1])
     return {

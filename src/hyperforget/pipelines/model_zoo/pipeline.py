@@ -6,6 +6,15 @@ from hyperforget.pipelines.model_zoo import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # the original, the oracles and the oracles' replicas: one training recipe, same inputs
+    reference_inputs = [
+        "train_split",
+        "class_manifest",
+        "zoo_plan",
+        "params:model",
+        "params:model_zoo",
+        "params:device",
+    ]
     return Pipeline(
         [
             Node(
@@ -30,27 +39,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.train_reference_models,
-                inputs=[
-                    "train_split",
-                    "class_manifest",
-                    "zoo_plan",
-                    "params:model",
-                    "params:model_zoo",
-                    "params:device",
-                ],
+                inputs=reference_inputs,
                 outputs=["original_weights", "oracle_weights"],
                 name="train_reference_models",
             ),
             Node(
                 nodes.train_oracle_replicas,
-                inputs=[
-                    "train_split",
-                    "class_manifest",
-                    "zoo_plan",
-                    "params:model",
-                    "params:model_zoo",
-                    "params:device",
-                ],
+                inputs=reference_inputs,
                 outputs="oracle_replica_weights",
                 name="train_oracle_replicas",
             ),
