@@ -106,8 +106,12 @@ def class_masks(
     train_labels: Tensor, test_labels: Tensor, forget_classes: tuple[int, ...]
 ) -> tuple[Tensor, Tensor]:
     """Which train and test samples belong to the forgotten classes."""
-    forget = torch.tensor(forget_classes, dtype=torch.long)
-    return torch.isin(train_labels, forget), torch.isin(test_labels, forget)
+    return forgotten(train_labels, forget_classes), forgotten(test_labels, forget_classes)
+
+
+def forgotten(labels: Tensor, forget_classes: tuple[int, ...]) -> Tensor:
+    """Which samples of ``labels`` belong to the forgotten classes."""
+    return torch.isin(labels, torch.tensor(forget_classes, dtype=labels.dtype))
 
 
 def masked_metrics(
@@ -199,7 +203,7 @@ def retain_test_accuracy(
     build, params: Tensor, test_images: Tensor, test_labels: Tensor, forget_classes: tuple[int, ...]
 ) -> Tensor:
     """``acc_retain_test`` of each network of ``params [N, P]`` at once: ``[N]`` percent."""
-    keep = ~torch.isin(test_labels, torch.tensor(forget_classes, dtype=test_labels.dtype))
+    keep = ~forgotten(test_labels, forget_classes)
     module = build().to(params.device)
     logits = batched_forward(module, params, test_images[keep.to(test_images.device)])
     return (logits.argmax(-1).cpu() == test_labels[keep]).float().mean(1) * 100
