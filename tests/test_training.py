@@ -47,9 +47,10 @@ def test_batch_larger_than_the_data_is_a_clear_error():
         batch_schedule([torch.arange(5)], [0], batch_size=8, steps=1)
 
 
-def test_network_trained_in_the_batch_equals_the_same_network_trained_alone(toy_data):
+@pytest.mark.parametrize("input_dtype", ["float32", "bfloat16"])
+def test_network_trained_in_the_batch_equals_the_same_network_trained_alone(toy_data, input_dtype):
     images, labels = toy_data
-    config = SGDConfig(batch_size=8)
+    config = SGDConfig(batch_size=8, input_dtype=input_dtype)
     seeds = [3, 4, 5]
     schedule = batch_schedule([torch.arange(60)] * 3, seeds, config.batch_size, steps=40)
     batched = train_batched(build(), inits(seeds), images, labels, schedule, config, [0, 20, 40])
@@ -104,3 +105,21 @@ def test_bounded_ascent_raises_the_forget_loss_only(toy_data):
     stats = evaluate_per_class(build(), ckpts[0], images, labels, 3)
     assert stats.loss[1, 0] > stats.loss[0, 0] + 1.0
     assert stats.acc[1, 0] < 0.1
+
+
+def test_bfloat16_inputs_only_lower_the_first_multiply(toy_data):
+    images, _ = toy_data
+    module = build()
+    exact = module(images)
+    low = module(images.to(torch.bfloat16))
+    assert low.dtype == torch.float32  # everything after the first multiply stays float32
+    assert not torch.equal(low, exact)
+    torch.testing.assert_close(low, exact, rtol=0, atol=0.05)
+    params = {n: p.detach()[None] for n, p in module.named_parameters()}
+    stacked = module.forward_stacked(params, images.to(torch.bfloat16)[None])
+    torch.testing.assert_close(stacked[0], low)
+
+
+def test_unknown_input_dtype_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown input_dtype 'float16'.*model_zoo.training"):
+        SGDConfig(input_dtype="float16")

@@ -1,11 +1,13 @@
 """Benchmarks that print measured ratios (speed targets live here, not in timed tests).
 
     uv run python -m hyperforget.bench zoo [--runs 64] [--epochs 5] [--checkpoints 6]
+        [--env base] [--input-dtype float32|bfloat16]
     uv run python -m hyperforget.bench sample [--env base]
     uv run python -m hyperforget.bench spm [--env base]
 
-``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders) three
-ways and reports checkpoints per second, each checkpoint evaluated per class on the val split:
+``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders, same SGD
+recipe and input precision: ``model_zoo.training`` of ``--env``) three ways and reports
+checkpoints per second, each checkpoint evaluated per class on the val split:
 * batched: ``training.train_batched``, all runs at once;
 * loop: ``training.train_single``, one plain ``nn.Module`` after another, same batches;
 * loop + DataLoader: the usual training script, a shuffled ``DataLoader`` per run.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -52,12 +55,14 @@ def embedded_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     }
 
 
-def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
+def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: str | None) -> None:
     splits = embedded_splits()
     (images, labels), (val_images, val_labels) = splits["train"], splits["val"]
     build = partial(build_target, (1, 28, 28), 10, (10,))
     module = build()
-    sgd = SGDConfig()
+    sgd = SGDConfig.from_params(stage_parameters("model_zoo", env)["training"])
+    if input_dtype is not None:
+        sgd = replace(sgd, input_dtype=input_dtype)
     specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
     seeds = [s.seed for s in specs]
     subsets = [zoo.data_indices(labels, None, 0.8, s)[0] for s in seeds]
@@ -94,7 +99,7 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
         optimizer = sgd.optimizer(net.parameters())
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
         loader = DataLoader(
-            TensorDataset(images[subsets[r]], labels[subsets[r]]),
+            TensorDataset(sgd.inputs(images[subsets[r]]), labels[subsets[r]]),
             batch_size=sgd.batch_size,
             shuffle=True,
             drop_last=True,
@@ -118,7 +123,7 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int) -> None:
 
     print(
         f"zoo benchmark: {runs} runs x {steps} steps, {len(at)} checkpoints per run, "
-        f"{torch.get_num_threads()} threads, device cpu"
+        f"{torch.get_num_threads()} threads, device cpu, {sgd.input_dtype} inputs ({env} config)"
     )
     print(f"  batched             {n_ckpt / t_batched:8.1f} checkpoints/s ({t_batched:.2f} s)")
     print(f"  loop                {n_ckpt / t_loop:8.1f} checkpoints/s ({t_loop:.2f} s)")
@@ -236,13 +241,19 @@ def main(argv: list[str] | None = None) -> None:
     zoo_parser.add_argument("--runs", type=int, default=64)
     zoo_parser.add_argument("--epochs", type=int, default=5)
     zoo_parser.add_argument("--checkpoints", type=int, default=6)
+    zoo_parser.add_argument("--env", default="base", help="Kedro environment of the SGD recipe")
+    zoo_parser.add_argument(
+        "--input-dtype",
+        choices=["float32", "bfloat16"],
+        help="override model_zoo.training.input_dtype (all three ways use the same)",
+    )
     sample_parser = sub.add_parser("sample", help="DiHyFo fast-sampler latency")
     sample_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
     spm_parser = sub.add_parser("spm", help="SPM deletion time against retraining the SPM")
     spm_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
     args = parser.parse_args(argv)
     if args.bench == "zoo":
-        bench_zoo(args.runs, args.epochs, args.checkpoints)
+        bench_zoo(args.runs, args.epochs, args.checkpoints, args.env, args.input_dtype)
     elif args.bench == "spm":
         bench_spm(args.env)
     else:

@@ -140,6 +140,9 @@ def batched_forward(module: nn.Module, flat_batch: Tensor, inputs: Tensor) -> Te
     if flat_batch.dim() != 2:
         raise ValueError(f"Expected a batch [N, P], got shape {list(flat_batch.shape)}.")
 
+    if hasattr(module, "forward_stacked"):  # e.g. targets.MLP: one matmul for all N networks
+        return module.forward_stacked(layout.unflatten(flat_batch), inputs, shared=True)
+
     def one(params: dict[str, Tensor]) -> Tensor:
         return functional_call(module, params, (inputs,))
 

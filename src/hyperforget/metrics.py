@@ -26,11 +26,12 @@ def per_class_from_logits(logits: Tensor, labels: Tensor, num_classes: int) -> P
 
     A class without samples gets NaN loss and accuracy.
     """
-    n_nets = logits.shape[0]
-    flat_logits = logits.reshape(-1, logits.shape[-1])
-    flat_labels = labels.repeat(n_nets)
-    losses = F.cross_entropy(flat_logits, flat_labels, reduction="none").view(n_nets, -1)
-    correct = (logits.argmax(-1) == labels).to(losses.dtype)
+    # Classes along dim 1 of [N, K, B]: the layout MLP.forward_stacked computes in, where
+    # log_softmax and gather run without copying (several times faster than [N * B, K]).
+    by_class = logits.transpose(1, 2)
+    targets = labels.expand(len(logits), -1).unsqueeze(1)
+    losses = -torch.log_softmax(by_class, dim=1).gather(1, targets).squeeze(1)  # [N, B]
+    correct = (by_class.argmax(1) == labels).to(losses.dtype)
     onehot = F.one_hot(labels, num_classes).to(losses.dtype)  # [B, K]
     counts = onehot.sum(0)
     return PerClass(

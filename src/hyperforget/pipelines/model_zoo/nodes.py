@@ -49,11 +49,6 @@ def weights_metadata(model: dict[str, Any], manifest: dict[str, Any]) -> dict[st
     }
 
 
-def _sgd(config: dict[str, Any]) -> SGDConfig:
-    keys = ("lr", "momentum", "nesterov", "weight_decay", "batch_size")
-    return SGDConfig(**{k: config[k] for k in keys})
-
-
 def split_tensors(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
     """A split's (images, labels) on ``device``."""
     return split["images"].to(device), split["labels"].to(device)
@@ -112,9 +107,9 @@ def train_zoo(
         split_tensors(train_split, dev),
         split_tensors(val_split, dev),
         int(class_manifest["num_classes"]),
-        sgd=_sgd(training),
+        sgd=SGDConfig.from_params(training),
         epochs=training["epochs"],
-        forget_sgd=_sgd({**training, **forget}),
+        forget_sgd=SGDConfig.from_params({**training, **forget}),
         forget_epochs=forget["epochs"],
         ascent=AscentConfig(weight=forget["ascent_weight"], cap=forget["ascent_cap"]),
         checkpoints=int(model_zoo["checkpoints_per_run"]),
@@ -146,7 +141,7 @@ def _reference_recipe(
     return (
         target_builder(model, class_manifest),
         split_tensors(train_split, resolve_device(device)),
-        _sgd(training),
+        SGDConfig.from_params(training),
         training["epochs"],
     )
 
