@@ -121,5 +121,7 @@ def test_bfloat16_inputs_only_lower_the_first_multiply(toy_data):
 
 
 def test_unknown_input_dtype_is_a_clear_error():
-    with pytest.raises(ValueError, match="Unknown input_dtype 'float16'.*model_zoo.training"):
+    with pytest.raises(
+        ValueError, match="Unknown input_dtype 'float16'.*model_zoo.zoo_input_dtype"
+    ):
         SGDConfig(input_dtype="float16")

@@ -6,7 +6,8 @@
     uv run python -m hyperforget.bench spm [--env base]
 
 ``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders, same SGD
-recipe and input precision: ``model_zoo.training`` of ``--env``) three ways and reports
+recipe and input precision: ``model_zoo.training`` and ``zoo_input_dtype`` of ``--env``) three
+ways and reports
 checkpoints per second, each checkpoint evaluated per class on the val split:
 * batched: ``training.train_batched``, all runs at once;
 * loop: ``training.train_single``, one plain ``nn.Module`` after another, same batches;
@@ -60,9 +61,9 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: s
     (images, labels), (val_images, val_labels) = splits["train"], splits["val"]
     build = partial(build_target, (1, 28, 28), 10, (10,))
     module = build()
-    sgd = SGDConfig.from_params(stage_parameters("model_zoo", env)["training"])
-    if input_dtype is not None:
-        sgd = replace(sgd, input_dtype=input_dtype)
+    zoo_params = stage_parameters("model_zoo", env)
+    sgd = SGDConfig.from_params(zoo_params["training"])
+    sgd = replace(sgd, input_dtype=input_dtype or zoo_params["zoo_input_dtype"])
     specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
     seeds = [s.seed for s in specs]
     subsets = [zoo.data_indices(labels, None, 0.8, s)[0] for s in seeds]
@@ -245,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     zoo_parser.add_argument(
         "--input-dtype",
         choices=["float32", "bfloat16"],
-        help="override model_zoo.training.input_dtype (all three ways use the same)",
+        help="override model_zoo.zoo_input_dtype (all three ways use the same)",
     )
     sample_parser = sub.add_parser("sample", help="DiHyFo fast-sampler latency")
     sample_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")

@@ -45,7 +45,7 @@ class SGDConfig:
         if self.input_dtype not in INPUT_DTYPES:
             raise ValueError(
                 f"Unknown input_dtype {self.input_dtype!r}; use one of {sorted(INPUT_DTYPES)} "
-                "(model_zoo.training.input_dtype in parameters_model_zoo.yml)."
+                "(model_zoo.zoo_input_dtype in parameters_model_zoo.yml)."
             )
 
     @classmethod

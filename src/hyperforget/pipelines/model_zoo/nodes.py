@@ -100,7 +100,8 @@ def train_zoo(
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
     """Train the zoo; returns its checkpoints ``[N, P]``, their table and size metrics."""
     dev = resolve_device(device)
-    training, forget = model_zoo["training"], model_zoo["forget_training"]
+    training = {**model_zoo["training"], "input_dtype": model_zoo["zoo_input_dtype"]}
+    forget = model_zoo["forget_training"]
     built = zoo.build_zoo(
         target_builder(model, class_manifest),
         zoo_plan["runs"],
