@@ -10,6 +10,8 @@ def zoo_config(**replicas):
         "seed": 100,
         "reference_seed": 0,
         "checkpoints_per_run": 3,
+        "training": {"lr": 0.1, "batch_size": 8, "epochs": 1},
+        "zoo_input_dtype": "float32",
         "regimes": {"learn": {"runs": 2}},
         "oracle_replicas": {"runs_per_class": 2, "seed": 50, **replicas},
     }
@@ -32,3 +34,9 @@ def test_replica_seeds_are_held_out_and_distinct():
 def test_bad_replica_settings_fail_before_training(replicas, message):
     with pytest.raises(ValueError, match=message):
         plan_zoo(MANIFEST, zoo_config(**replicas))
+
+
+def test_an_unknown_zoo_precision_fails_when_the_zoo_is_planned():
+    config = {**zoo_config(), "zoo_input_dtype": "float16"}
+    with pytest.raises(ValueError, match="Unknown input_dtype 'float16'"):
+        plan_zoo(MANIFEST, config)

@@ -49,6 +49,12 @@ def weights_metadata(model: dict[str, Any], manifest: dict[str, Any]) -> dict[st
     }
 
 
+def zoo_sgd(model_zoo: dict[str, Any], overrides: dict[str, Any] | None = None) -> SGDConfig:
+    """The zoo runs' recipe: ``training`` (with ``overrides``) at the zoo's input precision."""
+    precision = {"input_dtype": model_zoo["zoo_input_dtype"]}
+    return SGDConfig.from_params({**model_zoo["training"], **precision, **(overrides or {})})
+
+
 def split_tensors(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
     """A split's (images, labels) on ``device``."""
     return split["images"].to(device), split["labels"].to(device)
@@ -84,6 +90,7 @@ def plan_zoo(class_manifest: dict[str, Any], model_zoo: dict[str, Any]) -> dict[
             "original/oracles also use; move it apart so every retrained model is independent."
         )
     zoo.checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
+    zoo_sgd(model_zoo)  # a bad recipe or precision fails here, not after other stages ran
     counts = pd.Series([s.regime for s in specs]).value_counts().to_dict()
     logger.info("Zoo plan: %d runs %s", len(specs), counts)
     return {"runs": specs, "reference_seeds": reference_seeds, "replica_seeds": replica_seeds}
@@ -100,17 +107,16 @@ def train_zoo(
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
     """Train the zoo; returns its checkpoints ``[N, P]``, their table and size metrics."""
     dev = resolve_device(device)
-    training = {**model_zoo["training"], "input_dtype": model_zoo["zoo_input_dtype"]}
-    forget = model_zoo["forget_training"]
+    training, forget = model_zoo["training"], model_zoo["forget_training"]
     built = zoo.build_zoo(
         target_builder(model, class_manifest),
         zoo_plan["runs"],
         split_tensors(train_split, dev),
         split_tensors(val_split, dev),
         int(class_manifest["num_classes"]),
-        sgd=SGDConfig.from_params(training),
+        sgd=zoo_sgd(model_zoo),
         epochs=training["epochs"],
-        forget_sgd=SGDConfig.from_params({**training, **forget}),
+        forget_sgd=zoo_sgd(model_zoo, forget),
         forget_epochs=forget["epochs"],
         ascent=AscentConfig(weight=forget["ascent_weight"], cap=forget["ascent_cap"]),
         checkpoints=int(model_zoo["checkpoints_per_run"]),
