@@ -7,8 +7,7 @@
 
 ``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders, same SGD
 recipe and input precision: ``model_zoo.training`` and ``zoo_input_dtype`` of ``--env``) three
-ways and reports
-checkpoints per second, each checkpoint evaluated per class on the val split:
+ways and reports checkpoints per second, each checkpoint evaluated per class on the val split:
 * batched: ``training.train_batched``, all runs at once;
 * loop: ``training.train_single``, one plain ``nn.Module`` after another, same batches;
 * loop + DataLoader: the usual training script, a shuffled ``DataLoader`` per run.

@@ -5,8 +5,8 @@ parameters). Hidden widths are configurable; every hidden layer is followed by a
 
 Images may come in bfloat16 (``model_zoo.zoo_input_dtype``): the first layer then multiplies
 in bfloat16 with float32 accumulation and everything after it, weights and gradients included,
-stays float32. At the zoo's shapes that layer is almost all of the arithmetic, and on CPUs with
-bfloat16 matmuls (AVX512-BF16, AMX) or on GPUs it runs about twice as fast.
+stays float32. At the zoo's shapes that layer is almost all of the arithmetic; on CPUs with
+bfloat16 matmuls (AVX512-BF16, AMX) or on GPUs its matmuls run about twice as fast.
 """
 
 from __future__ import annotations

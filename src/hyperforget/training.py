@@ -30,8 +30,8 @@ class SGDConfig:
     """G.pt's MNIST recipe by default; the learning rate follows a cosine schedule to zero.
 
     ``input_dtype`` is the precision the training images are multiplied in: ``"bfloat16"``
-    halves the cost of the first layer, the bulk of the zoo's arithmetic (see ``targets.MLP``);
-    weights, gradients and the optimiser stay float32 either way.
+    about halves the cost of the first layer's matmuls, the bulk of the zoo's arithmetic (see
+    ``targets.MLP``); weights, gradients and the optimiser stay float32 either way.
     """
 
     lr: float = 0.1
