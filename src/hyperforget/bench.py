@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -40,8 +39,9 @@ from hyperforget.dihyfo import VARIANTS, DiHyFo, DiHyFoConfig
 from hyperforget.flat_params import ParamLayout, flatten_module, load_flat_into
 from hyperforget.hypertrain import sample_params
 from hyperforget.metrics import evaluate_per_class, per_class_from_logits
+from hyperforget.pipelines.model_zoo.nodes import zoo_sgd
 from hyperforget.targets import build_target
-from hyperforget.training import SGDConfig, batch_schedule, train_batched, train_single
+from hyperforget.training import batch_schedule, train_batched, train_single
 
 
 def embedded_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -60,9 +60,8 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: s
     (images, labels), (val_images, val_labels) = splits["train"], splits["val"]
     build = partial(build_target, (1, 28, 28), 10, (10,))
     module = build()
-    zoo_params = stage_parameters("model_zoo", env)
-    sgd = SGDConfig.from_params(zoo_params["training"])
-    sgd = replace(sgd, input_dtype=input_dtype or zoo_params["zoo_input_dtype"])
+    precision = {"input_dtype": input_dtype} if input_dtype else None
+    sgd = zoo_sgd(stage_parameters("model_zoo", env), precision)
     specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
     seeds = [s.seed for s in specs]
     subsets = [zoo.data_indices(labels, None, 0.8, s)[0] for s in seeds]
