@@ -22,3 +22,11 @@ def test_bench_zoo_prints_the_ratio(capsys):
     bench.main(["zoo", "--runs", "2", "--epochs", "1", "--checkpoints", "2"])
     out = capsys.readouterr().out
     assert "ratio batched / loop" in out
+
+
+def test_bench_train_prints_every_precision_for_both_variants(capsys):
+    bench.main(["train", "--env", "test", "--steps", "1"])
+    out = capsys.readouterr().out
+    for variant in ("dihyfo1", "dihyfo2"):
+        line = next(line for line in out.splitlines() if line.strip().startswith(variant))
+        assert "float32" in line and "tf32" in line and "bfloat16" in line

@@ -1,3 +1,5 @@
+import math
+
 import pandas as pd
 import pytest
 import torch
@@ -183,3 +185,30 @@ def test_guidance_extrapolates_from_the_reference_prompt(target, zoo):
         sample(asked_loss, guidance=1.0)
     with pytest.raises(ValueError, match="positive"):
         sample(asked_loss, guidance=-1.0, reference_loss=reference_loss)
+
+
+def test_training_precision_acts_where_it_should_and_leaves_global_flags_alone(target, zoo):
+    zoo_set, _ = zoo
+    layout, diffusion = ParamLayout.from_module(target), GaussianDiffusion(num_steps=20)
+    flags = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+
+    def curve(precision: str) -> list[float]:
+        torch.manual_seed(0)
+        config = HyperTrainConfig(steps=4, batch_size=4, log_every=1, precision=precision)
+        ema, losses = train_hypernetwork(
+            DiHyFo(layout, 3, CONFIG), diffusion, zoo_set, config, 1, torch.device("cpu")
+        )
+        assert all(p.dtype == torch.float32 for p in ema.parameters())
+        assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == flags
+        return losses
+
+    exact = curve("float32")
+    assert curve("tf32") == exact  # TF32 only changes CUDA matmuls
+    reduced = curve("bfloat16")  # autocast runs the denoiser's matmuls in bfloat16
+    assert reduced != exact and all(math.isfinite(value) for value in reduced)
+    assert reduced == pytest.approx(exact, rel=0.1)
+
+
+def test_unknown_training_precision_is_refused():
+    with pytest.raises(ValueError, match="hypernetwork.training.precision must be one of"):
+        HyperTrainConfig(precision="float16")

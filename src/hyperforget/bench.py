@@ -3,6 +3,7 @@
     uv run python -m hyperforget.bench zoo [--runs 64] [--epochs 5] [--checkpoints 6]
         [--env base] [--input-dtype float32|bfloat16]
     uv run python -m hyperforget.bench sample [--env base]
+    uv run python -m hyperforget.bench train [--env base] [--steps 5]
     uv run python -m hyperforget.bench spm [--env base]
 
 ``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders, same SGD
@@ -16,6 +17,11 @@ ways and reports checkpoints per second, each checkpoint evaluated per class on 
 ``conf/<env>/parameters_hypernetwork.yml`` and guided as in ``parameters_unlearning.yml``,
 drawing 1 and 32 networks for the default MLP
 (sampling cost does not depend on the trained weights, so freshly initialised models are used).
+
+``train`` times DiHyFo training steps (``hypertrain.train_hypernetwork``: batch, denoiser,
+AdamW, EMA) at each ``hypernetwork.training.precision``, sized as in ``--env``, on a synthetic
+zoo of the default MLP's shape, on the device ``auto`` picks, and prints each precision's
+speed-up over float32 (on the CPU, ``tf32`` is float32).
 
 ``spm`` trains the SPM of ``conf/<env>/parameters_semi_parametric.yml`` on the embedded MNIST,
 then times deleting each class and a random 10% of the samples from its memory, against
@@ -34,10 +40,17 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from hyperforget import data, spm, zoo
+from hyperforget.devices import resolve_device, synchronize
 from hyperforget.diffusion import GaussianDiffusion
 from hyperforget.dihyfo import VARIANTS, DiHyFo, DiHyFoConfig
 from hyperforget.flat_params import ParamLayout, flatten_module, load_flat_into
-from hyperforget.hypertrain import sample_params
+from hyperforget.hypertrain import (
+    PRECISIONS,
+    HyperTrainConfig,
+    ZooSet,
+    sample_params,
+    train_hypernetwork,
+)
 from hyperforget.metrics import evaluate_per_class, per_class_from_logits
 from hyperforget.pipelines.model_zoo.nodes import zoo_sgd
 from hyperforget.targets import build_target
@@ -229,6 +242,57 @@ def bench_sample(env: str, repeats: int = 5) -> None:
             )
 
 
+def synthetic_zoo(layout: ParamLayout, runs: int, checkpoints: int, num_classes: int) -> ZooSet:
+    """Random checkpoints with the shapes of a zoo: the cost of a training step does not
+    depend on the weights' values."""
+    generator = torch.Generator().manual_seed(0)
+    rows = runs * checkpoints
+    run_ids = torch.arange(runs).repeat_interleave(checkpoints)
+    return ZooSet(
+        params=0.1 * torch.randn(rows, layout.num_params, generator=generator),
+        losses=torch.rand(rows, num_classes, generator=generator),
+        run_last=run_ids * checkpoints + checkpoints - 1,
+        run_ids=run_ids,
+        regimes=("forget",) * rows,
+    )
+
+
+def bench_train(env: str, steps: int) -> None:
+    params = stage_parameters("hypernetwork", env)
+    device = resolve_device("auto")
+    layout = ParamLayout.from_module(build_target((1, 28, 28), 10, (10,)))
+    diffusion = GaussianDiffusion(**params["diffusion"])
+    zoo_set = synthetic_zoo(layout, runs=16, checkpoints=11, num_classes=10)
+    batch_size = int(params["training"]["batch_size"])
+    print(
+        f"DiHyFo training benchmark ({env} config, batch {batch_size}, {device}, "
+        f"{torch.get_num_threads()} threads): seconds per step, mean of {steps} after 2"
+    )
+    for variant in VARIANTS:
+        per_step = {}
+        for precision in PRECISIONS:
+            torch.manual_seed(0)
+            net = DiHyFo(layout, 10, DiHyFoConfig(variant=variant, **params["model"]))
+
+            def train(count: int, net=net, precision=precision) -> None:
+                config = HyperTrainConfig(
+                    steps=count, batch_size=batch_size, precision=precision, log_every=count
+                )
+                train_hypernetwork(net, diffusion, zoo_set, config, seed=0, device=device)
+                synchronize(device)
+
+            train(2)  # warm-up: kernels, allocator, first optimiser state
+            start = time.perf_counter()
+            train(steps)
+            per_step[precision] = (time.perf_counter() - start) / steps
+            del net
+        line = "  ".join(
+            f"{name} {seconds:.3f} s ({per_step['float32'] / seconds:.1f}x)"
+            for name, seconds in per_step.items()
+        )
+        print(f"  {variant}: {line}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m hyperforget.bench",
@@ -248,6 +312,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     sample_parser = sub.add_parser("sample", help="DiHyFo fast-sampler latency")
     sample_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
+    train_parser = sub.add_parser("train", help="DiHyFo training step time per precision")
+    train_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
+    train_parser.add_argument("--steps", type=int, default=5)
     spm_parser = sub.add_parser("spm", help="SPM deletion time against retraining the SPM")
     spm_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
     args = parser.parse_args(argv)
@@ -255,6 +322,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_zoo(args.runs, args.epochs, args.checkpoints, args.env, args.input_dtype)
     elif args.bench == "spm":
         bench_spm(args.env)
+    elif args.bench == "train":
+        bench_train(args.env, args.steps)
     else:
         bench_sample(args.env)
 
