@@ -181,14 +181,14 @@ PRECISIONS = ("float32", "tf32", "bfloat16")
 
 @contextmanager
 def _tf32_matmuls(enabled: bool) -> Iterator[None]:
-    """TF32 for CUDA matmuls and convolutions while training, restored afterwards (the flags
-    are global: later nodes of the same run must not inherit them)."""
-    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = enabled
+    """TF32 on or off for CUDA matmuls (the denoiser has no convolutions) while training, then
+    restored: the flag is global, and later nodes of the same run must not inherit it."""
+    saved = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = enabled
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+        torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def tensor_balanced_weights(layout: ParamLayout) -> Tensor:
