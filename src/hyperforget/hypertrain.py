@@ -256,7 +256,8 @@ def train_hypernetwork(
     device: torch.device,
     progress: str | None = None,
 ) -> tuple[DiHyFo, list[float]]:
-    """AdamW with gradient clipping; returns the EMA copy of the model and the loss curve."""
+    """AdamW with gradient clipping, the denoiser's matmuls in ``config.precision``; returns
+    the EMA copy of the model and the loss curve."""
     zoo = zoo.of_regimes(config.regimes)
     generator = torch.Generator().manual_seed(seed)
     device_generator = torch.Generator(device=device).manual_seed(seed)
