@@ -21,17 +21,26 @@ class PerClass:
     total_acc: Tensor
 
 
+def cross_entropy_per_sample(logits: Tensor, labels: Tensor) -> Tensor:
+    """Cross-entropy ``[N, B]`` of N networks' ``logits [N, B, K]``; ``labels`` is ``[N, B]``
+    (each network its own samples) or ``[B]`` (the same samples for all).
+
+    Computed with classes along dim 1 of ``[N, K, B]``: the layout MLP.forward_stacked computes
+    in, where log_softmax and gather run without copying (several times faster than flattening
+    to ``[N * B, K]``), and whose backward is several times faster than F.cross_entropy's
+    nll_loss2d.
+    """
+    targets = labels.expand(len(logits), -1).unsqueeze(1)
+    return -torch.log_softmax(logits.transpose(1, 2), dim=1).gather(1, targets).squeeze(1)
+
+
 def per_class_from_logits(logits: Tensor, labels: Tensor, num_classes: int) -> PerClass:
     """``logits [N, B, K]`` of N networks on the same B samples -> per-class statistics.
 
     A class without samples gets NaN loss and accuracy.
     """
-    # Classes along dim 1 of [N, K, B]: the layout MLP.forward_stacked computes in, where
-    # log_softmax and gather run without copying (several times faster than [N * B, K]).
-    by_class = logits.transpose(1, 2)
-    targets = labels.expand(len(logits), -1).unsqueeze(1)
-    losses = -torch.log_softmax(by_class, dim=1).gather(1, targets).squeeze(1)  # [N, B]
-    correct = (by_class.argmax(1) == labels).to(losses.dtype)
+    losses = cross_entropy_per_sample(logits, labels)  # [N, B]
+    correct = (logits.transpose(1, 2).argmax(1) == labels).to(losses.dtype)
     onehot = F.one_hot(labels, num_classes).to(losses.dtype)  # [B, K]
     counts = onehot.sum(0)
     return PerClass(

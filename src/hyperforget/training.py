@@ -21,6 +21,7 @@ from torch.func import functional_call
 from tqdm.auto import tqdm
 
 from hyperforget.flat_params import ParamLayout, load_flat_into
+from hyperforget.metrics import cross_entropy_per_sample
 
 INPUT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -171,13 +172,7 @@ def train_batched(
             buffers[role] = flat_images.new_empty(idx.numel(), flat_images.shape[1])
         gathered = torch.index_select(flat_images, 0, idx.flatten(), out=buffers[role])
         inputs = gathered.view(*idx.shape, *images.shape[1:])
-        logits = _batched_logits(module, params, inputs)  # [R, B, K]
-        # Cross-entropy over dim 1 of [R, K, B]: for MLP.forward_stacked this transpose is the
-        # contiguous layout it computed in, much faster than flattening to [R * B, K]; and
-        # log_softmax + gather backpropagates several times faster than F.cross_entropy's
-        # nll_loss2d there.
-        log_probs = torch.log_softmax(logits.transpose(1, 2), dim=1)
-        return -log_probs.gather(1, labels[idx].unsqueeze(1)).squeeze(1)
+        return cross_entropy_per_sample(_batched_logits(module, params, inputs), labels[idx])
 
     snapshot(0)
     for step in tqdm(range(steps), desc=progress, disable=progress is None, mininterval=2):
