@@ -149,3 +149,20 @@ def test_retrain_spread_places_the_oracle_among_its_replicas():
     alone = evaluation.retrain_spread(92.0, torch.empty(0))
     assert alone["retrained"] == 1 and math.isnan(alone["retrained_sd"])
     assert math.isnan(alone["oracle_minus_replicas"])
+
+
+def test_agreement_counts_equal_predictions():
+    a = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]]).log()
+    b = torch.tensor([[0.7, 0.3], [0.9, 0.1], [0.6, 0.4], [0.4, 0.6]]).log()
+    assert evaluation.agreement(a, b) == pytest.approx(75.0)
+    assert evaluation.agreement(a, a) == 100.0
+
+
+def test_agreement_spread_compares_a_method_with_retraining():
+    spread = evaluation.agreement_spread(90.0, torch.tensor([92.0, 94.0]))
+    assert spread["replicas"] == 2
+    assert spread["retrained_agreement_mean"] == pytest.approx(93.0)
+    assert (spread["retrained_agreement_min"], spread["retrained_agreement_max"]) == (92.0, 94.0)
+    assert spread["method_minus_retrained"] == pytest.approx(-3.0)
+    alone = evaluation.agreement_spread(90.0, torch.empty(0))
+    assert alone["replicas"] == 0 and math.isnan(alone["method_minus_retrained"])

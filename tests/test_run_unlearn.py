@@ -103,6 +103,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
         "plots/loss_alignment.png",
         "plots/oracle_agreement.png",
         "plots/oracle_spread.png",
+        "plots/spm_oracle_spread.png",
     }
     assert run["metrics.eval.dihyfo1.mean.acc_forget_test"] >= 0
     assert run["metrics.dihyfo1.train_loss"] > 0
@@ -111,6 +112,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert 0 <= run["metrics.unlearning.ltu.mean.conflict_fraction"] <= 1
     assert run["metrics.unlearning.ssd.c0.seconds"] > 0
     assert run["metrics.eval.oracle_spread.c0.retrained_sd"] >= 0
+    assert 0 <= run["metrics.spm.oracle_spread.0.retrained_agreement_mean"] <= 100
 
 
 def test_zoo_reference_models_and_reports_are_written(project):
@@ -244,6 +246,33 @@ def test_spm_deletes_from_a_new_memory_and_is_evaluated_against_its_oracle(proje
     assert (~deleted["alive"][4]).sum() == 140
     comparison = pd.read_parquet(only_version(project / "data/08_reporting/spm_comparison.parquet"))
     assert comparison["model"].tolist() == ["spm_c", "spm_r", "classifier"]
+
+
+def test_spm_agreement_is_set_against_the_oracle_retrained_again(project):
+    results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
+    spm = results[results["method"] == "spm"].set_index("forget_classes")
+    spread = pd.read_parquet(only_version(project / "data/08_reporting/spm_oracle_spread.parquet"))
+    assert spread["forget_classes"].tolist() == ["0", "1", "2", "3", "random10"]
+    assert (spread["replicas"] == 1).all()
+    for row in spread.to_dict("records"):
+        assert row["method_agreement"] == pytest.approx(
+            spm.loc[row["forget_classes"], "agreement_oracle"], abs=1e-3
+        )
+        assert 0 <= row["retrained_agreement_mean"] <= 100
+        assert row["method_minus_retrained"] == pytest.approx(
+            row["method_agreement"] - row["retrained_agreement_mean"]
+        )
+    replicas = SafetensorsDataset(
+        filepath=str(
+            only_version(project / "data/06_models/spm_oracle_replica_weights.safetensors")
+        )
+    ).load()
+    oracles = SafetensorsDataset(
+        filepath=str(only_version(project / "data/06_models/spm_oracle_weights.safetensors"))
+    ).load()
+    assert replicas["params"].shape == (5, 1, oracles["params"].shape[1])
+    assert not torch.equal(replicas["params"][:, 0], oracles["params"])  # other seeds
+    assert only_version(project / "data/08_reporting/spm_oracle_spread.png").exists()
 
 
 def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tmp_path):

@@ -50,6 +50,11 @@ def accuracy(log_probs: Tensor, labels: Tensor) -> float:
     return float((log_probs.argmax(-1) == labels).float().mean() * 100)
 
 
+def agreement(log_probs: Tensor, other_log_probs: Tensor) -> float:
+    """Percent of samples on which two models' predictions (argmax) are the same."""
+    return float((log_probs.argmax(-1) == other_log_probs.argmax(-1)).float().mean() * 100)
+
+
 def _balanced(members: np.ndarray, non_members: np.ndarray, seed: int):
     rng = np.random.default_rng(seed)
     n = min(len(members), len(non_members))
@@ -144,9 +149,7 @@ def masked_metrics(
             train_labels[f_train],
             seed,
         ),
-        "agreement_oracle": float(
-            (outputs.test.argmax(-1) == oracle.test.argmax(-1)).float().mean() * 100
-        ),
+        "agreement_oracle": agreement(outputs.test, oracle.test),
         "kl_oracle": float(kl),
     }
 
@@ -226,4 +229,21 @@ def retrain_spread(oracle: float, replicas: Tensor) -> dict[str, float]:
         "retrained_min": float(retrained.min()),
         "retrained_max": float(retrained.max()),
         "oracle_minus_replicas": float(oracle) - replica_mean,
+    }
+
+
+def agreement_spread(method: float, retrained: Tensor) -> dict[str, float]:
+    """How often the oracle's test predictions are matched by a method (``method``, percent)
+    against how often they are matched by the same oracle retrained with other seeds
+    (``retrained [J]``, percent each): the agreement that retraining alone reaches, which a
+    method cannot be expected to beat. ``method_minus_retrained`` is against their mean."""
+    retrained = retrained.double().cpu()
+    mean = float(retrained.mean()) if len(retrained) else math.nan
+    return {
+        "replicas": float(len(retrained)),
+        "method_agreement": float(method),
+        "retrained_agreement_mean": mean,
+        "retrained_agreement_min": float(retrained.min()) if len(retrained) else math.nan,
+        "retrained_agreement_max": float(retrained.max()) if len(retrained) else math.nan,
+        "method_minus_retrained": float(method) - mean,
     }

@@ -181,3 +181,28 @@ def oracle_spread_panels(spread, results, methods: Sequence[str], columns: int =
         "Methods (dots) against the oracle (x) and its retraining spread over seeds (band)"
     )
     return fig
+
+
+def agreement_spread_bars(spread, method: str) -> Figure:
+    """Per forget scenario, how often the method's test predictions equal its retrained
+    oracle's (bar), against how often the oracle retrained with another seed equals it (grey:
+    the mean, with min to max): the agreement retraining itself reaches."""
+    scenarios = list(spread["forget_classes"])
+    x = np.arange(len(scenarios))
+    fig = Figure(figsize=(max(4.0, 0.5 * len(scenarios) + 2), 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(x - 0.2, spread["method_agreement"], 0.4, color="tab:blue", label=method)
+    mean = spread["retrained_agreement_mean"].to_numpy(dtype=float)
+    errors = np.stack(
+        [mean - spread["retrained_agreement_min"], spread["retrained_agreement_max"] - mean]
+    )
+    ax.bar(x + 0.2, mean, 0.4, color="0.7", label="oracle retrained (other seeds)")
+    ax.errorbar(x + 0.2, mean, yerr=np.nan_to_num(errors), fmt="none", ecolor="0.3", capsize=2)
+    low = float(np.nanmin(np.concatenate([spread["method_agreement"], mean])))
+    ax.set_ylim(max(0.0, low - 10.0), 100.0)
+    ax.set_xticks(x, scenarios)
+    ax.set_xlabel("forget scenario")
+    ax.set_ylabel("test predictions equal to the oracle's (%)")
+    ax.set_title(f"{method} against retraining: agreement with the retrained oracle")
+    ax.legend(fontsize="small", loc="lower right")
+    return fig

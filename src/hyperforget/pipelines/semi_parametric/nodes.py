@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 import torch
+from matplotlib.figure import Figure
 from torch import Tensor
 
 from hyperforget import evaluation, spm
@@ -17,6 +19,7 @@ from hyperforget.devices import resolve_device, synchronize
 from hyperforget.flat_params import flatten_module, load_flat_into
 from hyperforget.params import list_param
 from hyperforget.pipelines.model_zoo.nodes import split_tensors
+from hyperforget.plots import agreement_spread_bars
 from hyperforget.seeding import seeded
 
 logger = logging.getLogger(__name__)
@@ -124,6 +127,7 @@ def plan_deletions(
     chosen = requested_sample_ids(params, len(labels))
     if chosen is not None:
         plans.append({"name": f"samples{len(chosen)}", "classes": [], "sample_ids": chosen})
+    oracle_replica_seeds(params, len(plans))  # fail on clashing seeds before any training
     return plans
 
 
@@ -217,6 +221,64 @@ def delete_from_memory(
     }
 
 
+def oracle_replica_seeds(params: dict[str, Any], num_scenarios: int) -> list[list[int]]:
+    """Seeds of the oracles' replicas, ``[scenario][replica]``: replica j of scenario s uses
+    ``oracle_replicas.seed + j * num_scenarios + s``; checked against every other SPM seed."""
+    replicas = params.get("oracle_replicas") or {"runs_per_scenario": 0, "seed": 0}
+    runs = int(replicas["runs_per_scenario"])
+    if runs < 0:
+        raise ValueError(
+            f"semi_parametric.oracle_replicas.runs_per_scenario must be 0 or more, got {runs}."
+        )
+    seeds = [
+        [int(replicas["seed"]) + j * num_scenarios + s for j in range(runs)]
+        for s in range(num_scenarios)
+    ]
+    taken = {int(params["seed"])} | {int(params["oracle_seed"]) + s for s in range(num_scenarios)}
+    clash = sorted(taken.intersection(seed for row in seeds for seed in row))
+    if clash:
+        raise ValueError(
+            f"semi_parametric.oracle_replicas.seed gives replica seeds {clash} that the SPM or "
+            "its oracles already use; move it (e.g. 6000)."
+        )
+    return seeds
+
+
+def _retrain_without(
+    train_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    deletions: list[dict[str, Any]],
+    params: dict[str, Any],
+    device: str,
+    seeds: list[list[int]],
+) -> dict[str, Any]:
+    """Per scenario s, one SPM retrained from scratch without its deleted samples per seed in
+    ``seeds[s]``: ``params [S, J, P]`` and ``seconds [S, J]``."""
+    dev = resolve_device(device)
+    config = _config(params)
+    images, labels = split_tensors(train_split, dev)
+    num_params = sum(p.numel() for p in _model(config, class_manifest).parameters())
+    rows, seconds = [], []
+    for plan, scenario_seeds in zip(deletions, seeds, strict=True):
+        keep = torch.ones(len(labels), dtype=torch.bool, device=dev)
+        keep[torch.tensor(plan["sample_ids"], dtype=torch.long, device=dev)] = False
+        trained = [
+            _train(images[keep], labels[keep], class_manifest, config, seed)
+            for seed in scenario_seeds
+        ]
+        rows.append(
+            torch.stack([flatten_module(m).cpu() for m, _ in trained])
+            if trained
+            else torch.empty(0, num_params)
+        )
+        seconds.append(torch.tensor([spent for _, spent in trained], dtype=torch.float64))
+    return {
+        "params": torch.stack(rows),
+        "seconds": torch.stack(seconds),
+        "__metadata__": {"scenarios": json.dumps([p["name"] for p in deletions])},
+    }
+
+
 def train_oracles(
     train_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
@@ -225,23 +287,25 @@ def train_oracles(
     device: str,
 ) -> dict[str, Any]:
     """Per scenario, an SPM retrained from scratch without the deleted samples (held-out seed)."""
-    dev = resolve_device(device)
-    config = _config(params)
-    images, labels = split_tensors(train_split, dev)
-    rows, seconds = [], []
-    for i, plan in enumerate(deletions):
-        keep = torch.ones(len(labels), dtype=torch.bool, device=dev)
-        keep[torch.tensor(plan["sample_ids"], dtype=torch.long, device=dev)] = False
-        model, spent = _train(
-            images[keep], labels[keep], class_manifest, config, int(params["oracle_seed"]) + i
-        )
-        rows.append(flatten_module(model).cpu())
-        seconds.append(spent)
-    return {
-        "params": torch.stack(rows),
-        "seconds": torch.tensor(seconds, dtype=torch.float64),
-        "__metadata__": {"scenarios": json.dumps([p["name"] for p in deletions])},
-    }
+    seeds = [[int(params["oracle_seed"]) + s] for s in range(len(deletions))]
+    oracles = _retrain_without(train_split, class_manifest, deletions, params, device, seeds)
+    return {**oracles, "params": oracles["params"][:, 0], "seconds": oracles["seconds"][:, 0]}
+
+
+def train_oracle_replicas(
+    train_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    deletions: list[dict[str, Any]],
+    params: dict[str, Any],
+    device: str,
+) -> dict[str, Any]:
+    """Per scenario, the oracle retrained again with other held-out seeds
+    (``semi_parametric.oracle_replicas``): how often two retrainings agree is the reference for
+    the SPM's agreement with its oracle."""
+    seeds = oracle_replica_seeds(params, len(deletions))
+    replicas = _retrain_without(train_split, class_manifest, deletions, params, device, seeds)
+    logger.info("SPM: retrained %d more oracle(s) per scenario", len(seeds[0]) if seeds else 0)
+    return replicas
 
 
 def evaluate_semi_parametric(
@@ -249,6 +313,7 @@ def evaluate_semi_parametric(
     spm_memory: dict[str, Any],
     spm_unlearned_memory: dict[str, Any],
     spm_oracle_weights: dict[str, Any],
+    spm_oracle_replica_weights: dict[str, Any],
     train_split: dict[str, Tensor],
     test_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
@@ -256,8 +321,10 @@ def evaluate_semi_parametric(
     params: dict[str, Any],
     evaluation_params: dict[str, Any],
     device: str,
-) -> pd.DataFrame:
-    """Rows ``spm`` (after deletion) and ``spm_oracle`` per scenario, in the results' columns."""
+) -> tuple[pd.DataFrame, pd.DataFrame, Figure, dict[str, Any]]:
+    """Rows ``spm`` (after deletion) and ``spm_oracle`` per scenario, in the results' columns;
+    and per scenario, the SPM's agreement with its oracle against the oracle's agreement with
+    its replicas (table, plot, MLflow metrics)."""
     dev = resolve_device(device)
     config = _config(params)
     images, labels = split_tensors(train_split, dev)
@@ -273,7 +340,14 @@ def evaluate_semi_parametric(
             spm.predict(net, mem, test_images, config.mode, config.neighbours).cpu(),
         )
 
-    rows = []
+    def retrained(weights: Tensor, keep: Tensor) -> tuple[spm.SemiParametric, spm.Memory]:
+        """A retrained SPM and its memory of the samples it was trained on."""
+        net = load_flat_into(_model(config, class_manifest).to(dev), weights.to(dev))
+        return net, spm.build_memory(
+            net, images[keep], labels[keep], memory.sample_ids[keep], num_classes
+        )
+
+    rows, spread = [], []
     train_labels, test_labels = labels.cpu(), test_labels.cpu()
     for i, plan in enumerate(deletions):
         deleted = replace(
@@ -282,14 +356,8 @@ def evaluate_semi_parametric(
             class_sums=spm_unlearned_memory["class_sums"][i].to(dev),
             class_counts=spm_unlearned_memory["class_counts"][i].to(dev),
         )
-        oracle_net = load_flat_into(
-            _model(config, class_manifest).to(dev), spm_oracle_weights["params"][i].to(dev)
-        )
         keep = deleted.alive
-        oracle_memory = spm.build_memory(
-            oracle_net, images[keep], labels[keep], memory.sample_ids[keep], num_classes
-        )
-        oracle = outputs(oracle_net, oracle_memory)
+        oracle = outputs(*retrained(spm_oracle_weights["params"][i], keep))
         _, f_test = evaluation.class_masks(train_labels, test_labels, tuple(plan["classes"]))
         candidates = [
             evaluation.Candidate(
@@ -297,7 +365,7 @@ def evaluate_semi_parametric(
             ),
             evaluation.Candidate("spm_oracle", oracle, float(spm_oracle_weights["seconds"][i])),
         ]
-        rows += evaluation.results_rows(
+        scenario_rows = evaluation.results_rows(
             plan["name"],
             candidates,
             "spm_oracle",
@@ -307,4 +375,32 @@ def evaluate_semi_parametric(
             f_test,
             seed,
         )
-    return pd.DataFrame(rows)
+        rows += scenario_rows
+        spm_row = next(row for row in scenario_rows if row["method"] == "spm")
+        replica_agreement = torch.tensor(
+            [
+                evaluation.agreement(outputs(*retrained(w, keep)).test, oracle.test)
+                for w in spm_oracle_replica_weights["params"][i]
+            ]
+        )
+        spread.append(
+            {
+                "forget_classes": plan["name"],
+                **evaluation.agreement_spread(spm_row["agreement_oracle"], replica_agreement),
+            }
+        )
+    table = pd.DataFrame(spread)
+    if table["replicas"].max() > 0:
+        logger.info(
+            "SPM after deletion agrees with its retrained oracle on %.1f%% of the test set on "
+            "average; the oracle retrained with another seed agrees with it on %.1f%%",
+            table["method_agreement"].mean(),
+            table["retrained_agreement_mean"].mean(),
+        )
+    metrics = {
+        f"spm.oracle_spread.{row['forget_classes']}.{column}": {"value": row[column], "step": 0}
+        for row in spread
+        for column in ("retrained_agreement_mean", "method_minus_retrained")
+        if not math.isnan(row[column])
+    }
+    return pd.DataFrame(rows), table, agreement_spread_bars(table, "SPM"), metrics

@@ -50,12 +50,25 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_spm_oracles",
             ),
             Node(
+                nodes.train_oracle_replicas,
+                inputs=[
+                    "train_split",
+                    "class_manifest",
+                    "spm_deletions",
+                    "params:semi_parametric",
+                    "params:device",
+                ],
+                outputs="spm_oracle_replica_weights",
+                name="train_spm_oracle_replicas",
+            ),
+            Node(
                 nodes.evaluate_semi_parametric,
                 inputs=[
                     "spm_weights",
                     "spm_memory",
                     "spm_unlearned_memory",
                     "spm_oracle_weights",
+                    "spm_oracle_replica_weights",
                     "train_split",
                     "test_split",
                     "class_manifest",
@@ -64,7 +77,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:evaluation",
                     "params:device",
                 ],
-                outputs="spm_results_table",
+                outputs=[
+                    "spm_results_table",
+                    "spm_oracle_spread_table",
+                    "spm_oracle_spread_plot",
+                    "spm_oracle_spread_metrics",
+                ],
                 name="evaluate_semi_parametric",
             ),
         ]
