@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from hyperforget import bench
 
 
@@ -22,6 +24,14 @@ def test_bench_zoo_prints_the_ratio(capsys):
     bench.main(["zoo", "--runs", "2", "--epochs", "1", "--checkpoints", "2"])
     out = capsys.readouterr().out
     assert "ratio batched / loop" in out
+
+
+def test_bench_zoo_compares_thread_counts_and_restores_torch_s(capsys):
+    before = torch.get_num_threads()
+    bench.main(["zoo", "--runs", "2", "--epochs", "1", "--checkpoints", "2", "--threads", "1", "2"])
+    headers = [line for line in capsys.readouterr().out.splitlines() if "zoo benchmark" in line]
+    assert [h.split(" threads")[0].rsplit(" ", 1)[1] for h in headers] == ["1", "2"]
+    assert torch.get_num_threads() == before
 
 
 def test_bench_train_prints_every_precision_for_both_variants(capsys):

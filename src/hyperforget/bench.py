@@ -1,7 +1,7 @@
 """Benchmarks that print measured ratios (speed targets live here, not in timed tests).
 
     uv run python -m hyperforget.bench zoo [--runs 64] [--epochs 5] [--checkpoints 6]
-        [--env base] [--input-dtype float32|bfloat16]
+        [--env base] [--input-dtype float32|bfloat16] [--threads 1 2 ...]
     uv run python -m hyperforget.bench sample [--env base]
     uv run python -m hyperforget.bench train [--env base] [--steps 5]
     uv run python -m hyperforget.bench spm [--env base]
@@ -12,6 +12,8 @@ ways and reports checkpoints per second, each checkpoint evaluated per class on 
 * batched: ``training.train_batched``, all runs at once;
 * loop: ``training.train_single``, one plain ``nn.Module`` after another, same batches;
 * loop + DataLoader: the usual training script, a shuffled ``DataLoader`` per run.
+``--threads`` repeats the whole comparison at each CPU thread count: the batched trainer's large
+matmuls use every core, the loops' small ones barely more than one, so the ratio grows with cores.
 
 ``sample`` times the fast sampler of both DiHyFo variants, sized as in
 ``conf/<env>/parameters_hypernetwork.yml`` and guided as in ``parameters_unlearning.yml``,
@@ -310,6 +312,9 @@ def main(argv: list[str] | None = None) -> None:
         choices=["float32", "bfloat16"],
         help="override model_zoo.zoo_input_dtype (all three ways use the same)",
     )
+    zoo_parser.add_argument(
+        "--threads", type=int, nargs="+", help="CPU thread counts to compare (default: torch's)"
+    )
     sample_parser = sub.add_parser("sample", help="DiHyFo fast-sampler latency")
     sample_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
     train_parser = sub.add_parser("train", help="DiHyFo training step time per precision")
@@ -318,8 +323,16 @@ def main(argv: list[str] | None = None) -> None:
     spm_parser = sub.add_parser("spm", help="SPM deletion time against retraining the SPM")
     spm_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
     args = parser.parse_args(argv)
+    if args.bench == "zoo" and any(n < 1 for n in args.threads or []):
+        parser.error(f"--threads takes positive thread counts, got {args.threads}")
     if args.bench == "zoo":
-        bench_zoo(args.runs, args.epochs, args.checkpoints, args.env, args.input_dtype)
+        default_threads = torch.get_num_threads()
+        try:
+            for threads in args.threads or [default_threads]:
+                torch.set_num_threads(threads)
+                bench_zoo(args.runs, args.epochs, args.checkpoints, args.env, args.input_dtype)
+        finally:
+            torch.set_num_threads(default_threads)
     elif args.bench == "spm":
         bench_spm(args.env)
     elif args.bench == "train":
