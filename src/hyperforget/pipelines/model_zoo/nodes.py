@@ -13,7 +13,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from hyperforget import zoo
+from hyperforget import seeding, zoo
 from hyperforget.devices import resolve_device
 from hyperforget.flat_params import ParamLayout
 from hyperforget.plots import zoo_loss_distributions
@@ -71,24 +71,14 @@ def plan_zoo(class_manifest: dict[str, Any], model_zoo: dict[str, Any]) -> dict[
             f"model_zoo.reference_seed gives the original/oracles seeds {clash} that zoo runs "
             "also use; move reference_seed or model_zoo.seed apart so they stay held out."
         )
-    replicas = model_zoo["oracle_replicas"]
-    per_class = int(replicas["runs_per_class"])
-    if per_class < 0:
-        raise ValueError(
-            f"model_zoo.oracle_replicas.runs_per_class must be 0 or more, got {per_class}."
-        )
-    replica_seeds = [
-        [int(replicas["seed"]) + j * num_classes + k for j in range(per_class)]
-        for k in range(num_classes)
-    ]
-    clash = sorted(
-        {s for row in replica_seeds for s in row} & ({s.seed for s in specs} | set(reference_seeds))
+    replica_seeds = seeding.replica_seeds(
+        model_zoo["oracle_replicas"],
+        "runs_per_class",
+        num_classes,
+        {s.seed for s in specs} | set(reference_seeds),
+        "zoo runs or the original/oracles",
+        "model_zoo.oracle_replicas",
     )
-    if clash:
-        raise ValueError(
-            f"model_zoo.oracle_replicas.seed gives replica seeds {clash} that zoo runs or the "
-            "original/oracles also use; move it apart so every retrained model is independent."
-        )
     zoo.checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
     zoo_sgd(model_zoo)  # a bad recipe or precision fails here, not after other stages ran
     counts = pd.Series([s.regime for s in specs]).value_counts().to_dict()

@@ -20,7 +20,7 @@ from hyperforget.flat_params import flatten_module, load_flat_into
 from hyperforget.params import list_param
 from hyperforget.pipelines.model_zoo.nodes import split_tensors
 from hyperforget.plots import agreement_spread_bars
-from hyperforget.seeding import seeded
+from hyperforget.seeding import replica_seeds, seeded
 
 logger = logging.getLogger(__name__)
 MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "class_counts")
@@ -222,26 +222,18 @@ def delete_from_memory(
 
 
 def oracle_replica_seeds(params: dict[str, Any], num_scenarios: int) -> list[list[int]]:
-    """Seeds of the oracles' replicas, ``[scenario][replica]``: replica j of scenario s uses
-    ``oracle_replicas.seed + j * num_scenarios + s``; checked against every other SPM seed."""
+    """Seeds of the oracles' replicas, ``[scenario][replica]`` (``seeding.replica_seeds``),
+    apart from the SPM's and its oracles' seeds; none when ``oracle_replicas`` is not set."""
     replicas = params.get("oracle_replicas") or {"runs_per_scenario": 0, "seed": 0}
-    runs = int(replicas["runs_per_scenario"])
-    if runs < 0:
-        raise ValueError(
-            f"semi_parametric.oracle_replicas.runs_per_scenario must be 0 or more, got {runs}."
-        )
-    seeds = [
-        [int(replicas["seed"]) + j * num_scenarios + s for j in range(runs)]
-        for s in range(num_scenarios)
-    ]
     taken = {int(params["seed"])} | {int(params["oracle_seed"]) + s for s in range(num_scenarios)}
-    clash = sorted(taken.intersection(seed for row in seeds for seed in row))
-    if clash:
-        raise ValueError(
-            f"semi_parametric.oracle_replicas.seed gives replica seeds {clash} that the SPM or "
-            "its oracles already use; move it (e.g. 6000)."
-        )
-    return seeds
+    return replica_seeds(
+        replicas,
+        "runs_per_scenario",
+        num_scenarios,
+        taken,
+        "the SPM or its oracles",
+        "semi_parametric.oracle_replicas",
+    )
 
 
 def _retrain_without(
