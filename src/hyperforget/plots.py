@@ -189,7 +189,7 @@ def agreement_spread_bars(spread, method: str) -> Figure:
     the mean, with min to max): the agreement retraining itself reaches."""
     scenarios = list(spread["forget_classes"])
     x = np.arange(len(scenarios))
-    fig = Figure(figsize=(max(4.0, 0.5 * len(scenarios) + 2), 3.2), layout="constrained")
+    fig = Figure(figsize=(max(5.0, 0.5 * len(scenarios) + 4), 3.2), layout="constrained")
     ax = fig.add_subplot()
     ax.bar(x - 0.2, spread["method_agreement"], 0.4, color="tab:blue", label=method)
     mean = spread["retrained_agreement_mean"].to_numpy(dtype=float)
@@ -204,5 +204,5 @@ def agreement_spread_bars(spread, method: str) -> Figure:
     ax.set_xlabel("forget scenario")
     ax.set_ylabel("test predictions equal to the oracle's (%)")
     ax.set_title(f"{method} against retraining: agreement with the retrained oracle")
-    ax.legend(fontsize="small", loc="lower right")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
