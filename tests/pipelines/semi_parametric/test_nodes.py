@@ -53,8 +53,10 @@ def test_replicas_are_retrained_without_the_deleted_samples_with_their_own_seeds
         {"name": "random10", "classes": [], "sample_ids": [1, 2, 4, 5, 7]},
     ]
     params = spm_params()
+    global_state = torch.random.get_rng_state()
     oracles = train_oracles(train_split, MANIFEST, deletions, params, "cpu")
     replicas = train_oracle_replicas(train_split, MANIFEST, deletions, params, "cpu")
+    assert torch.equal(torch.random.get_rng_state(), global_state)  # seeded, nothing else drawn
     num_params = oracles["params"].shape[1]
     assert oracles["params"].shape == (2, num_params) and oracles["seconds"].shape == (2,)
     assert replicas["params"].shape == (2, 2, num_params)
@@ -65,4 +67,5 @@ def test_replicas_are_retrained_without_the_deleted_samples_with_their_own_seeds
     none = train_oracle_replicas(
         train_split, MANIFEST, deletions, spm_params(runs_per_scenario=0), "cpu"
     )
+    assert torch.equal(torch.random.get_rng_state(), global_state)
     assert none["params"].shape == (2, 0, num_params) and none["seconds"].shape == (2, 0)

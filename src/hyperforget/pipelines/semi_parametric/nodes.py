@@ -249,7 +249,6 @@ def _retrain_without(
     dev = resolve_device(device)
     config = _config(params)
     images, labels = split_tensors(train_split, dev)
-    num_params = sum(p.numel() for p in _model(config, class_manifest).parameters())
     rows, seconds = [], []
     for plan, scenario_seeds in zip(deletions, seeds, strict=True):
         keep = torch.ones(len(labels), dtype=torch.bool, device=dev)
@@ -258,11 +257,12 @@ def _retrain_without(
             _train(images[keep], labels[keep], class_manifest, config, seed)
             for seed in scenario_seeds
         ]
-        rows.append(
-            torch.stack([flatten_module(m).cpu() for m, _ in trained])
-            if trained
-            else torch.empty(0, num_params)
-        )
+        if trained:
+            rows.append(torch.stack([flatten_module(m).cpu() for m, _ in trained]))
+        else:
+            with torch.device("meta"):  # only its size: no weights drawn, no generator touched
+                num_params = sum(p.numel() for p in _model(config, class_manifest).parameters())
+            rows.append(torch.empty(0, num_params))
         seconds.append(torch.tensor([spent for _, spent in trained], dtype=torch.float64))
     return {
         "params": torch.stack(rows),
