@@ -326,11 +326,11 @@ def evaluate_semi_parametric(
     memory = memory_from(spm_memory, dev)
     seed = int(evaluation_params["seed"])
 
+    def predict(net: spm.SemiParametric, mem: spm.Memory, inputs: Tensor) -> Tensor:
+        return spm.predict(net, mem, inputs, config.mode, config.neighbours).cpu()
+
     def outputs(net: spm.SemiParametric, mem: spm.Memory) -> evaluation.Outputs:
-        return evaluation.Outputs(
-            spm.predict(net, mem, images, config.mode, config.neighbours).cpu(),
-            spm.predict(net, mem, test_images, config.mode, config.neighbours).cpu(),
-        )
+        return evaluation.Outputs(predict(net, mem, images), predict(net, mem, test_images))
 
     def retrained(weights: Tensor, keep: Tensor) -> tuple[spm.SemiParametric, spm.Memory]:
         """A retrained SPM and its memory of the samples it was trained on."""
@@ -371,7 +371,7 @@ def evaluate_semi_parametric(
         spm_row = next(row for row in scenario_rows if row["method"] == "spm")
         replica_agreement = torch.tensor(
             [
-                evaluation.agreement(outputs(*retrained(w, keep)).test, oracle.test)
+                evaluation.agreement(predict(*retrained(w, keep), test_images), oracle.test)
                 for w in spm_oracle_replica_weights["params"][i]
             ]
         )
