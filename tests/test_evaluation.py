@@ -151,6 +151,39 @@ def test_retrain_spread_places_the_oracle_among_its_replicas():
     assert math.isnan(alone["oracle_minus_replicas"])
 
 
+def test_retrain_pass_rates_score_each_replica_as_a_method():
+    oracle = torch.tensor([90.0, 91.0, 89.0])
+    replicas = torch.tensor(
+        [
+            [89.0, 87.5, 88.0],  # scenario 0: gaps -1, -2.5, -2
+            [91.5, 90.0, 88.0],  # scenario 1: gaps +0.5, -1, -3
+            [89.0, 89.0, 88.5],  # scenario 2: gaps 0, 0, -0.5
+        ]
+    )
+    rates = evaluation.retrain_pass_rates(oracle, replicas, [1, 2, 3])
+    rows = {row["margin"]: row for row in rates}
+    # A gap equal to the margin passes, as check_results compares.
+    assert [rows[m]["replicas_passing"] for m in (1, 2, 3)] == [1, 1, 3]
+    assert [rows[m]["misses"] for m in (1, 2, 3)] == [3, 2, 0]
+    assert rows[2]["share_passing"] == pytest.approx(100 / 3)
+    assert all(row["replicas"] == 3 and row["worst_gap"] == -3.0 for row in rows.values())
+    none = evaluation.retrain_pass_rates(oracle, torch.empty(3, 0), [2])[0]
+    assert none["replicas"] == 0 and math.isnan(none["share_passing"])
+
+
+@pytest.mark.parametrize(
+    ("replicas", "margins", "message"),
+    [
+        (torch.zeros(2, 4), [2], "one row per oracle"),
+        (torch.zeros(3), [2], "one row per oracle"),
+        (torch.zeros(3, 4), [-1], ">= 0"),
+    ],
+)
+def test_retrain_pass_rates_refuse_bad_input(replicas, margins, message):
+    with pytest.raises(ValueError, match=message):
+        evaluation.retrain_pass_rates(torch.zeros(3), replicas, margins)
+
+
 def test_agreement_counts_equal_predictions():
     a = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]]).log()
     b = torch.tensor([[0.7, 0.3], [0.9, 0.1], [0.6, 0.4], [0.4, 0.6]]).log()

@@ -112,6 +112,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert 0 <= run["metrics.unlearning.ltu.mean.conflict_fraction"] <= 1
     assert run["metrics.unlearning.ssd.c0.seconds"] > 0
     assert run["metrics.eval.oracle_spread.c0.retrained_sd"] >= 0
+    assert run["metrics.eval.retrain_pass.within_2.share_passing"] in (0, 50, 100)
     assert 0 <= run["metrics.spm.oracle_spread.0.retrained_agreement_mean"] <= 100
 
 
@@ -201,6 +202,16 @@ def test_oracle_spread_reports_the_oracle_the_results_compare_with(project):
         )
         assert row["retrained_min"] <= row["retrained_mean"] <= row["retrained_max"]
     assert only_version(project / "data/08_reporting/oracle_spread.png").exists()
+    # Retraining's own pass rate: no replica misses a margin exactly when every scenario's
+    # lowest retrained accuracy is within it.
+    passing = pd.read_parquet(only_version(project / "data/08_reporting/retrain_pass.parquet"))
+    assert passing["margin"].tolist() == [1.0, 2.0, 3.0]
+    assert (passing["replicas"] == 2).all()
+    for row in passing.to_dict("records"):
+        within = spread["retrained_min"] >= spread["oracle_retain_test"] - row["margin"]
+        assert (row["misses"] == 0) == within.all()
+        lowest = (spread["retrained_min"] - spread["oracle_retain_test"]).min()
+        assert min(row["worst_gap"], 0.0) == pytest.approx(lowest, abs=1e-3)
 
 
 @pytest.mark.parametrize(

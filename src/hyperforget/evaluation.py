@@ -232,6 +232,43 @@ def retrain_spread(oracle: float, replicas: Tensor) -> dict[str, float]:
     }
 
 
+def retrain_pass_rates(
+    oracle: Tensor, replicas: Tensor, margins: list[float]
+) -> list[dict[str, float]]:
+    """How often retraining itself meets the target "retain-test at least the oracle's minus
+    ``margin`` points, on every scenario", scoring each replica (the oracle retrained with another
+    seed) as if it were an unlearning method: the bar a method faces, measured on the process it
+    imitates. ``oracle [S]`` and ``replicas [S, J]`` hold retain-test accuracies in percent; a
+    replica misses a scenario when its accuracy is below ``oracle - margin`` (no tolerance, as
+    ``check_results`` compares). Per margin: how many replicas pass every scenario, their share
+    in percent, how many (scenario, replica) pairs miss, and the worst replica-minus-oracle gap.
+    """
+    if replicas.ndim != 2 or replicas.shape[0] != oracle.shape[0]:
+        raise ValueError(
+            f"replicas must be [scenarios, replicas] with one row per oracle accuracy; got "
+            f"{tuple(replicas.shape)} for {oracle.shape[0]} oracle accuracies."
+        )
+    if any(margin < 0 for margin in margins):
+        raise ValueError(f"retain margins are points under the oracle, >= 0; got {margins}.")
+    gaps = replicas.double().cpu() - oracle.double().cpu()[:, None]
+    count = gaps.shape[1]
+    rows = []
+    for margin in margins:
+        missed = gaps < -margin
+        passing = int((~missed).all(0).sum()) if count else 0
+        rows.append(
+            {
+                "margin": float(margin),
+                "replicas": float(count),
+                "replicas_passing": float(passing),
+                "share_passing": 100.0 * passing / count if count else math.nan,
+                "misses": float(missed.sum()),
+                "worst_gap": float(gaps.min()) if gaps.numel() else math.nan,
+            }
+        )
+    return rows
+
+
 def agreement_spread(method: float, retrained: Tensor) -> dict[str, float]:
     """How often the oracle's test predictions are matched by a method (``method``, percent)
     against how often they are matched by the same oracle retrained with other seeds

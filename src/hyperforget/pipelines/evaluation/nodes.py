@@ -175,9 +175,12 @@ def evaluate_oracle_spread(
     forget_scenarios: list[dict[str, Any]],
     model: dict[str, Any],
     device: str,
-) -> tuple[pd.DataFrame, Figure, dict[str, Any]]:
+    retain_margins: list[float],
+) -> tuple[pd.DataFrame, Figure, pd.DataFrame, dict[str, Any]]:
     """Per forget scenario, how far the oracle's retain-test accuracy moves when it is retrained
-    with other seeds (table, plot of every method against that spread, MLflow metrics).
+    with other seeds (table, plot of every method against that spread, MLflow metrics), and how
+    often a retrained replica would itself meet "at least the oracle's minus m points on every
+    scenario" for each of ``retain_margins`` (the pass-rate table).
 
     The oracle's own accuracy is read from the results table, which ``evaluate`` computed."""
     dev = resolve_device(device)
@@ -185,7 +188,7 @@ def evaluate_oracle_spread(
     test_images, test_labels = test_split["images"].to(dev), test_split["labels"]
     oracle_rows = results_table[results_table["method"] == "oracle"]
     oracle_acc = oracle_rows.set_index("forget_classes")["acc_retain_test"]
-    rows = []
+    rows, replica_accuracies = [], []
     for scenario in forget_scenarios:
         classes = tuple(scenario["classes"])
         params = oracle_replica_weights["params"][classes[0]]
@@ -198,7 +201,25 @@ def evaluate_oracle_spread(
         )
         spread = evaluation.retrain_spread(float(oracle_acc[scenario["name"]]), replicas)
         rows.append({"forget_classes": scenario["name"], **spread})
+        replica_accuracies.append(replicas.cpu())
     table = pd.DataFrame(rows)
+    pass_table = pd.DataFrame(
+        evaluation.retrain_pass_rates(
+            torch.tensor(table["oracle_retain_test"].to_numpy()),
+            torch.stack(replica_accuracies),
+            [float(margin) for margin in retain_margins],
+        )
+    )
+    for row in pass_table.to_dict("records"):
+        logger.info(
+            "Retraining with another seed keeps retain-test within %g points of the oracle on "
+            "every scenario for %d of %d seeds (%d scenario misses, worst %+.2f)",
+            row["margin"],
+            row["replicas_passing"],
+            row["replicas"],
+            row["misses"],
+            row["worst_gap"],
+        )
     logger.info(
         "Oracle retrained with %d seeds per scenario: retain-test accuracy sd %.2f on average "
         "(largest %.2f); the reference oracle is %+.2f points from its replicas' mean on average",
@@ -213,7 +234,15 @@ def evaluate_oracle_spread(
         for column in ("retrained_sd", "oracle_minus_replicas")
         if not pd.isna(row[column])
     }
+    metrics |= {
+        f"eval.retrain_pass.within_{row['margin']:g}.share_passing": {
+            "value": row["share_passing"],
+            "step": 0,
+        }
+        for row in pass_table.to_dict("records")
+        if not pd.isna(row["share_passing"])
+    }
     # Target-network rows only: the SPM's rows have their own oracle, another model family.
     target_methods = {"original", *available_methods()}
     methods = [m for m in dict.fromkeys(results_table["method"]) if m in target_methods]
-    return table, oracle_spread_panels(table, results_table, methods), metrics
+    return table, oracle_spread_panels(table, results_table, methods), pass_table, metrics

@@ -47,8 +47,14 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "forget_scenarios",
                     "params:model",
                     "params:device",
+                    "params:evaluation.retain_margins",
                 ],
-                outputs=["oracle_spread_table", "oracle_spread_plot", "oracle_spread_metrics"],
+                outputs=[
+                    "oracle_spread_table",
+                    "oracle_spread_plot",
+                    "retrain_pass_table",
+                    "oracle_spread_metrics",
+                ],
                 name="evaluate_oracle_spread",
             ),
         ]
