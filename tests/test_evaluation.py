@@ -139,6 +139,29 @@ def test_retain_test_accuracy_of_a_batch_equals_each_network_alone():
         assert batched[i].item() == pytest.approx(evaluation.accuracy(alone, labels[keep]))
 
 
+def test_retain_test_accuracy_can_ignore_the_forgotten_classes_outputs():
+    from hyperforget.flat_params import flatten_module
+    from hyperforget.targets import build_target
+
+    def build():
+        return build_target((1, 4, 4), 3, (5,))
+
+    torch.manual_seed(0)
+    net = build()
+    params = flatten_module(net)[None]
+    images, labels = torch.randn(90, 1, 4, 4), torch.arange(3).repeat(30)
+    keep = labels != 1
+    with torch.no_grad():
+        logits = net(images[keep])
+    masked = evaluation.retain_test_accuracy(build, params, images, labels, (1,), True)
+    logits[:, 1] = float("-inf")
+    expected = (logits.argmax(1) == labels[keep]).float().mean().item() * 100
+    assert masked.item() == pytest.approx(expected)
+    # Ignoring a class can only turn wrong answers "1" into right ones on the other classes.
+    plain = evaluation.retain_test_accuracy(build, params, images, labels, (1,))
+    assert masked.item() >= plain.item()
+
+
 def test_retrain_spread_places_the_oracle_among_its_replicas():
     spread = evaluation.retrain_spread(92.0, torch.tensor([88.0, 90.0, 89.0]))
     assert spread["retrained"] == 4

@@ -202,6 +202,22 @@ def test_oracle_spread_reports_the_oracle_the_results_compare_with(project):
         )
         assert row["retrained_min"] <= row["retrained_mean"] <= row["retrained_max"]
     assert only_version(project / "data/08_reporting/oracle_spread.png").exists()
+    # The original with the forgotten class's outputs ignored, recomputed with plain torch.
+    original = SafetensorsDataset(
+        filepath=str(only_version(project / "data/06_models/original_weights.safetensors"))
+    ).load()
+    test = SafetensorsDataset(
+        filepath=str(only_version(project / "data/03_primary/test_split.safetensors"))
+    ).load()
+    net = load_flat_into(build_target((1, 28, 28), 4, (10,)), original["params"])
+    with torch.no_grad():
+        logits = net(test["images"])
+    for row in spread.to_dict("records"):
+        k = int(row["forget_classes"])
+        keep = test["labels"] != k
+        answer = logits[keep].index_fill(1, torch.tensor([k]), float("-inf")).argmax(1)
+        expected = (answer == test["labels"][keep]).float().mean().item() * 100
+        assert row["masked_original_retain_test"] == pytest.approx(expected, abs=1e-3)
     # Retraining's own pass rate: no replica misses a margin exactly when every scenario's
     # lowest retrained accuracy is within it.
     passing = pd.read_parquet(only_version(project / "data/08_reporting/retrain_pass.parquet"))

@@ -203,12 +203,23 @@ def results_rows(
 
 @torch.no_grad()
 def retain_test_accuracy(
-    build, params: Tensor, test_images: Tensor, test_labels: Tensor, forget_classes: tuple[int, ...]
+    build,
+    params: Tensor,
+    test_images: Tensor,
+    test_labels: Tensor,
+    forget_classes: tuple[int, ...],
+    mask_forgotten: bool = False,
 ) -> Tensor:
-    """``acc_retain_test`` of each network of ``params [N, P]`` at once: ``[N]`` percent."""
+    """``acc_retain_test`` of each network of ``params [N, P]`` at once: ``[N]`` percent.
+
+    With ``mask_forgotten`` each network answers as if the forgotten classes did not exist (their
+    outputs are ignored by the argmax): the original model so masked is what DiHyFo's target
+    asks for on the retained classes (their losses unchanged, the forgotten ones' high)."""
     keep = ~forgotten(test_labels, forget_classes)
     module = build().to(params.device)
     logits = batched_forward(module, params, test_images[keep.to(test_images.device)])
+    if mask_forgotten:
+        logits[..., list(forget_classes)] = float("-inf")
     return (logits.argmax(-1).cpu() == test_labels[keep]).float().mean(1) * 100
 
 

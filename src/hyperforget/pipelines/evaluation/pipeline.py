@@ -41,6 +41,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 nodes.evaluate_oracle_spread,
                 inputs=[
                     "results_table",
+                    "original_weights",
                     "oracle_replica_weights",
                     "test_split",
                     "class_manifest",
