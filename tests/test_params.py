@@ -1,7 +1,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from hyperforget.params import list_param
+from hyperforget.params import list_param, parse_retain_margins
 
 
 def from_command_line(value: str):
@@ -32,3 +32,18 @@ def test_yaml_lists_and_other_values_pass_through():
     assert list_param([[1, 2]]) == [[1, 2]]  # left for the caller to refuse
     assert list_param(True) is True
     assert list_param({"a": 1}) == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [("[1 2 3]", [1.0, 2.0, 3.0]), ("2", [2.0]), ('"0.5 1"', [0.5, 1.0]), ("[0]", [0.0])],
+)
+def test_retain_margins_are_read_as_numbers(written, expected):
+    assert parse_retain_margins(from_command_line(written)) == expected
+    assert parse_retain_margins([1, 2.5]) == [1.0, 2.5]
+
+
+@pytest.mark.parametrize("written", ["[]", "null", "[-1]", "[two]", "[1 nan]"])
+def test_bad_retain_margins_are_refused_with_the_fix(written):
+    with pytest.raises(ValueError, match=r"evaluation.retain_margins must be .*\[1 2 3\]"):
+        parse_retain_margins(from_command_line(written))

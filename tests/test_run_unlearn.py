@@ -346,6 +346,15 @@ def test_unknown_method_fails_before_anything_is_written(project):
     assert written_files(project) == before
 
 
+def test_bad_retain_margins_fail_before_anything_is_written(project):
+    before = written_files(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        with pytest.raises(ValueError, match=r"evaluation.retain_margins must be .* got \[-2\]"):
+            run_unlearn(project, {"evaluation": {"retain_margins": [-2]}})
+    assert written_files(project) == before
+
+
 def test_bad_class_fails_before_anything_is_written(project):
     before = written_files(project)
     with pytest.MonkeyPatch.context() as patch:

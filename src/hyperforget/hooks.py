@@ -1,5 +1,5 @@
 """Project hooks: copy the plots and tables a run saves into its MLflow run; check the methods a
-run asks for before it starts.
+run asks for, and its evaluation margins, before it starts.
 
 The catalog saves them as versioned files under ``data/08_reporting``; this hook logs the same
 objects as MLflow artifacts (``plots/<name>.png``, ``tables/<name>.csv``) so runs can be compared
@@ -16,6 +16,7 @@ import pandas as pd
 from kedro.framework.hooks import hook_impl
 from matplotlib.figure import Figure
 
+from hyperforget.params import parse_retain_margins
 from hyperforget.unlearning import select_methods
 
 
@@ -31,11 +32,15 @@ class MlflowArtifactsHook:
             mlflow.log_text(data.to_csv(index=False), f"tables/{name}.csv")
 
 
-class CheckUnlearningMethodsHook:
-    """Fail before the first node when ``unlearning.run`` names a method that does not exist,
-    rather than after the data, zoo and hypernetwork stages have run."""
+class CheckRunParametersHook:
+    """Fail before the first node when ``unlearning.run`` names a method that does not exist, or
+    ``evaluation.retain_margins`` is not a list of margins, rather than after the data, zoo and
+    hypernetwork stages have run."""
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        if any(node.name.startswith("unlearn_") for node in pipeline.nodes):
+        names = {node.name for node in pipeline.nodes}
+        if any(name.startswith("unlearn_") for name in names):
             select_methods(catalog.load("params:unlearning")["run"])
+        if "evaluate_oracle_spread" in names:
+            parse_retain_margins(catalog.load("params:evaluation")["retain_margins"])

@@ -23,3 +23,20 @@ def list_param(value: Any) -> Any:
         return value
     items = [part for v in value for part in (v.split() if isinstance(v, str) else [v])]
     return [int(p) if isinstance(p, str) and re.fullmatch(r"-?\d+", p) else p for p in items]
+
+
+def parse_retain_margins(value: Any) -> list[float]:
+    """``evaluation.retain_margins`` checked and read as numbers (a command line gives them as
+    ``[1 2 3]``, which ``list_param`` splits)."""
+    margins = list_param(value)
+    try:
+        numbers = [float(margin) for margin in margins]
+    except (TypeError, ValueError):
+        numbers = []
+    if not numbers or any(not number >= 0 for number in numbers):
+        raise ValueError(
+            "evaluation.retain_margins must be a non-empty list of points >= 0 under the "
+            "oracle, e.g. [1, 2, 3] (on the command line: "
+            f'--params "evaluation.retain_margins=[1 2 3]"); got {value!r}.'
+        )
+    return numbers

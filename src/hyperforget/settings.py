@@ -2,12 +2,12 @@
 
 from kedro.config import OmegaConfigLoader
 
-from hyperforget.hooks import CheckUnlearningMethodsHook, MlflowArtifactsHook
+from hyperforget.hooks import CheckRunParametersHook, MlflowArtifactsHook
 from hyperforget.quiet import silence_unactionable_warnings
 
 silence_unactionable_warnings()
 
-HOOKS = (MlflowArtifactsHook(), CheckUnlearningMethodsHook())
+HOOKS = (MlflowArtifactsHook(), CheckRunParametersHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from hyperforget import evaluation
 from hyperforget.devices import resolve_device
+from hyperforget.params import parse_retain_margins
 from hyperforget.pipelines.model_zoo.nodes import target_builder
 from hyperforget.plots import (
     loss_alignment_panels,
@@ -176,7 +177,7 @@ def evaluate_oracle_spread(
     forget_scenarios: list[dict[str, Any]],
     model: dict[str, Any],
     device: str,
-    retain_margins: list[float],
+    retain_margins: Any,
 ) -> tuple[pd.DataFrame, Figure, pd.DataFrame, dict[str, Any]]:
     """Per forget scenario, how far the oracle's retain-test accuracy moves when it is retrained
     with other seeds (table, plot of every method against that spread, MLflow metrics), and how
@@ -224,7 +225,7 @@ def evaluate_oracle_spread(
         evaluation.retrain_pass_rates(
             torch.tensor(table["oracle_retain_test"].to_numpy()),
             torch.stack(replica_accuracies),
-            [float(margin) for margin in retain_margins],
+            parse_retain_margins(retain_margins),
         )
     )
     for row in pass_table.to_dict("records"):
