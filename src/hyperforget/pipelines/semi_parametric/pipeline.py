@@ -6,6 +6,14 @@ from hyperforget.pipelines.semi_parametric import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
+    # the retrained SPMs and their replicas: one recipe, same inputs, only the seeds differ
+    retrain_inputs = [
+        "train_split",
+        "class_manifest",
+        "spm_deletions",
+        "params:semi_parametric",
+        "params:device",
+    ]
     return Pipeline(
         [
             Node(
@@ -39,25 +47,13 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.train_oracles,
-                inputs=[
-                    "train_split",
-                    "class_manifest",
-                    "spm_deletions",
-                    "params:semi_parametric",
-                    "params:device",
-                ],
+                inputs=retrain_inputs,
                 outputs="spm_oracle_weights",
                 name="train_spm_oracles",
             ),
             Node(
                 nodes.train_oracle_replicas,
-                inputs=[
-                    "train_split",
-                    "class_manifest",
-                    "spm_deletions",
-                    "params:semi_parametric",
-                    "params:device",
-                ],
+                inputs=retrain_inputs,
                 outputs="spm_oracle_replica_weights",
                 name="train_spm_oracle_replicas",
             ),
