@@ -266,7 +266,7 @@ def retrain_pass_rates(
     rows = []
     for margin in margins:
         missed = gaps < -margin
-        passing = int((~missed).all(0).sum()) if count else 0
+        passing = int((~missed).all(0).sum())
         rows.append(
             {
                 "margin": float(margin),
