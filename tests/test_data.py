@@ -1,7 +1,12 @@
+import gzip
+
+import numpy as np
 import pytest
 import torch
+from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
 
 from hyperforget import data
+from tests.conftest import PROJECT_ROOT
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
 
@@ -99,3 +104,116 @@ def test_missing_torchvision_files_name_the_expected_path(tmp_path):
 def test_unknown_torchvision_dataset_lists_the_choices(tmp_path):
     with pytest.raises(ValueError, match="available: MNIST, FashionMNIST, KMNIST, CIFAR10"):
         data.load_torchvision("SVHN", tmp_path)
+
+
+def write_idx(path, array: np.ndarray, type_code: int) -> None:
+    """An IDX file as MNIST's are written: magic, big-endian sizes, big-endian data."""
+    header = bytes([0, 0, type_code, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    payload = header + array.astype(data.IDX_DTYPES[type_code]).tobytes()
+    path.write_bytes(gzip.compress(payload) if path.suffix == ".gz" else payload)
+
+
+@pytest.fixture
+def idx_arrays():
+    rng = np.random.default_rng(0)
+    return {
+        "train-images-idx3-ubyte": rng.integers(0, 256, (12, 5, 4), dtype=np.uint8),
+        "train-labels-idx1-ubyte": np.arange(12, dtype=np.uint8) % 3,
+        "t10k-images-idx3-ubyte": rng.integers(0, 256, (6, 5, 4), dtype=np.uint8),
+        "t10k-labels-idx1-ubyte": np.array([2, 0, 1, 1, 0, 2], dtype=np.uint8),
+    }
+
+
+@pytest.mark.parametrize(("type_code", "dtype"), [(0x08, np.uint8), (0x0C, np.int32)])
+def test_gz_reader_matches_the_uncompressed_reader_and_torchvision(tmp_path, type_code, dtype):
+    array = np.random.default_rng(1).integers(-5 if dtype == np.int32 else 0, 200, (7, 3, 2))
+    write_idx(tmp_path / "plain", array.astype(dtype), type_code)
+    write_idx(tmp_path / "packed.gz", array.astype(dtype), type_code)
+    plain, packed = data.read_idx(tmp_path / "plain"), data.read_idx(tmp_path / "packed.gz")
+    assert torch.equal(plain, packed)
+    assert torch.equal(plain, torch.as_tensor(array.astype(dtype)))
+    assert torch.equal(plain, read_sn3_pascalvincent_tensor(str(tmp_path / "plain")))
+
+
+def mnist_root(tmp_path, arrays, gzipped: set[str]):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for stem, array in arrays.items():
+        write_idx(raw / (f"{stem}.gz" if stem in gzipped else stem), array, 0x08)
+    return raw
+
+
+def test_idx_dataset_reads_mixed_files_and_marks_the_official_test_part(tmp_path, idx_arrays):
+    mnist_root(tmp_path, idx_arrays, gzipped={"train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"})
+    images = data.load_torchvision("MNIST", tmp_path)
+    assert images.images.shape == (18, 1, 5, 4) and images.images.dtype == torch.uint8
+    assert images.official_test.tolist() == [False] * 12 + [True] * 6
+    test_images = torch.as_tensor(idx_arrays["t10k-images-idx3-ubyte"]).unsqueeze(1)
+    assert torch.equal(images.images[images.official_test], test_images)
+    assert images.labels[images.official_test].tolist() == [2, 0, 1, 1, 0, 2]
+    assert images.class_names[0] == "0 - zero"
+
+
+def test_missing_idx_file_names_the_file_and_the_fix(tmp_path, idx_arrays):
+    raw = mnist_root(tmp_path, idx_arrays, gzipped=set(idx_arrays))
+    (raw / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(FileNotFoundError, match="'t10k-labels-idx1-ubyte'.*raw_root="):
+        data.load_torchvision("MNIST", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"])
+def test_truncated_idx_file_is_refused_with_its_path(tmp_path, idx_arrays, name):
+    raw = mnist_root(tmp_path, idx_arrays, gzipped={"train-images-idx3-ubyte"})
+    whole = (raw / name).read_bytes()
+    (raw / name).write_bytes(whole[: len(whole) - 7])
+    with pytest.raises(ValueError, match=f"{name}.*(truncated|not a complete gzip).*copy it again"):
+        data.load_torchvision("MNIST", tmp_path)
+
+
+def test_a_file_that_is_not_idx_is_refused(tmp_path):
+    (tmp_path / "labels").write_bytes(b"<html>not found</html>")
+    with pytest.raises(ValueError, match="labels is not an IDX file"):
+        data.read_idx(tmp_path / "labels")
+
+
+def test_official_test_part_is_the_test_split_unchanged(tmp_path, idx_arrays):
+    mnist_root(tmp_path, idx_arrays, gzipped=set())
+    images = data.load_torchvision("MNIST", tmp_path)
+    fractions = {"train": 0.5, "val": 0.5, "test": 0.2}  # test's share is unused
+    splits = data.official_test_split(images.labels, images.official_test, fractions, seed=0)
+    assert splits["test"].tolist() == list(range(12, 18))
+    assert sorted(torch.cat([splits["train"], splits["val"]]).tolist()) == list(range(12))
+    assert torch.bincount(images.labels[splits["val"]]).tolist() == [2, 2, 2]  # stratified
+
+
+def test_official_test_split_needs_both_parts(tiny_images):
+    with pytest.raises(ValueError, match="official_test to false"):
+        data.official_test_split(
+            tiny_images.labels, torch.zeros(30, dtype=torch.bool), FRACTIONS, seed=0
+        )
+
+
+def test_select_classes_keeps_the_official_test_marks(tiny_images):
+    tiny_images.official_test = torch.arange(30) % 5 == 0
+    selected = data.select_classes(tiny_images, [2])
+    assert selected.official_test.tolist() == [True, False, False, False, False] * 2
+
+
+SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.skipif(
+    not (SHARED_MNIST / "MNIST" / "raw").is_dir(), reason="full MNIST files not present"
+)
+def test_full_mnist_test_split_is_exactly_the_official_test_set():
+    """The real files: 70,000 digits, and the test split is the official 10,000, in order."""
+    mnist = data.load_torchvision("MNIST", SHARED_MNIST)
+    assert len(mnist.labels) == 70_000 and int(mnist.official_test.sum()) == 10_000
+    raw = SHARED_MNIST / "MNIST" / "raw"
+    official_images = data.read_idx(raw / "t10k-images-idx3-ubyte.gz")
+    official_labels = data.read_idx(raw / "t10k-labels-idx1-ubyte.gz").long()
+    fractions = {"train": 0.9, "val": 0.1, "test": 0.2}
+    splits = data.official_test_split(mnist.labels, mnist.official_test, fractions, seed=0)
+    assert torch.equal(mnist.images[splits["test"]].squeeze(1), official_images)
+    assert torch.equal(mnist.labels[splits["test"]], official_labels)
+    assert (len(splits["train"]), len(splits["val"])) == (54_000, 6_000)

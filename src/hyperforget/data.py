@@ -6,26 +6,49 @@ Plain torch and numpy; the Kedro dataset in ``hyperforget.datasets`` and the
 
 from __future__ import annotations
 
+import gzip
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
 EMBEDDED_MNIST = "embedded_mnist"
 TORCHVISION = "torchvision"
 TORCHVISION_DATASETS = ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10")
+# Datasets stored as IDX files in torchvision's layout (<root>/<name>/raw/), read directly.
+IDX_DATASETS = ("MNIST", "FashionMNIST", "KMNIST")
+IDX_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# IDX type codes (third byte of the magic number) -> big-endian numpy dtypes.
+IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 
 
 @dataclass
 class LabelledImages:
-    """Raw images as uint8 ``[N, C, H, W]`` with int64 labels ``[N]``."""
+    """Raw images as uint8 ``[N, C, H, W]`` with int64 labels ``[N]``.
+
+    ``official_test`` marks the samples of the source's official test part (``None`` when the
+    source has none, as the embedded sample): that part stays the test split by default.
+    """
 
     images: Tensor
     labels: Tensor
     class_names: list[str]
     name: str
+    official_test: Tensor | None = None
 
     def __post_init__(self) -> None:
         if self.images.dim() != 4 or self.labels.dim() != 1:
@@ -36,6 +59,11 @@ class LabelledImages:
         if len(self.images) != len(self.labels):
             raise ValueError(
                 f"{self.name}: {len(self.images)} images but {len(self.labels)} labels."
+            )
+        if self.official_test is not None and self.official_test.shape != self.labels.shape:
+            raise ValueError(
+                f"{self.name}: official_test marks {list(self.official_test.shape)} samples "
+                f"but there are {len(self.labels)}."
             )
 
     @property
@@ -57,6 +85,80 @@ def load_embedded_mnist() -> LabelledImages:
     )
 
 
+def read_idx(path: str | Path) -> Tensor:
+    """The array stored in an IDX file (MNIST's format), gunzipped first when it ends in .gz.
+
+    A truncated or corrupt file is refused with its path, never read short.
+    """
+    path = Path(path)
+    fix = "copy it again from its source (or delete it and download it again)"
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise ValueError(f"{path} is not a complete gzip file ({err}); {fix}.") from err
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
+        raise ValueError(f"{path} is not an IDX file (bad magic number); {fix}.")
+    dtype, ndim = IDX_DTYPES[raw[2]], raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(f"{path} is truncated inside its header; {fix}.")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise ValueError(
+            f"{path} holds {len(raw)} bytes but its header {list(shape)} needs {expected}: the "
+            f"file is truncated or corrupt; {fix}."
+        )
+    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
+    return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
+
+
+def idx_file(name: str, root: str | Path, stem: str) -> Path:
+    """The IDX file ``stem`` of dataset ``name`` under ``root``: uncompressed, else gzipped."""
+    folder = torchvision_expected_path(name, root)
+    for candidate in (folder / stem, folder / f"{stem}.gz"):
+        if candidate.is_file():
+            return candidate
+    raise FileNotFoundError(
+        f"{name} file '{stem}' (or '{stem}.gz') was not found under '{folder}'. Put the four "
+        f"{name} IDX files there (gzipped or not), point the run at another root with "
+        f"--params raw_root=<folder holding {name}/raw>, or set 'download: true' on "
+        f"'raw_images' in the catalog where the network allows."
+    )
+
+
+def load_idx_dataset(name: str, root: str | Path) -> LabelledImages:
+    """MNIST, FashionMNIST or KMNIST from its IDX files: official train part, then official test
+    part (marked by ``official_test``)."""
+    import torchvision.datasets as tvd
+
+    images, labels = [], []
+    for image_stem, label_stem in IDX_FILES.values():
+        image_file, label_file = idx_file(name, root, image_stem), idx_file(name, root, label_stem)
+        part_images, part_labels = read_idx(image_file), read_idx(label_file)
+        if part_images.dim() != 3 or part_labels.dim() != 1:
+            raise ValueError(
+                f"{image_file} and {label_file} hold shapes {list(part_images.shape)} and "
+                f"{list(part_labels.shape)}, not images [N, H, W] and labels [N]; "
+                "replace them with the dataset's own files."
+            )
+        if len(part_images) != len(part_labels):
+            raise ValueError(
+                f"{image_file} holds {len(part_images)} images but {label_file} "
+                f"{len(part_labels)} labels; replace them with the dataset's own files."
+            )
+        images.append(part_images.to(torch.uint8).unsqueeze(1))
+        labels.append(part_labels.to(torch.int64))
+    official_test = torch.arange(len(labels[0]) + len(labels[1])) >= len(labels[0])
+    return LabelledImages(
+        images=torch.cat(images).contiguous(),
+        labels=torch.cat(labels),
+        class_names=[str(c) for c in getattr(tvd, name).classes],
+        name=name,
+        official_test=official_test,
+    )
+
+
 def torchvision_expected_path(name: str, root: str | Path) -> Path:
     """Where torchvision looks for the files of dataset ``name`` under ``root``."""
     import torchvision.datasets as tvd
@@ -67,7 +169,11 @@ def torchvision_expected_path(name: str, root: str | Path) -> Path:
 
 
 def load_torchvision(name: str, root: str | Path, download: bool = False) -> LabelledImages:
-    """A torchvision dataset with its official train and test parts pooled (we re-split)."""
+    """A torchvision dataset: its official train part, then its official test part (marked).
+
+    MNIST, FashionMNIST and KMNIST are read from their IDX files directly, gzipped or not;
+    ``download`` fetches them first through torchvision (only where asked and allowed).
+    """
     import torchvision.datasets as tvd
 
     if name not in TORCHVISION_DATASETS:
@@ -75,6 +181,11 @@ def load_torchvision(name: str, root: str | Path, download: bool = False) -> Lab
             f"Unknown torchvision dataset {name!r}; available: {', '.join(TORCHVISION_DATASETS)}."
         )
     dataset_cls = getattr(tvd, name)
+    if name in IDX_DATASETS:
+        if download:
+            for train in (True, False):
+                dataset_cls(str(root), train=train, download=True)
+        return load_idx_dataset(name, root)
     try:
         parts = [dataset_cls(str(root), train=train, download=download) for train in (True, False)]
     except RuntimeError as err:
@@ -97,6 +208,7 @@ def load_torchvision(name: str, root: str | Path, download: bool = False) -> Lab
         labels=torch.cat(labels),
         class_names=[str(c) for c in parts[0].classes],
         name=name,
+        official_test=torch.arange(len(labels[0]) + len(labels[1])) >= len(labels[0]),
     )
 
 
@@ -133,6 +245,7 @@ def select_classes(data: LabelledImages, classes: Sequence[int] | None) -> Label
         labels=new_label[data.labels[keep]],
         class_names=[data.class_names[c] for c in classes],
         name=data.name,
+        official_test=None if data.official_test is None else data.official_test[keep],
     )
 
 
@@ -182,6 +295,30 @@ def stratified_split(
         indices = torch.cat(parts[name])
         out[name] = indices[torch.randperm(len(indices), generator=generator)]
     return out
+
+
+def official_test_split(
+    labels: Tensor, official_test: Tensor, fractions: Mapping[str, float], seed: int
+) -> dict[str, Tensor]:
+    """The official test part as the test split, in its own order; train and val carved from the
+    official train part by :func:`stratified_split` (their ``fractions`` renormalised, the test
+    fraction unused), so numbers compare with the literature."""
+    if not official_test.any() or official_test.all():
+        raise ValueError(
+            "The data lack an official train or test part; set "
+            "data_preparation.split.official_test to false to pool and re-split them."
+        )
+    train_part = torch.nonzero(~official_test).flatten()
+    carved = {name: float(fractions[name]) for name in ("train", "val")}
+    total = sum(carved.values())
+    parts = stratified_split(
+        labels[train_part], {name: share / total for name, share in carved.items()}, seed
+    )
+    return {
+        "train": train_part[parts["train"]],
+        "val": train_part[parts["val"]],
+        "test": torch.nonzero(official_test).flatten(),
+    }
 
 
 def channel_stats(images: Tensor) -> tuple[list[float], list[float]]:

@@ -23,7 +23,7 @@ def test_unknown_torchvision_name_is_rejected():
 def test_missing_torchvision_files(tmp_path):
     dataset = RawImageDataset(source="torchvision", name="KMNIST", root=str(tmp_path))
     with pytest.raises(
-        DatasetError, match="KMNIST was not found: expected its files under '.*KMNIST/raw'"
+        DatasetError, match="KMNIST file 'train-images-idx3-ubyte'.* not found under '.*KMNIST/raw'"
     ):
         dataset.load()
 

