@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from torch import Tensor
 
 from hyperforget import evaluation
 
@@ -222,3 +223,51 @@ def test_agreement_spread_compares_a_method_with_retraining():
     assert spread["method_minus_retrained"] == pytest.approx(-3.0)
     alone = evaluation.agreement_spread(90.0, torch.empty(0))
     assert alone["replicas"] == 0 and math.isnan(alone["method_minus_retrained"])
+
+
+def _attack_inputs(n_members: int, n_non_members: int, n_forget: int, seed: int = 0):
+    """Log-probabilities of 2 classes, members more confident than non-members, labels 0."""
+    generator = torch.Generator().manual_seed(seed)
+
+    def confident(n: int, shift: float) -> Tensor:
+        logits = torch.zeros(n, 2)
+        logits[:, 0] = shift + torch.randn(n, generator=generator)
+        return logits.log_softmax(-1)
+
+    labels = torch.zeros(max(n_members, n_non_members, n_forget), dtype=torch.long)
+    return (
+        confident(n_members, 3.0),
+        labels[:n_members],
+        confident(n_non_members, 0.5),
+        labels[:n_non_members],
+        confident(n_forget, 1.5),
+        labels[:n_forget],
+    )
+
+
+def test_mia_cap_above_every_set_changes_nothing():
+    members, m_labels, non_members, n_labels, forget, f_labels = _attack_inputs(300, 120, 80)
+    uncapped = evaluation.mia_efficacy(
+        members, m_labels, non_members, n_labels, forget, f_labels, seed=3
+    )
+    capped = evaluation.mia_efficacy(
+        members, m_labels, non_members, n_labels, forget, f_labels, seed=3, max_samples=120
+    )
+    assert capped == uncapped
+    assert evaluation.mia_entropy(members, non_members, forget, 3) == evaluation.mia_entropy(
+        members, non_members, forget, 3, max_samples=500
+    )
+
+
+def test_mia_cap_scores_a_seeded_subsample_of_the_forget_set():
+    members, m_labels, non_members, n_labels, forget, f_labels = _attack_inputs(600, 500, 400)
+    runs = [
+        evaluation.mia_efficacy(
+            members, m_labels, non_members, n_labels, forget, f_labels, seed=1, max_samples=64
+        )
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]  # seeded
+    assert (runs[0] * 64 / 100) == pytest.approx(round(runs[0] * 64 / 100))  # 64 scored samples
+    entropy_rate = evaluation.mia_entropy(members, non_members, forget, 1, max_samples=64)
+    assert (entropy_rate * 64 / 100) == pytest.approx(round(entropy_rate * 64 / 100))

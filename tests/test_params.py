@@ -1,7 +1,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from hyperforget.params import list_param, parse_retain_margins
+from hyperforget.params import list_param, optional_positive_int, parse_retain_margins
 
 
 def from_command_line(value: str):
@@ -47,3 +47,15 @@ def test_retain_margins_are_read_as_numbers(written, expected):
 def test_bad_retain_margins_are_refused_with_the_fix(written):
     with pytest.raises(ValueError, match=r"evaluation.retain_margins must be .*\[1 2 3\]"):
         parse_retain_margins(from_command_line(written))
+
+
+@pytest.mark.parametrize("value", [None, 1, 2000, "300"])
+def test_optional_positive_int_accepts_counts_and_null(value):
+    expected = None if value is None else int(value)
+    assert optional_positive_int({"cap": value}, "cap", "evaluation") == expected
+
+
+@pytest.mark.parametrize("value", [0, -3, 2.5, "many", True, [5]])
+def test_optional_positive_int_names_the_parameter(value):
+    with pytest.raises(ValueError, match=r"evaluation\.cap must be a positive integer or null"):
+        optional_positive_int({"cap": value}, "cap", "evaluation")

@@ -8,7 +8,8 @@ Accuracies are in percent. Membership inference (two standard variants):
   ``SVC(C=3, kernel="rbf", gamma="auto")`` on the same member / non-member sets (balanced by
   seeded subsampling); reported: percent of D_f called non-member.
 Non-members are test samples of the retained classes, so the attack never sees the forgotten
-class during its own training.
+class during its own training. ``max_samples`` caps members, non-members and D_f (seeded
+subsamples), so an attack's cost does not grow with the data; below the cap nothing changes.
 """
 
 from __future__ import annotations
@@ -55,9 +56,11 @@ def agreement(log_probs: Tensor, other_log_probs: Tensor) -> float:
     return float((log_probs.argmax(-1) == other_log_probs.argmax(-1)).float().mean() * 100)
 
 
-def _balanced(members: np.ndarray, non_members: np.ndarray, seed: int):
+def _balanced(
+    members: np.ndarray, non_members: np.ndarray, seed: int, max_samples: int | None = None
+):
     rng = np.random.default_rng(seed)
-    n = min(len(members), len(non_members))
+    n = min(len(members), len(non_members), max_samples or len(members))
     members = members[rng.permutation(len(members))[:n]]
     non_members = non_members[rng.permutation(len(non_members))[:n]]
     features = np.concatenate([members, non_members]).reshape(-1, 1)
@@ -65,8 +68,20 @@ def _balanced(members: np.ndarray, non_members: np.ndarray, seed: int):
     return features, targets
 
 
+def _capped(features: np.ndarray, seed: int, max_samples: int | None) -> np.ndarray:
+    """At most ``max_samples`` of ``features`` (a seeded subsample), as a column."""
+    if max_samples is not None and len(features) > max_samples:
+        keep = np.random.default_rng(seed + 1).permutation(len(features))[:max_samples]
+        features = features[np.sort(keep)]
+    return features.reshape(-1, 1)
+
+
 def mia_entropy(
-    retain_train: Tensor, test_retained: Tensor, forget_train: Tensor, seed: int
+    retain_train: Tensor,
+    test_retained: Tensor,
+    forget_train: Tensor,
+    seed: int,
+    max_samples: int | None = None,
 ) -> float:
     """Percent of D_f that an entropy-based attack calls member."""
 
@@ -74,9 +89,9 @@ def mia_entropy(
         # xlogy: a class with exactly zero mass (an SPM's deleted class) adds 0, not nan
         return (-torch.special.xlogy(log_probs.exp(), log_probs.exp()).sum(-1)).numpy()
 
-    features, targets = _balanced(entropy(retain_train), entropy(test_retained), seed)
+    features, targets = _balanced(entropy(retain_train), entropy(test_retained), seed, max_samples)
     attack = LogisticRegression().fit(features, targets)
-    return float(attack.predict(entropy(forget_train).reshape(-1, 1)).mean() * 100)
+    return float(attack.predict(_capped(entropy(forget_train), seed, max_samples)).mean() * 100)
 
 
 def mia_efficacy(
@@ -87,6 +102,7 @@ def mia_efficacy(
     forget_train: Tensor,
     forget_labels: Tensor,
     seed: int,
+    max_samples: int | None = None,
 ) -> float:
     """SalUn's MIA-efficacy: percent of D_f that a confidence-based attack calls non-member."""
 
@@ -94,10 +110,14 @@ def mia_efficacy(
         return log_probs.exp().gather(1, labels.view(-1, 1)).flatten().numpy()
 
     features, targets = _balanced(
-        confidence(retain_train, retain_labels), confidence(test_retained, test_labels), seed
+        confidence(retain_train, retain_labels),
+        confidence(test_retained, test_labels),
+        seed,
+        max_samples,
     )
     attack = SVC(C=3, kernel="rbf", gamma="auto").fit(features, targets)
-    called_member = attack.predict(confidence(forget_train, forget_labels).reshape(-1, 1))
+    forget = _capped(confidence(forget_train, forget_labels), seed, max_samples)
+    called_member = attack.predict(forget)
     return float((1.0 - called_member.mean()) * 100)
 
 
@@ -127,9 +147,11 @@ def masked_metrics(
     f_train: Tensor,
     f_test: Tensor,
     seed: int = 0,
+    mia_max_samples: int | None = None,
 ) -> dict[str, float]:
     """Every metric given which training samples were forgotten (``f_train``) and which test
-    samples belong to forgotten classes (``f_test``; none for a sample-wise scenario)."""
+    samples belong to forgotten classes (``f_test``; none for a sample-wise scenario).
+    ``mia_max_samples`` caps each set the attacks fit on or score (see the module's doc)."""
     kl = kl_divergence(oracle.test, outputs.test)
     return {
         "acc_forget_train": accuracy(outputs.train[f_train], train_labels[f_train]),
@@ -138,7 +160,11 @@ def masked_metrics(
         "acc_retain_test": accuracy(outputs.test[~f_test], test_labels[~f_test]),
         "acc_test": accuracy(outputs.test, test_labels),
         "mia_entropy": mia_entropy(
-            outputs.train[~f_train], outputs.test[~f_test], outputs.train[f_train], seed
+            outputs.train[~f_train],
+            outputs.test[~f_test],
+            outputs.train[f_train],
+            seed,
+            mia_max_samples,
         ),
         "mia_efficacy": mia_efficacy(
             outputs.train[~f_train],
@@ -148,6 +174,7 @@ def masked_metrics(
             outputs.train[f_train],
             train_labels[f_train],
             seed,
+            mia_max_samples,
         ),
         "agreement_oracle": agreement(outputs.test, oracle.test),
         "kl_oracle": float(kl),
@@ -178,6 +205,7 @@ def results_rows(
     f_train: Tensor,
     f_test: Tensor,
     seed: int = 0,
+    mia_max_samples: int | None = None,
 ) -> list[dict[str, float | str]]:
     """The results table's rows of one forget scenario: every metric of each candidate against
     the candidate named ``oracle_method``, the speed-up over that oracle's seconds, and avg_gap."""
@@ -187,7 +215,14 @@ def results_rows(
             "method": c.method,
             "forget_classes": scenario,
             **masked_metrics(
-                c.outputs, oracle.outputs, train_labels, test_labels, f_train, f_test, seed
+                c.outputs,
+                oracle.outputs,
+                train_labels,
+                test_labels,
+                f_train,
+                f_test,
+                seed,
+                mia_max_samples,
             ),
             "seconds": c.seconds,
             "speedup": oracle.seconds / c.seconds if c.seconds > 0 else math.nan,

@@ -16,7 +16,7 @@ import pandas as pd
 from kedro.framework.hooks import hook_impl
 from matplotlib.figure import Figure
 
-from hyperforget.params import parse_retain_margins
+from hyperforget.params import optional_positive_int, parse_retain_margins
 from hyperforget.unlearning import select_methods
 
 
@@ -34,8 +34,8 @@ class MlflowArtifactsHook:
 
 class CheckRunParametersHook:
     """Fail before the first node when ``unlearning.run`` names a method that does not exist, or
-    ``evaluation.retain_margins`` is not a list of margins, rather than after the data, zoo and
-    hypernetwork stages have run."""
+    ``evaluation.retain_margins`` or ``mia_max_samples`` is not valid, rather than after the
+    data, zoo and hypernetwork stages have run."""
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
@@ -43,4 +43,6 @@ class CheckRunParametersHook:
         if any(name.startswith("unlearn_") for name in names):
             select_methods(catalog.load("params:unlearning")["run"])
         if "evaluate_oracle_spread" in names:
-            parse_retain_margins(catalog.load("params:evaluation")["retain_margins"])
+            evaluation = catalog.load("params:evaluation")
+            parse_retain_margins(evaluation["retain_margins"])
+            optional_positive_int(evaluation, "mia_max_samples", "evaluation")

@@ -40,3 +40,16 @@ def parse_retain_margins(value: Any) -> list[float]:
             f'--params "evaluation.retain_margins=[1 2 3]"); got {value!r}.'
         )
     return numbers
+
+
+def optional_positive_int(params: dict[str, Any], key: str, block: str) -> int | None:
+    """``params[key]`` as a positive integer, or ``None`` (null: no limit); anything else is
+    refused with the parameter's name."""
+    value = params[key]
+    if value is None:
+        return None
+    if isinstance(value, str) and re.fullmatch(r"\d+", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{block}.{key} must be a positive integer or null, got {value!r}.")
+    return value

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from hyperforget import evaluation
 from hyperforget.devices import resolve_device
-from hyperforget.params import parse_retain_margins
+from hyperforget.params import optional_positive_int, parse_retain_margins
 from hyperforget.pipelines.model_zoo.nodes import target_builder
 from hyperforget.plots import (
     loss_alignment_panels,
@@ -87,6 +87,7 @@ def evaluate(
     train_images, test_images = train_split["images"].to(dev), test_split["images"].to(dev)
     train_labels, test_labels = train_split["labels"], test_split["labels"]
     seed = int(evaluation_params["seed"])
+    mia_max_samples = optional_positive_int(evaluation_params, "mia_max_samples", "evaluation")
 
     def outputs(params: Tensor) -> evaluation.Outputs:
         return evaluation.model_outputs(build, params.to(dev), train_images, test_images)
@@ -134,7 +135,7 @@ def evaluate(
             )
         masks = evaluation.class_masks(train_labels, test_labels, classes)
         rows += evaluation.results_rows(
-            name, candidates, "oracle", train_labels, test_labels, *masks, seed
+            name, candidates, "oracle", train_labels, test_labels, *masks, seed, mia_max_samples
         )
     table = pd.concat([pd.DataFrame(rows), extra_rows], ignore_index=True)[COLUMNS]
     summary = table.groupby("method", sort=False)[SUMMARY].mean()

@@ -17,7 +17,7 @@ from torch import Tensor
 from hyperforget import evaluation, spm
 from hyperforget.devices import resolve_device, synchronize
 from hyperforget.flat_params import flatten_module, load_flat_into
-from hyperforget.params import list_param
+from hyperforget.params import list_param, optional_positive_int
 from hyperforget.pipelines.model_zoo.nodes import split_tensors
 from hyperforget.plots import agreement_spread_bars
 from hyperforget.seeding import replica_seeds, seeded
@@ -325,6 +325,7 @@ def evaluate_semi_parametric(
     model = load_flat_into(_model(config, class_manifest).to(dev), spm_weights["params"].to(dev))
     memory = memory_from(spm_memory, dev)
     seed = int(evaluation_params["seed"])
+    mia_max_samples = optional_positive_int(evaluation_params, "mia_max_samples", "evaluation")
 
     def predict(net: spm.SemiParametric, mem: spm.Memory, inputs: Tensor) -> Tensor:
         return spm.predict(net, mem, inputs, config.mode, config.neighbours).cpu()
@@ -366,6 +367,7 @@ def evaluate_semi_parametric(
             ~keep.cpu(),
             f_test,
             seed,
+            mia_max_samples,
         )
         rows += scenario_rows
         spm_row = next(row for row in scenario_rows if row["method"] == "spm")
