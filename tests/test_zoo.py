@@ -121,3 +121,21 @@ def test_oracle_replicas_repeat_the_oracle_recipe_with_other_seeds(splits):
     assert not torch.allclose(replicas[:, 1], refs.oracles)
     none = zoo.train_oracle_replicas(build, train, sgd, 2, [[], [], []])
     assert none.shape == (3, 0, refs.oracles.shape[1])
+
+
+def test_reference_summary_gives_each_class_accuracy_as_plain_torch_does(splits):
+    train, val = splits
+    refs = zoo.train_reference_models(build, train, 3, SGDConfig(batch_size=16), 2, [7, 8, 9, 10])
+    images, labels = val
+    table = zoo.summarise_references(
+        build(), refs.original, 1.0, refs.oracles, [1.0] * 3, images, labels, 3
+    )
+    module = build()
+    for row, params in zip(table.itertuples(), [refs.original, *refs.oracles], strict=True):
+        torch.nn.utils.vector_to_parameters(params, module.parameters())
+        predicted = module(images).argmax(-1)
+        for c in range(3):
+            expected = (predicted[labels == c] == c).float().mean().item() * 100
+            assert getattr(row, f"test_acc_c{c}") == pytest.approx(expected, abs=1e-4)
+        others = [getattr(row, f"test_acc_c{c}") for c in range(3) if c != row.forget_class]
+        assert row.test_acc_others == pytest.approx(sum(others) / len(others), abs=1e-4)

@@ -463,11 +463,16 @@ def summarise_references(
     labels: Tensor,
     num_classes: int,
 ) -> pd.DataFrame:
-    """Test accuracy (percent) of the original and of each oracle on its class and the others."""
+    """Test accuracy (percent) of the original and of each oracle on its class, the others and
+    each class (``test_acc_c<k>``)."""
     stats = evaluate_per_class(
         module, torch.cat([original[None], oracles]), images, labels, num_classes
     )
     acc = stats.acc.cpu() * 100
+
+    def per_class(row: int) -> dict[str, float]:
+        return {f"test_acc_c{c}": float(acc[row, c]) for c in range(num_classes)}
+
     rows = [
         {
             "model": "original",
@@ -476,6 +481,7 @@ def summarise_references(
             "test_acc": float(stats.total_acc[0] * 100),
             "test_acc_forgotten": float("nan"),
             "test_acc_others": float(acc[0].mean()),
+            **per_class(0),
         }
     ]
     for k in range(num_classes):
@@ -489,6 +495,7 @@ def summarise_references(
                 "test_acc": float(stats.total_acc[k + 1] * 100),
                 "test_acc_forgotten": float(acc[k + 1, k]),
                 "test_acc_others": float(acc[k + 1, others].mean()),
+                **per_class(k + 1),
             }
         )
     return pd.DataFrame(rows)
