@@ -26,11 +26,12 @@ def run_unlearn(
     project_path: Path,
     runtime_params: dict | None = None,
     pipelines: tuple[str, ...] = ("unlearn",),
+    env: str = "test",
 ) -> None:
     bootstrap_project(project_path)
     try:
         with KedroSession.create(
-            project_path=project_path, env="test", runtime_params=runtime_params
+            project_path=project_path, env=env, runtime_params=runtime_params
         ) as session:
             session.run(pipeline_names=list(pipelines))
     finally:
