@@ -36,23 +36,6 @@ def test_metrics_of_a_model_against_itself():
     assert row["agreement_oracle"] == 100.0
     assert abs(row["kl_oracle"]) < 1e-6
     assert 0.0 <= row["mia_entropy"] <= 100.0 and 0.0 <= row["mia_efficacy"] <= 100.0
-    assert evaluation.avg_gap(row, row) == 0.0
-
-
-def test_avg_gap_averages_the_four_gaps():
-    oracle = {
-        "acc_forget_test": 0.0,
-        "acc_retain_test": 90.0,
-        "acc_test": 80.0,
-        "mia_efficacy": 100.0,
-    }
-    method = {
-        "acc_forget_test": 4.0,
-        "acc_retain_test": 88.0,
-        "acc_test": 80.0,
-        "mia_efficacy": 90.0,
-    }
-    assert evaluation.avg_gap(method, oracle) == (4 + 2 + 0 + 10) / 4
 
 
 def test_efficacy_mia_calls_unseen_like_data_non_member():
@@ -84,7 +67,7 @@ def test_kl_ignores_classes_without_mass_on_both_sides():
 
 
 def test_sample_wise_metrics_leave_forget_test_empty_and_the_gap_ignores_it():
-    from hyperforget.evaluation import Outputs, avg_gap, masked_metrics
+    from hyperforget.evaluation import Outputs, masked_metrics
 
     generator = torch.Generator().manual_seed(0)
     train_labels, test_labels = torch.arange(3).repeat(20), torch.arange(3).repeat(10)
@@ -99,11 +82,10 @@ def test_sample_wise_metrics_leave_forget_test_empty_and_the_gap_ignores_it():
     )
     assert math.isnan(row["acc_forget_test"])
     assert row["agreement_oracle"] == 100 and row["kl_oracle"] == 0
-    assert avg_gap(row, row) == 0
 
 
-def test_results_rows_compare_every_candidate_with_the_named_oracle():
-    from hyperforget.evaluation import Candidate, Outputs, class_masks, results_rows
+def test_run_rows_compare_every_run_with_the_reference_oracle():
+    from hyperforget.evaluation import Candidate, Outputs, class_masks, run_rows
 
     generator = torch.Generator().manual_seed(1)
     train_labels, test_labels = torch.arange(3).repeat(20), torch.arange(3).repeat(10)
@@ -114,13 +96,18 @@ def test_results_rows_compare_every_candidate_with_the_named_oracle():
             torch.randn(30, 3, generator=generator).log_softmax(1),
         )
 
-    candidates = [Candidate("method", outputs(), 0.5), Candidate("oracle", outputs(), 2.0)]
+    reference = Candidate("oracle", outputs(), seconds=2.0)
+    candidates = [Candidate("method", outputs(), 0, 0.5), Candidate("method", outputs(), 1, 1.0)]
     masks = class_masks(train_labels, test_labels, (0,))
-    method, oracle = results_rows("0", candidates, "oracle", train_labels, test_labels, *masks)
-    assert method["speedup"] == 4.0 and oracle["speedup"] == 1.0
-    assert oracle["avg_gap"] == 0 and oracle["agreement_oracle"] == 100
-    assert method["avg_gap"] == evaluation.avg_gap(method, oracle)
-    assert math.isnan(method["prompt_r2"])
+    first, second = run_rows("0", candidates, reference, train_labels, test_labels, *masks)
+    assert (first["run"], second["run"]) == (0, 1)
+    assert first["speedup"] == 4.0 and second["speedup"] == 2.0
+    assert first["agreement_oracle"] == evaluation.agreement(
+        candidates[0].outputs.test, reference.outputs.test
+    )
+    (itself,) = run_rows("0", [reference], reference, train_labels, test_labels, *masks)
+    assert itself["agreement_oracle"] == 100 and itself["speedup"] == 1.0
+    assert math.isnan(first["prompt_r2"])
 
 
 def test_retain_test_accuracy_of_a_batch_equals_each_network_alone():
@@ -163,16 +150,17 @@ def test_retain_test_accuracy_can_ignore_the_forgotten_classes_outputs():
     assert masked.item() >= plain.item()
 
 
-def test_retrain_spread_places_the_oracle_among_its_replicas():
+def test_retrain_spread_places_the_reference_oracle_in_the_retrained_distribution():
     spread = evaluation.retrain_spread(92.0, torch.tensor([88.0, 90.0, 89.0]))
-    assert spread["retrained"] == 4
-    assert spread["retrained_mean"] == pytest.approx(89.75)
-    assert spread["retrained_sd"] == pytest.approx(torch.tensor([92.0, 88, 90, 89]).std().item())
-    assert (spread["retrained_min"], spread["retrained_max"]) == (88.0, 92.0)
-    assert spread["oracle_minus_replicas"] == pytest.approx(3.0)
+    assert spread["retrained"] == 3
+    assert spread["retrained_mean"] == pytest.approx(89.0)
+    assert spread["retrained_sd"] == pytest.approx(1.0)
+    assert (spread["retrained_min"], spread["retrained_max"]) == (88.0, 90.0)
+    assert 88.0 < spread["retrained_low_95"] < 88.1 and 89.9 < spread["retrained_high_95"] < 90
+    assert spread["oracle_minus_retrained"] == pytest.approx(3.0)
     alone = evaluation.retrain_spread(92.0, torch.empty(0))
-    assert alone["retrained"] == 1 and math.isnan(alone["retrained_sd"])
-    assert math.isnan(alone["oracle_minus_replicas"])
+    assert alone["retrained"] == 0 and math.isnan(alone["retrained_sd"])
+    assert math.isnan(alone["oracle_minus_retrained"])
 
 
 def test_retrain_pass_rates_score_each_replica_as_a_method():

@@ -53,3 +53,24 @@ def optional_positive_int(params: dict[str, Any], key: str, block: str) -> int |
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{block}.{key} must be a positive integer or null, got {value!r}.")
     return value
+
+
+def run_counts(evaluation: dict[str, Any]) -> tuple[int, int]:
+    """``evaluation.oracle_runs`` (R) and ``method_runs`` (M), checked: forgetting quality
+    compares M method runs with M of the R retrained models, and needs 3 per side."""
+    oracle_runs = optional_positive_int(evaluation, "oracle_runs", "evaluation")
+    method_runs = optional_positive_int(evaluation, "method_runs", "evaluation")
+    if method_runs is None or method_runs < 3:
+        raise ValueError(
+            f"evaluation.method_runs must be 3 or more (forgetting quality needs 3 runs per "
+            f"side; 5 or more to judge a method), got {evaluation['method_runs']!r}."
+        )
+    if oracle_runs is None or oracle_runs < method_runs:
+        raise ValueError(
+            f"evaluation.oracle_runs ({evaluation['oracle_runs']!r}) must be at least "
+            f"evaluation.method_runs ({method_runs}): each method run is paired with its own "
+            "retrained model. Raise oracle_runs (2 x method_runs also scores retraining "
+            "against itself) or lower method_runs."
+        )
+    optional_positive_int(evaluation, "forget_examples", "evaluation")
+    return oracle_runs, method_runs

@@ -143,12 +143,12 @@ def oracle_agreement_heatmap(table) -> Figure:
 
 
 def oracle_spread_panels(spread, results, methods: Sequence[str], columns: int = 4) -> Figure:
-    """Each method's retain-test accuracy per forget scenario against the spread of retraining:
-    the grey band spans the oracle retrained with every seed (min to max, line at the mean), the
-    cross is the reference oracle the results table compares with, the blue dash the original
-    with the forgotten classes' outputs ignored (where DiHyFo's target points, when the table
-    has ``masked_original_retain_test``). The axis stays close to the band; a method far below
-    it is drawn as a triangle on the bottom edge, labelled."""
+    """Each method's mean retain-test accuracy over its runs (dot, with its 95% CI) per forget
+    scenario against the retrained distribution: the grey band is its central 95% range, the
+    line its mean, the cross the reference oracle, the blue dash the original with the
+    forgotten classes' outputs ignored (where DiHyFo's target points, when the table has
+    ``masked_original_retain_test``). The axis stays close to the band; a method far below it
+    is drawn as a triangle on the bottom edge, labelled."""
     scenarios = list(spread["forget_classes"])
     rows = results[results["forget_classes"].isin(scenarios)]
     ncols = min(columns, max(len(methods), 1))
@@ -160,16 +160,33 @@ def oracle_spread_panels(spread, results, methods: Sequence[str], columns: int =
     high = float(np.nanmax(spread["retrained_max"])) + 2.0
     for ax, method in zip(axes, methods, strict=False):
         ax.fill_between(
-            x, spread["retrained_min"], spread["retrained_max"], color="0.85", step="mid"
+            x, spread["retrained_low_95"], spread["retrained_high_95"], color="0.85", step="mid"
         )
         ax.plot(x, spread["retrained_mean"], color="0.5", lw=1, drawstyle="steps-mid")
         ax.plot(x, spread["oracle_retain_test"], "kx", ms=5)
         if "masked_original_retain_test" in spread:
             ax.plot(x, spread["masked_original_retain_test"], "_", color="tab:blue", ms=9, mew=1.5)
-        by_scenario = rows[rows["method"] == method].set_index("forget_classes")
-        values = by_scenario["acc_retain_test"].reindex(scenarios).to_numpy(dtype=float)
+        by_scenario = rows[rows["method"] == method].set_index("forget_classes").reindex(scenarios)
+        values = by_scenario["acc_retain_test"].to_numpy(dtype=float)
+        if "acc_retain_test_ci_low" in by_scenario:
+            errors = np.stack(
+                [
+                    values - by_scenario["acc_retain_test_ci_low"].to_numpy(dtype=float),
+                    by_scenario["acc_retain_test_ci_high"].to_numpy(dtype=float) - values,
+                ]
+            )
+        else:
+            errors = np.zeros((2, len(values)))
         inside = values >= low
-        ax.plot(x[inside], values[inside], "o", color="tab:red", ms=4)
+        ax.errorbar(
+            x[inside],
+            values[inside],
+            yerr=np.nan_to_num(errors[:, inside]),
+            fmt="o",
+            color="tab:red",
+            ms=4,
+            capsize=2,
+        )
         for i in np.flatnonzero(values < low):
             ax.plot(x[i], low + 0.4, "v", color="tab:red", ms=5)
             ax.annotate(f"{values[i]:.0f}", (x[i], low + 1.0), ha="center", fontsize=6)
@@ -182,9 +199,37 @@ def oracle_spread_panels(spread, results, methods: Sequence[str], columns: int =
     for ax in axes[len(methods) :]:
         ax.set_visible(False)
     fig.suptitle(
-        "Methods (dots) against the oracle (x), its retraining spread over seeds (band) and "
-        "the original with the forgotten class's outputs ignored (blue dash)"
+        "Methods (mean of their runs, 95% CI) against retraining (central 95% band, mean line), "
+        "the reference oracle (x) and the original with the forgotten class ignored (blue dash)"
     )
+    return fig
+
+
+def final_score_bars(scores) -> Figure:
+    """Each method's final score (F x relative retain and test accuracy, the NeurIPS 2023
+    challenge's), mean over forget scenarios with its 95% CI; the dashed line is the F that
+    retraining scores against itself at the same number of runs, the most a method can expect."""
+    methods = list(scores["method"])
+    x = np.arange(len(methods))
+    mean = scores["final_score"].to_numpy(dtype=float)
+    errors = np.stack(
+        [
+            mean - scores["ci_low"].to_numpy(dtype=float),
+            scores["ci_high"].to_numpy(dtype=float) - mean,
+        ]
+    )
+    fig = Figure(figsize=(max(5.0, 0.55 * len(methods) + 2.5), 3.4), layout="constrained")
+    ax = fig.add_subplot()
+    ax.bar(x, mean, 0.6, color="tab:blue")
+    ax.errorbar(x, mean, yerr=np.nan_to_num(errors), fmt="none", ecolor="0.2", capsize=3)
+    ceiling = float(np.nanmean(scores["retrained_forgetting_quality"]))
+    if not np.isnan(ceiling):
+        ax.axhline(ceiling, color="0.4", ls="--", lw=1, label="retraining against itself (F)")
+        ax.legend(fontsize="small")
+    ax.set_xticks(x, methods, rotation=40, ha="right")
+    ax.set_ylabel("final score (mean over scenarios)")
+    ax.set_ylim(0, max(1e-3, float(np.nanmax(np.append(scores["ci_high"], mean)))) * 1.15)
+    ax.set_title("Forgetting quality x utility, against retraining as a distribution")
     return fig
 
 

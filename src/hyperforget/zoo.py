@@ -382,8 +382,10 @@ def train_oracle_replicas(
     sgd: SGDConfig,
     epochs: float,
     seeds: Sequence[Sequence[int]],
+    classes: Sequence[int] | None = None,
 ) -> Tensor:
-    """The oracle of class k retrained again with each seed of ``seeds[k]``: ``[K, J, P]``.
+    """The oracle without class ``classes[s]`` retrained with each seed of ``seeds[s]``:
+    ``[S, J, P]`` (``classes`` defaults to 0..len(seeds)-1, one row per class).
 
     The oracle is one draw of a noisy process: on a small dataset, retraining moves its
     accuracy by about a point from seed to seed. Replicas trained exactly like it (all its
@@ -392,8 +394,9 @@ def train_oracle_replicas(
     """
     module = build()
     init_row = flatten_module(module)
+    classes = range(len(seeds)) if classes is None else classes
     rows = []
-    for k, class_seeds in enumerate(seeds):
+    for k, class_seeds in zip(classes, seeds, strict=True):
         if not class_seeds:
             rows.append(init_row.new_empty(0, init_row.numel()))
             continue

@@ -28,3 +28,65 @@ def test_pairing_is_seeded_and_needs_enough_retrained_models():
 def test_final_score_scales_f_by_relative_accuracies():
     assert distribution.final_score(0.5, 90.0, 90.0, 80.0, 80.0) == 0.5
     assert distribution.final_score(0.5, 45.0, 90.0, 80.0, 80.0) == 0.25
+
+
+def test_avg_gap_is_the_mean_absolute_gap_to_the_retrained_means():
+    runs = pd.DataFrame(
+        {
+            "method": ["oracle", "oracle", "ft"],
+            "forget_classes": ["0", "0", "0"],
+            "acc_forget_test": [0.0, 0.0, 4.0],
+            "acc_retain_test": [90.0, 92.0, 88.0],
+            "acc_test": [80.0, 80.0, 80.0],
+            "mia_efficacy": [100.0, 100.0, np.nan],  # a missing metric is left out of the mean
+        }
+    )
+    gaps = distribution.add_avg_gap(runs, lambda method: "oracle")["avg_gap"]
+    assert gaps.tolist() == pytest.approx([1 / 4, 1 / 4, (4 + 3 + 0) / 3])
+
+
+def test_forgetting_qualities_of_a_copy_and_of_retraining_itself():
+    import torch
+
+    generator = torch.Generator().manual_seed(0)
+    retrained = torch.randn(12, 64, generator=generator)
+    copies = torch.full((4, 64), 3.0)  # one model four times: nothing like retraining
+    never, itself = distribution.forgetting_qualities(copies, retrained, seed=0)
+    assert never == 0.0
+    assert itself > 0.1  # retraining against other retrained models, at 4 models per side
+    like, _ = distribution.forgetting_qualities(
+        torch.randn(4, 64, generator=generator), retrained, 0
+    )
+    assert like > 0.1
+    _, unresolved = distribution.forgetting_qualities(copies, retrained[:7], seed=0)
+    assert np.isnan(unresolved)  # 7 < 2 x 4: no disjoint retrained set to score itself
+
+
+def test_summary_table_judges_each_method_against_its_own_retrained_models():
+    runs = pd.DataFrame(
+        {
+            "method": ["oracle"] * 3 + ["ft"] * 2 + ["spm_oracle"] * 2 + ["spm"] * 2,
+            "forget_classes": ["0"] * 9,
+            "acc_retain_train": [99.0, 99.0, 99.0, 99.0, 99.0, 50.0, 50.0, 50.0, 50.0],
+            "acc_test": [80.0, 80.0, 80.0, 40.0, 40.0, 70.0, 70.0, 70.0, 70.0],
+        }
+    )
+    forgetting = pd.DataFrame(
+        {
+            "method": ["ft", "spm"],
+            "forget_classes": ["0", "0"],
+            "forgetting_quality": [0.5, 0.25],
+            "retrained_forgetting_quality": [0.3, float("nan")],
+        }
+    )
+    retrained_of = {"spm": "spm_oracle", "spm_oracle": "spm_oracle"}.get
+    table = distribution.summary_table(
+        runs, forgetting, ["acc_retain_train", "acc_test"], lambda m: retrained_of(m, "oracle")
+    )
+    rows = table.set_index("method")
+    assert rows.loc["ft", "final_score"] == pytest.approx(0.5 * 1.0 * 0.5)
+    assert rows.loc["spm", "final_score"] == pytest.approx(0.25)
+    assert rows.loc["spm", "retrained_runs"] == 2 and rows.loc["ft", "retrained_runs"] == 3
+    assert np.isnan(rows.loc["oracle", "forgetting_quality"])  # not in the F table
+    shown = distribution.with_intervals(table, ["acc_test"])
+    assert shown.set_index("method").loc["ft", "acc_test"] == "40.00 ± 0.00"

@@ -24,9 +24,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 from torch import Tensor, nn
 
+from hyperforget.evaluation.intervals import central_range
 from hyperforget.flat_params import batched_forward, load_flat_into
-
-GAP_METRICS = ("acc_forget_test", "acc_retain_test", "acc_test", "mia_efficacy")
 
 
 @dataclass
@@ -181,25 +180,22 @@ def masked_metrics(
     }
 
 
-def avg_gap(row: dict[str, float], oracle_row: dict[str, float]) -> float:
-    """Mean absolute difference to the oracle over forget-test, retain-test, test acc, MIA."""
-    return float(np.nanmean([abs(row[m] - oracle_row[m]) for m in GAP_METRICS]))
-
-
 @dataclass
 class Candidate:
-    """One row to be: a method's outputs, its seconds and (DiHyFo) its prompt alignment R^2."""
+    """One run to score: a method's outputs, its run index among the method's runs, its seconds
+    and (DiHyFo) its prompt alignment R^2."""
 
     method: str
     outputs: Outputs
+    run: int = 0
     seconds: float = math.nan
     prompt_r2: float = math.nan
 
 
-def results_rows(
+def run_rows(
     scenario: str,
     candidates: list[Candidate],
-    oracle_method: str,
+    reference: Candidate,
     train_labels: Tensor,
     test_labels: Tensor,
     f_train: Tensor,
@@ -207,16 +203,18 @@ def results_rows(
     seed: int = 0,
     mia_max_samples: int | None = None,
 ) -> list[dict[str, float | str]]:
-    """The results table's rows of one forget scenario: every metric of each candidate against
-    the candidate named ``oracle_method``, the speed-up over that oracle's seconds, and avg_gap."""
-    oracle = next(c for c in candidates if c.method == oracle_method)
-    rows = [
+    """One row per candidate run of one forget scenario: every metric, agreement and KL against
+    the ``reference`` oracle's predictions, and the speed-up over the reference's seconds (an
+    oracle retrained alone). The gap to the retrained distribution (``avg_gap``) needs every
+    retrained run: ``evaluation.distribution.add_avg_gap`` adds it to the whole table."""
+    return [
         {
             "method": c.method,
             "forget_classes": scenario,
+            "run": c.run,
             **masked_metrics(
                 c.outputs,
-                oracle.outputs,
+                reference.outputs,
                 train_labels,
                 test_labels,
                 f_train,
@@ -225,15 +223,11 @@ def results_rows(
                 mia_max_samples,
             ),
             "seconds": c.seconds,
-            "speedup": oracle.seconds / c.seconds if c.seconds > 0 else math.nan,
+            "speedup": reference.seconds / c.seconds if c.seconds > 0 else math.nan,
             "prompt_r2": c.prompt_r2,
         }
         for c in candidates
     ]
-    oracle_row = rows[candidates.index(oracle)]
-    for row in rows:
-        row["avg_gap"] = avg_gap(row, oracle_row)
-    return rows
 
 
 @torch.no_grad()
@@ -258,23 +252,24 @@ def retain_test_accuracy(
     return (logits.argmax(-1).cpu() == test_labels[keep]).float().mean(1) * 100
 
 
-def retrain_spread(oracle: float, replicas: Tensor) -> dict[str, float]:
-    """Where the oracle's retain-test accuracy sits among the same retraining with other seeds.
-
-    ``retrained_*`` summarise the oracle and its replicas together (``retrained`` models);
-    ``oracle_minus_replicas`` is the oracle against the replicas' mean: how lucky its seed was.
-    A gap to the oracle smaller than a few ``retrained_sd`` is within what retraining alone moves.
-    """
-    retrained = torch.cat([torch.tensor([oracle]), replicas.double().cpu()])
-    replica_mean = float(replicas.double().mean()) if len(replicas) else math.nan
+def retrain_spread(oracle: float, retrained: Tensor) -> dict[str, float]:
+    """The retrained distribution of retain-test accuracy (``retrained [R]``, percent): its mean,
+    sd, range and central 95% range, and where the reference oracle (``oracle``, trained alone
+    with its own seed) sits in it: how lucky that one seed was. A gap smaller than a few
+    ``retrained_sd`` is within what retraining alone moves."""
+    retrained = retrained.double().cpu()
+    empty = len(retrained) == 0
+    low, high = (math.nan, math.nan) if empty else central_range(retrained.numpy())
     return {
         "retrained": float(len(retrained)),
         "oracle_retain_test": float(oracle),
-        "retrained_mean": float(retrained.mean()),
+        "retrained_mean": math.nan if empty else float(retrained.mean()),
         "retrained_sd": float(retrained.std()) if len(retrained) > 1 else math.nan,
-        "retrained_min": float(retrained.min()),
-        "retrained_max": float(retrained.max()),
-        "oracle_minus_replicas": float(oracle) - replica_mean,
+        "retrained_min": math.nan if empty else float(retrained.min()),
+        "retrained_max": math.nan if empty else float(retrained.max()),
+        "retrained_low_95": low,
+        "retrained_high_95": high,
+        "oracle_minus_retrained": math.nan if empty else float(oracle) - float(retrained.mean()),
     }
 
 

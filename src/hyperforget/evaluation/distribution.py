@@ -9,12 +9,19 @@ with M of the R retrained models, drawn without replacement with a seed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
+from hyperforget.evaluation.forgetting import forgetting_quality
 from hyperforget.evaluation.intervals import inside_central_range, mean_ci, z_score
+
+# the columns whose mean absolute gap to the retrained means is ``avg_gap``
+GAP_METRICS = ("acc_forget_test", "acc_retain_test", "acc_test", "mia_efficacy")
+KEYS = ["method", "forget_classes"]
 
 
 def summarise_runs(
@@ -28,8 +35,9 @@ def summarise_runs(
         reference = retrained[metric].dropna().to_numpy()
         row[metric] = ci.mean
         row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = ci.low, ci.high
-        row[f"{metric}_z"] = z_score(ci.mean, reference)
-        row[f"{metric}_in_retrained_95"] = inside_central_range(ci.mean, reference)
+        comparable = len(reference) > 0 and not math.isnan(ci.mean)
+        row[f"{metric}_z"] = z_score(ci.mean, reference) if comparable else math.nan
+        row[f"{metric}_in_retrained_95"] = comparable and inside_central_range(ci.mean, reference)
     return row
 
 
@@ -58,3 +66,88 @@ def final_score(
         * (retain_accuracy / retrained_retain_accuracy)
         * (test_accuracy / retrained_test_accuracy)
     )
+
+
+def add_avg_gap(runs: pd.DataFrame, retrained_of: Callable[[str], str]) -> pd.DataFrame:
+    """``runs`` with ``avg_gap``: per run, the mean absolute difference of ``GAP_METRICS`` to the
+    mean of the retrained models of its scenario (``retrained_of(method)`` names them)."""
+    means = runs.groupby(KEYS, sort=False)[list(GAP_METRICS)].mean()
+    reference = means.reindex(
+        pd.MultiIndex.from_arrays([runs["method"].map(retrained_of), runs["forget_classes"]])
+    )
+    gaps = pd.DataFrame(np.abs(runs[list(GAP_METRICS)].to_numpy() - reference.to_numpy()))
+    return runs.assign(avg_gap=gaps.mean(axis=1, skipna=True).to_numpy())
+
+
+def forgetting_qualities(
+    method_confidences: torch.Tensor,
+    retrained_confidences: torch.Tensor,
+    seed: int,
+) -> tuple[float, float]:
+    """F of a method's M runs (``[M, E]`` forget-example confidences) against M of the R
+    retrained models (``[R, E]``, the ``paired_retrained`` ones), and the same F of M other
+    retrained models against those: what retraining itself scores at this M (nan when
+    R < 2M). A method that copies one model M times (the original) is maximally peaky: F = 0."""
+    runs = method_confidences.shape[0]
+    paired = paired_retrained(retrained_confidences.shape[0], runs, seed)
+    method_f = forgetting_quality(method_confidences, retrained_confidences[paired])
+    others = np.setdiff1d(np.arange(retrained_confidences.shape[0]), paired)
+    if len(others) < runs:
+        return method_f, math.nan
+    chosen = np.sort(np.random.default_rng(seed + 1).permutation(others)[:runs])
+    return method_f, forgetting_quality(
+        retrained_confidences[chosen], retrained_confidences[paired]
+    )
+
+
+def summary_table(
+    runs: pd.DataFrame,
+    forgetting: pd.DataFrame,
+    metrics: Sequence[str],
+    retrained_of: Callable[[str], str],
+) -> pd.DataFrame:
+    """One row per method and scenario: ``summarise_runs`` of ``metrics`` against that
+    scenario's retrained models, F and retraining's own F at the same number of runs (from
+    ``forgetting``: ``method, forget_classes, forgetting_quality, retrained_forgetting_quality``)
+    and the final score (retain accuracy: the retain-train set's, as the challenge's)."""
+    f_by_key = forgetting.set_index(KEYS)
+    rows = []
+    for (method, scenario), group in runs.groupby(KEYS, sort=False):
+        retrained = runs[
+            (runs["method"] == retrained_of(method)) & (runs["forget_classes"] == scenario)
+        ]
+        row = {"method": method, "forget_classes": scenario}
+        row |= summarise_runs(group, retrained, metrics)
+        if (method, scenario) in f_by_key.index:
+            quality = f_by_key.loc[(method, scenario)]
+            row["forgetting_quality"] = float(quality["forgetting_quality"])
+            row["retrained_forgetting_quality"] = float(quality["retrained_forgetting_quality"])
+        else:
+            row["forgetting_quality"] = row["retrained_forgetting_quality"] = math.nan
+        row["final_score"] = final_score(
+            row["forgetting_quality"],
+            row["acc_retain_train"],
+            float(retrained["acc_retain_train"].mean()),
+            row["acc_test"],
+            float(retrained["acc_test"].mean()),
+        )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def with_intervals(summary: pd.DataFrame, metrics: Sequence[str], digits: int = 2) -> pd.DataFrame:
+    """The summary for people: each metric as ``mean ± half-width of its 95% CI``."""
+    shown = summary[KEYS + ["runs"]].copy()
+    for metric in metrics:
+        mean = summary[metric]
+        half = (summary[f"{metric}_ci_high"] - summary[f"{metric}_ci_low"]) / 2
+        shown[metric] = [_plus_minus(m, h, digits) for m, h in zip(mean, half, strict=True)]
+    for column in ("forgetting_quality", "retrained_forgetting_quality", "final_score"):
+        shown[column] = summary[column].round(3)
+    return shown
+
+
+def _plus_minus(mean: float, half: float, digits: int) -> str:
+    if pd.isna(mean):
+        return ""
+    return f"{mean:.{digits}f}" if pd.isna(half) else f"{mean:.{digits}f} ± {half:.{digits}f}"

@@ -127,3 +127,12 @@ def forgetting_quality(unlearned: Tensor, retrained: Tensor) -> float:
         )
     epsilons = example_epsilons(unlearned, retrained)
     return float(example_scores(epsilons, unlearned.shape[0]).mean())
+
+
+def example_sample(f_train: Tensor, count: int | None, seed: int) -> Tensor:
+    """Indices of the training samples F scores: a seeded sample of ``count`` forgotten ones."""
+    forgotten = f_train.nonzero()[:, 0]
+    if count is None or len(forgotten) <= count:
+        return forgotten
+    chosen = torch.randperm(len(forgotten), generator=torch.Generator().manual_seed(seed))
+    return forgotten[chosen[:count].sort().values]
