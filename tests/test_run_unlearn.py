@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -103,6 +103,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
         "plots/per_class_accuracy.png",
         "plots/loss_alignment.png",
         "plots/oracle_agreement.png",
+        "plots/final_score.png",
         "plots/oracle_spread.png",
         "plots/spm_oracle_spread.png",
     }
@@ -113,7 +114,8 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert 0 <= run["metrics.unlearning.ltu.mean.conflict_fraction"] <= 1
     assert run["metrics.unlearning.ssd.c0.seconds"] > 0
     assert run["metrics.eval.oracle_spread.c0.retrained_sd"] >= 0
-    assert run["metrics.eval.retrain_pass.within_2.share_passing"] in (0, 50, 100)
+    assert 0 <= run["metrics.eval.retrain_pass.within_2.share_passing"] <= 100
+    assert 0 <= run["metrics.eval.ltu.mean.forgetting_quality"] <= 1
     assert 0 <= run["metrics.spm.oracle_spread.0.retrained_agreement_mean"] <= 100
 
 
@@ -135,12 +137,12 @@ def test_zoo_reference_models_and_reports_are_written(project):
     )
     assert references["model"].tolist() == ["original"] + [f"oracle_{k}" for k in range(4)]
     assert only_version(project / "data/08_reporting/zoo_loss_distribution.png").exists()
-    replicas = SafetensorsDataset(
-        filepath=str(only_version(project / "data/06_models/oracle_replica_weights.safetensors"))
+    retrained = SafetensorsDataset(
+        filepath=str(only_version(project / "data/06_models/retrained_weights.safetensors"))
     ).load()
-    assert replicas["params"].shape == (4, 2, 7894)  # conf/test: 2 replicas per class
-    seeds = {*replicas["seeds"].flatten().tolist()}
-    assert len(seeds) == 8 and not seeds & {*oracles["seeds"].tolist()}
+    assert retrained["params"].shape == (4, 6, 7894)  # conf/test: evaluation.oracle_runs 6
+    seeds = {*retrained["seeds"].flatten().tolist()}
+    assert len(seeds) == 24 and not seeds & {*oracles["seeds"].tolist()}
 
 
 def test_hypernetworks_are_trained_saved_and_checked(project):
@@ -157,51 +159,92 @@ def test_hypernetworks_are_trained_saved_and_checked(project):
         assert only_version(project / f"data/08_reporting/{variant}_alignment.png").exists()
 
 
-def test_results_table_matches_the_saved_unlearned_weights(project):
-    """Reload each method's unlearned weights and recompute its accuracies with plain torch."""
-    results = pd.read_csv(project / "data/08_reporting/results.csv")
-    assert set(results["method"]) == {"original", "oracle", *available_methods(), *SPM_ROWS}
-    results["forget_classes"] = results["forget_classes"].astype(str)
-    parametric = results[~results["method"].isin(SPM_ROWS)]
-    assert sorted(parametric["forget_classes"].unique()) == ["0", "1", "2", "3"]
-    assert (project / "data/08_reporting/results.md").read_text().startswith("| method")
-    oracle = results[results["method"] == "oracle"]
-    assert (oracle["avg_gap"] == 0).all() and (oracle["acc_forget_test"] == 0).all()
+def read_runs(project: Path) -> pd.DataFrame:
+    """The newest per-run table."""
+    versions = sorted((project / "data/08_reporting/results_runs.parquet").iterdir())
+    runs = pd.read_parquet(versions[-1] / "results_runs.parquet")
+    return runs.astype({"forget_classes": str})
+
+
+def test_every_run_matches_its_saved_weights(project):
+    """Reload every run of each method (and every retrained model) and recompute its
+    accuracies with plain torch."""
+    runs = read_runs(project)
+    assert set(runs["method"]) == {"original", "oracle", *available_methods(), *SPM_ROWS}
+    counts = runs.groupby("method")["run"].nunique()
+    assert counts["original"] == 1 and counts["oracle"] == 6  # conf/test: R = 6
+    assert (counts[available_methods()] == 3).all() and counts["spm"] == 3  # M = 3
+    assert counts["spm_oracle"] == 3
     test = SafetensorsDataset(
         filepath=str(only_version(project / "data/03_primary/test_split.safetensors"))
     ).load()
     net = build_target((1, 28, 28), 4, (10,))
-    for method in available_methods():
-        path = only_version(
-            project / f"data/07_model_output/{method}_unlearned_weights.safetensors"
-        )
-        weights = SafetensorsDataset(filepath=str(path)).load()
-        for row, k in enumerate(json.loads(weights["__metadata__"]["forget_classes"])):
-            load_flat_into(net, weights["params"][row])
-            with torch.no_grad():
-                correct = (net(test["images"]).argmax(1) == test["labels"]).float()
-            forget = test["labels"] == int(k)
-            expected = results[(results["method"] == method) & (results["forget_classes"] == k)]
-            assert correct[forget].mean().item() * 100 == pytest.approx(
-                expected["acc_forget_test"].item(), abs=1e-3
-            )
-            assert correct[~forget].mean().item() * 100 == pytest.approx(
-                expected["acc_retain_test"].item(), abs=1e-3
-            )
+    files = {m: f"data/07_model_output/{m}_unlearned_weights.safetensors" for m in ["ft", "ltu"]}
+    files["oracle"] = "data/06_models/retrained_weights.safetensors"
+    for method, file in files.items():
+        weights = SafetensorsDataset(filepath=str(only_version(project / file))).load()
+        for s, k in enumerate(["0", "1", "2", "3"]):
+            for r, params in enumerate(weights["params"][s]):
+                load_flat_into(net, params)
+                with torch.no_grad():
+                    correct = (net(test["images"]).argmax(1) == test["labels"]).float()
+                forget = test["labels"] == int(k)
+                row = runs[(runs["method"] == method) & (runs["forget_classes"] == k)]
+                row = row[row["run"] == r]
+                assert correct[forget].mean().item() * 100 == pytest.approx(
+                    row["acc_forget_test"].item(), abs=1e-3
+                )
+                assert correct[~forget].mean().item() * 100 == pytest.approx(
+                    row["acc_retain_test"].item(), abs=1e-3
+                )
 
 
-def test_oracle_spread_reports_the_oracle_the_results_compare_with(project):
-    results = pd.read_csv(project / "data/08_reporting/results.csv")
-    results["forget_classes"] = results["forget_classes"].astype(str)
-    oracle = results[results["method"] == "oracle"].set_index("forget_classes")
+def test_results_summarise_the_runs_against_the_retrained_distribution(project):
+    """Recompute one row of the results table from the per-run table."""
+    from scipy import stats
+
+    results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
+    assert sorted(results[results["method"] == "ltu"]["forget_classes"]) == ["0", "1", "2", "3"]
+    assert (project / "data/08_reporting/results.md").read_text().startswith("| method")
+    runs = read_runs(project)
+    row = results[(results["method"] == "ltu") & (results["forget_classes"] == "2")].iloc[0]
+    mine = runs[(runs["method"] == "ltu") & (runs["forget_classes"] == "2")]
+    retrained = runs[(runs["method"] == "oracle") & (runs["forget_classes"] == "2")]
+    values = mine["acc_retain_test"].to_numpy()
+    half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / len(values) ** 0.5
+    assert row["acc_retain_test"] == pytest.approx(values.mean())
+    assert row["acc_retain_test_ci_high"] == pytest.approx(values.mean() + half)
+    reference = retrained["acc_retain_test"].to_numpy()
+    z = (values.mean() - reference.mean()) / reference.std(ddof=1)
+    assert row["acc_retain_test_z"] == pytest.approx(z)
+    low, high = np.quantile(reference, [0.025, 0.975])
+    assert row["acc_retain_test_in_retrained_95"] == (low <= values.mean() <= high)
+    score = (
+        row["forgetting_quality"]
+        * mine["acc_retain_train"].mean()
+        / retrained["acc_retain_train"].mean()
+        * mine["acc_test"].mean()
+        / retrained["acc_test"].mean()
+    )
+    assert row["final_score"] == pytest.approx(score)
+    assert 0 <= row["forgetting_quality"] <= 1
+    original = results[results["method"] == "original"]
+    assert (original["forgetting_quality"] == 0).all()  # copies of one model never forgot
+    oracle = results[results["method"] == "oracle"]
+    assert (oracle["forgetting_quality"] == oracle["retrained_forgetting_quality"]).all()
+    assert (oracle["acc_forget_test"] == 0).all()
+
+
+def test_oracle_spread_describes_the_retrained_distribution(project):
+    runs = read_runs(project)
+    retrained = runs[runs["method"] == "oracle"].groupby("forget_classes")["acc_retain_test"]
     spread = pd.read_parquet(only_version(project / "data/08_reporting/oracle_spread.parquet"))
     assert spread["forget_classes"].tolist() == ["0", "1", "2", "3"]
-    assert (spread["retrained"] == 3).all()
+    assert (spread["retrained"] == 6).all()
     for row in spread.to_dict("records"):
-        assert row["oracle_retain_test"] == pytest.approx(
-            oracle.loc[str(row["forget_classes"]), "acc_retain_test"], abs=1e-3
-        )
-        assert row["retrained_min"] <= row["retrained_mean"] <= row["retrained_max"]
+        assert row["retrained_mean"] == pytest.approx(retrained.mean()[row["forget_classes"]])
+        assert row["retrained_min"] <= row["retrained_low_95"] <= row["retrained_high_95"]
+        assert row["retrained_high_95"] <= row["retrained_max"]
     assert only_version(project / "data/08_reporting/oracle_spread.png").exists()
     # The original with the forgotten class's outputs ignored, recomputed with plain torch.
     original = SafetensorsDataset(
@@ -223,7 +266,7 @@ def test_oracle_spread_reports_the_oracle_the_results_compare_with(project):
     # lowest retrained accuracy is within it.
     passing = pd.read_parquet(only_version(project / "data/08_reporting/retrain_pass.parquet"))
     assert passing["margin"].tolist() == [1.0, 2.0, 3.0]
-    assert (passing["replicas"] == 2).all()
+    assert (passing["replicas"] == 6).all()
     for row in passing.to_dict("records"):
         within = spread["retrained_min"] >= spread["oracle_retain_test"] - row["margin"]
         assert (row["misses"] == 0) == within.all()
@@ -256,6 +299,7 @@ def test_bad_class_requests_fail_before_training(project, params, message):
 def test_spm_deletes_from_a_new_memory_and_is_evaluated_against_its_oracle(project):
     results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
     spm = results[results["method"] == "spm"].set_index("forget_classes")
+    assert (spm["runs"] == 3).all() and (spm["retrained_runs"] == 3).all()
     assert sorted(spm.index) == ["0", "1", "2", "3", "random10"]
     assert (spm.loc[["0", "1", "2", "3"], "acc_forget_test"] == 0).all()
     assert spm.loc["random10", "acc_forget_train"] > 0  # sample-wise: D_f are still predictable
@@ -263,15 +307,15 @@ def test_spm_deletes_from_a_new_memory_and_is_evaluated_against_its_oracle(proje
     memory = SafetensorsDataset(
         filepath=str(only_version(project / "data/06_models/spm_memory.safetensors"))
     ).load()
-    assert memory["alive"].all() and len(memory["labels"]) == 4 * 350
+    assert memory["alive"].all() and memory["labels"].shape == (3, 4 * 350)  # M = 3 SPMs
     deleted = SafetensorsDataset(
         filepath=str(
             only_version(project / "data/07_model_output/spm_unlearned_memory.safetensors")
         )
     ).load()
-    assert deleted["alive"].shape == (5, 1400)
-    assert (~deleted["alive"][:4]).sum(1).tolist() == [350] * 4
-    assert (~deleted["alive"][4]).sum() == 140
+    assert deleted["alive"].shape == (5, 3, 1400)
+    assert (~deleted["alive"][:4]).sum(2).flatten().tolist() == [350] * 12
+    assert ((~deleted["alive"][4]).sum(1) == 140).all()
     comparison = pd.read_parquet(only_version(project / "data/08_reporting/spm_comparison.parquet"))
     assert comparison["model"].tolist() == ["spm_c", "spm_r", "classifier"]
 
@@ -281,7 +325,7 @@ def test_spm_agreement_is_set_against_the_oracle_retrained_again(project):
     spm = results[results["method"] == "spm"].set_index("forget_classes")
     spread = pd.read_parquet(only_version(project / "data/08_reporting/spm_oracle_spread.parquet"))
     assert spread["forget_classes"].tolist() == ["0", "1", "2", "3", "random10"]
-    assert (spread["replicas"] == 1).all()
+    assert (spread["replicas"] == 3).all()
     for row in spread.to_dict("records"):
         assert row["method_agreement"] == pytest.approx(
             spm.loc[row["forget_classes"], "agreement_oracle"], abs=1e-3
@@ -298,13 +342,14 @@ def test_spm_agreement_is_set_against_the_oracle_retrained_again(project):
     oracles = SafetensorsDataset(
         filepath=str(only_version(project / "data/06_models/spm_oracle_weights.safetensors"))
     ).load()
-    assert replicas["params"].shape == (5, 1, oracles["params"].shape[1])
+    assert replicas["params"].shape == (5, 3, oracles["params"].shape[1])
     assert not torch.equal(replicas["params"][:, 0], oracles["params"])  # other seeds
     assert only_version(project / "data/08_reporting/spm_oracle_spread.png").exists()
 
 
 def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tmp_path):
-    """Re-run unlearning and evaluation on a copy of the finished project with one method."""
+    """Re-run unlearning and evaluation on a copy of the finished project with one method: the
+    same seeds give the same rows."""
     copy = tmp_path / "copy"
     shutil.copytree(project, copy)
     with pytest.MonkeyPatch.context() as patch:
@@ -314,7 +359,13 @@ def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tm
     assert set(results["method"]) == {"original", "oracle", "ssd", *SPM_ROWS}
     newest = sorted((copy / "data/07_model_output/ft_unlearned_weights.safetensors").iterdir())
     skipped = SafetensorsDataset(filepath=str(newest[-1] / "ft_unlearned_weights.safetensors"))
-    assert skipped.load()["params"].shape == (0, 7894)
+    assert skipped.load()["params"].shape == (0, 3, 7894)
+    before, after = read_runs(project), read_runs(copy)
+    kept = before[before["method"].isin(set(after["method"]))].reset_index(drop=True)
+    timed = ["seconds", "speedup"]  # wall clock
+    pd.testing.assert_frame_equal(
+        kept.drop(columns=timed), after.reset_index(drop=True).drop(columns=timed)
+    )
 
 
 def test_spm_forgets_chosen_samples_and_refuses_unknown_ids(project, tmp_path):
@@ -335,7 +386,9 @@ def test_spm_forgets_chosen_samples_and_refuses_unknown_ids(project, tmp_path):
     newest = sorted((copy / "data/07_model_output/spm_unlearned_memory.safetensors").iterdir())
     deleted = SafetensorsDataset(filepath=str(newest[-1] / "spm_unlearned_memory.safetensors"))
     alive = deleted.load()["alive"]
-    assert alive.shape == (6, 1400) and (~alive[5]).nonzero().flatten().tolist() == [0, 1, 2]
+    assert alive.shape == (6, 3, 1400)  # scenarios x SPM runs x memory
+    for run in range(3):
+        assert (~alive[5, run]).nonzero().flatten().tolist() == [0, 1, 2]
 
 
 def test_unknown_method_fails_before_anything_is_written(project):

@@ -13,30 +13,29 @@ def zoo_config(**replicas):
         "training": {"lr": 0.1, "batch_size": 8, "epochs": 1},
         "zoo_input_dtype": "float32",
         "regimes": {"learn": {"runs": 2}},
-        "oracle_replicas": {"runs_per_class": 2, "seed": 50, **replicas},
+        "oracle_replicas": {"seed": 50, **replicas},
     }
 
 
-def test_replica_seeds_are_held_out_and_distinct():
-    plan = plan_zoo(MANIFEST, zoo_config())
+def test_retrained_seeds_are_held_out_and_distinct():
+    plan = plan_zoo(MANIFEST, zoo_config(), 2)
     assert plan["replica_seeds"] == [[50, 53], [51, 54], [52, 55]]
-    assert plan_zoo(MANIFEST, zoo_config(runs_per_class=0))["replica_seeds"] == [[], [], []]
 
 
 @pytest.mark.parametrize(
-    ("replicas", "message"),
+    ("replicas", "runs", "message"),
     [
-        ({"seed": 99}, r"replica seeds \[100, 101\] that zoo runs"),
-        ({"seed": 2}, r"replica seeds \[2, 3\] that zoo runs or the original/oracles"),
-        ({"runs_per_class": -1}, "runs_per_class must be 0 or more"),
+        ({"seed": 99}, 2, r"replica seeds \[100, 101\] that zoo runs"),
+        ({"seed": 2}, 2, r"replica seeds \[2, 3\] that zoo runs or the original/oracles"),
+        ({}, 0, "evaluation.oracle_runs must be at least 1"),
     ],
 )
-def test_bad_replica_settings_fail_before_training(replicas, message):
+def test_bad_retrained_settings_fail_before_training(replicas, runs, message):
     with pytest.raises(ValueError, match=message):
-        plan_zoo(MANIFEST, zoo_config(**replicas))
+        plan_zoo(MANIFEST, zoo_config(**replicas), runs)
 
 
 def test_an_unknown_zoo_precision_fails_when_the_zoo_is_planned():
     config = {**zoo_config(), "zoo_input_dtype": "float16"}
     with pytest.raises(ValueError, match="Unknown input_dtype 'float16'"):
-        plan_zoo(MANIFEST, config)
+        plan_zoo(MANIFEST, config, 2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 import pandas as pd
@@ -13,9 +14,12 @@ from torch import Tensor
 
 from hyperforget import evaluation
 from hyperforget.devices import resolve_device
+from hyperforget.evaluation import distribution, forgetting
+from hyperforget.evaluation.intervals import mean_ci
 from hyperforget.params import optional_positive_int, parse_retain_margins
 from hyperforget.pipelines.model_zoo.nodes import target_builder
 from hyperforget.plots import (
+    final_score_bars,
     loss_alignment_panels,
     oracle_agreement_heatmap,
     oracle_spread_panels,
@@ -25,9 +29,8 @@ from hyperforget.unlearning import available_methods
 
 logger = logging.getLogger(__name__)
 
-COLUMNS = [
-    "method",
-    "forget_classes",
+# the per-run table's metrics, each summarised over runs in the results table
+METRICS = [
     "acc_forget_train",
     "acc_forget_test",
     "acc_retain_train",
@@ -42,16 +45,22 @@ COLUMNS = [
     "speedup",
     "prompt_r2",
 ]
+RUN_COLUMNS = ["method", "forget_classes", "run", *METRICS]
 SUMMARY = [
     "acc_forget_test",
     "acc_retain_test",
     "mia_efficacy",
     "agreement_oracle",
-    "avg_gap",
+    "forgetting_quality",
+    "final_score",
     "seconds",
-    "speedup",
-    "prompt_r2",
 ]
+SPM_METHODS = ("spm", "spm_oracle")
+
+
+def retrained_of(method: str) -> str:
+    """The retrained distribution a method's runs are judged against."""
+    return "spm_oracle" if method in SPM_METHODS else "oracle"
 
 
 def _per_class_test_acc(
@@ -63,9 +72,19 @@ def _per_class_test_acc(
     ]
 
 
+def _check_scenarios(name: str, metadata: dict[str, str], scenarios: list[str]) -> None:
+    saved = json.loads(metadata.get("scenarios") or metadata.get("forget_classes") or "[]")
+    if saved != scenarios:
+        raise ValueError(
+            f"{name} holds forget scenarios {saved}, but this run evaluates {scenarios}; re-run "
+            "the pipeline that wrote it (e.g. kedro run --pipeline unlearn)."
+        )
+
+
 def evaluate(
     original_weights: dict[str, Any],
     oracle_weights: dict[str, Any],
+    retrained_weights: dict[str, Any],
     train_split: dict[str, Tensor],
     test_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
@@ -73,13 +92,21 @@ def evaluate(
     model: dict[str, Any],
     evaluation_params: dict[str, Any],
     device: str,
-    extra_rows: pd.DataFrame,
+    spm_runs: pd.DataFrame,
+    spm_forgetting: pd.DataFrame,
     **unlearned: dict[str, Any],
-) -> tuple[pd.DataFrame, pd.DataFrame, str, Figure, Figure, Figure, dict[str, Any]]:
-    """The results table (parquet, CSV and markdown copies), three plots and MLflow metrics.
+) -> tuple[
+    pd.DataFrame, pd.DataFrame, pd.DataFrame, str, Figure, Figure, Figure, Figure, dict[str, Any]
+]:
+    """Every run of every method and every retrained model, scored per forget scenario (the
+    per-run table), and per method and scenario their means with 95% CIs against the retrained
+    distribution, F and the final score (the results table, with CSV and markdown copies);
+    plots and MLflow metrics.
 
-    ``extra_rows``: rows already computed in the results' columns by model families that are
-    not target networks (the SPM and its retrained oracle), appended as they are.
+    Agreement and KL compare with the reference oracle (``oracle_weights``, trained alone, whose
+    seconds give the speed-up); accuracies and MIA are judged against the retrained models
+    (``retrained_weights``). ``spm_runs`` and ``spm_forgetting``: the SPM's rows of both tables,
+    computed by its own pipeline (another model family, its own retrained SPMs).
     """
     dev = resolve_device(device)
     build = target_builder(model, class_manifest)
@@ -88,6 +115,9 @@ def evaluate(
     train_labels, test_labels = train_split["labels"], test_split["labels"]
     seed = int(evaluation_params["seed"])
     mia_max_samples = optional_positive_int(evaluation_params, "mia_max_samples", "evaluation")
+    forget_examples = optional_positive_int(evaluation_params, "forget_examples", "evaluation")
+    names = [s["name"] for s in forget_scenarios]
+    _check_scenarios("retrained_weights", retrained_weights["__metadata__"], names)
 
     def outputs(params: Tensor) -> evaluation.Outputs:
         return evaluation.model_outputs(build, params.to(dev), train_images, test_images)
@@ -97,66 +127,84 @@ def evaluate(
         for method, weights in unlearned.items()
         if not json.loads(weights["__metadata__"].get("skipped", "false"))
     }
+    for method, weights in unlearned.items():
+        _check_scenarios(f"{method}_unlearned_weights", weights["__metadata__"], names)
     original = outputs(original_weights["params"])
-    rows, per_class_acc, prompts = [], {}, {}
-    for scenario in forget_scenarios:
+    rows, f_rows, per_class_acc, prompts = [], [], {}, {}
+    for i, scenario in enumerate(forget_scenarios):
         name, classes = scenario["name"], tuple(scenario["classes"])
         if len(classes) != 1:
             raise ValueError(f"Scenario {name}: only single-class scenarios have an oracle.")
-        k = classes[0]
-        oracle_seconds = float(oracle_weights["seconds"][k])
-        oracle = outputs(oracle_weights["params"][k])
-        candidates = [
-            evaluation.Candidate("original", original),
-            evaluation.Candidate("oracle", oracle, oracle_seconds),
-        ]
+        oracle_seconds = float(oracle_weights["seconds"][classes[0]])
+        reference = evaluation.Candidate(
+            "oracle", outputs(oracle_weights["params"][classes[0]]), seconds=oracle_seconds
+        )
+        # every retrained model counts the reference's seconds: they train batched, alone
+        # each would take what the reference took
+        runs = {
+            "original": [evaluation.Candidate("original", original)],
+            "oracle": [
+                evaluation.Candidate("oracle", outputs(params), r, oracle_seconds)
+                for r, params in enumerate(retrained_weights["params"][i])
+            ],
+        }
         for method, weights in unlearned.items():
-            scenarios = json.loads(weights["__metadata__"]["forget_classes"])
-            if name not in scenarios:
-                raise ValueError(
-                    f"{method} has no weights for forget scenario {name}; re-run unlearning."
-                )
-            i = scenarios.index(name)
-            candidates.append(
+            runs[method] = [
                 evaluation.Candidate(
                     method,
-                    outputs(weights["params"][i]),
-                    float(weights["seconds"][i]),
-                    float(weights["prompt_r2"][i]),
+                    outputs(params),
+                    r,
+                    float(weights["seconds"][i, r]),
+                    float(weights["prompt_r2"][i, r]),
                 )
-            )
+                for r, params in enumerate(weights["params"][i])
+            ]
             if not torch.isnan(weights["target_loss"][i]).all():
-                prompts.setdefault(method, []).append(
-                    (weights["target_loss"][i], weights["observed_loss"][i])
+                prompts.setdefault(method, []).extend(
+                    zip(weights["target_loss"][i], weights["observed_loss"][i], strict=True)
                 )
-        for c in candidates:
-            per_class_acc.setdefault(c.method, []).append(
-                _per_class_test_acc(c.outputs, test_labels, num_classes)
-            )
-        masks = evaluation.class_masks(train_labels, test_labels, classes)
-        rows += evaluation.results_rows(
-            name, candidates, "oracle", train_labels, test_labels, *masks, seed, mia_max_samples
+        f_train, f_test = evaluation.class_masks(train_labels, test_labels, classes)
+        candidates = [c for method_runs in runs.values() for c in method_runs]
+        rows += evaluation.run_rows(
+            name,
+            candidates,
+            reference,
+            train_labels,
+            test_labels,
+            f_train,
+            f_test,
+            seed,
+            mia_max_samples,
         )
-    table = pd.concat([pd.DataFrame(rows), extra_rows], ignore_index=True)[COLUMNS]
-    summary = table.groupby("method", sort=False)[SUMMARY].mean()
+        f_rows += _forgetting_rows(
+            name,
+            runs,
+            train_labels,
+            forgetting.example_sample(f_train, forget_examples, seed + i),
+            int(evaluation_params["method_runs"]),
+            seed + i,
+        )
+        for method, method_runs in runs.items():
+            per_class_acc.setdefault(method, []).append(
+                torch.tensor(
+                    [_per_class_test_acc(c.outputs, test_labels, num_classes) for c in method_runs]
+                )
+                .nanmean(0)
+                .tolist()
+            )
+    runs_table = distribution.add_avg_gap(
+        pd.concat([pd.DataFrame(rows), spm_runs], ignore_index=True), retrained_of
+    )[RUN_COLUMNS]
+    qualities = pd.concat([pd.DataFrame(f_rows), spm_forgetting], ignore_index=True)
+    table = distribution.summary_table(runs_table, qualities, METRICS, retrained_of)
+    overview = _overview(table)
     logger.info(
-        "Unlearning results, mean over %d forget scenario(s):\n%s",
+        "Unlearning results, mean over %d forget scenario(s) (in_retrained_95: scenarios whose "
+        "retain-test mean lies in the retrained central 95%%):\n%s",
         len(forget_scenarios),
-        summary.round(2).to_string(),
+        overview.round(3).to_string(),
     )
-    metrics: dict[str, Any] = {}
-    for row in table.to_dict("records"):
-        for column in COLUMNS[2:]:
-            if not pd.isna(row[column]):
-                metrics[f"eval.{row['method']}.c{row['forget_classes']}.{column}"] = {
-                    "value": row[column],
-                    "step": 0,
-                }
-    for method, means in summary.iterrows():
-        for column, value in means.items():
-            if not pd.isna(value):
-                metrics[f"eval.{method}.mean.{column}"] = {"value": float(value), "step": 0}
-    names = [s["name"] for s in forget_scenarios]
+    metrics = _mlflow_metrics(table, overview)
     accuracy_plot = per_class_accuracy_grid(per_class_acc, names)
     alignment_plot = loss_alignment_panels(
         {
@@ -165,14 +213,116 @@ def evaluate(
         }
     )
     agreement_plot = oracle_agreement_heatmap(table)
-    markdown = table.round(2).to_markdown(index=False)
-    return table, table, markdown, accuracy_plot, alignment_plot, agreement_plot, metrics
+    score_plot = final_score_bars(_score_intervals(table))
+    markdown = distribution.with_intervals(table, SUMMARY_INTERVALS).to_markdown(index=False)
+    return (
+        table,
+        table,
+        runs_table,
+        markdown,
+        accuracy_plot,
+        alignment_plot,
+        agreement_plot,
+        score_plot,
+        metrics,
+    )
+
+
+SUMMARY_INTERVALS = [
+    "acc_forget_test",
+    "acc_retain_test",
+    "acc_test",
+    "mia_efficacy",
+    "agreement_oracle",
+    "avg_gap",
+    "seconds",
+]
+
+
+def _forgetting_rows(
+    scenario: str,
+    runs: dict[str, list[evaluation.Candidate]],
+    train_labels: Tensor,
+    examples: Tensor,
+    method_runs: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """F of every method on one scenario from its forget examples' confidences. The original
+    is one model: its M runs are M copies (F = 0, it never forgot); the oracle's F is retraining
+    scored against itself, the ceiling at this number of runs."""
+    labels = train_labels[examples]
+
+    def confidences(candidates: list[evaluation.Candidate]) -> Tensor:
+        return torch.stack(
+            [forgetting.logit_confidence(c.outputs.train[examples], labels) for c in candidates]
+        )
+
+    retrained = confidences(runs["oracle"])
+    rows = []
+    ceiling = math.nan
+    for method, candidates in runs.items():
+        if method == "oracle":
+            continue
+        method_confidences = confidences(candidates)
+        if method == "original":
+            method_confidences = method_confidences.expand(method_runs, -1)
+        quality, ceiling = distribution.forgetting_qualities(method_confidences, retrained, seed)
+        rows.append({"method": method, "forget_classes": scenario, "forgetting_quality": quality})
+    rows.append({"method": "oracle", "forget_classes": scenario, "forgetting_quality": ceiling})
+    for row in rows:
+        row["retrained_forgetting_quality"] = ceiling
+    return rows
+
+
+def _overview(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method, means over scenarios, and on how many its retain-test mean is inside the
+    retrained central 95% range."""
+    overview = table.groupby("method", sort=False)[SUMMARY].mean()
+    inside = table.groupby("method", sort=False)["acc_retain_test_in_retrained_95"]
+    overview["in_retrained_95"] = (
+        inside.sum().astype(int).astype(str) + "/" + inside.size().astype(str)
+    )
+    return overview
+
+
+def _score_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method, the mean final score over scenarios with its 95% CI over scenarios, and the
+    mean F retraining scores against itself (the ceiling at this number of runs)."""
+    rows = []
+    for method, group in table.groupby("method", sort=False):
+        ci = mean_ci(group["final_score"].to_numpy())
+        rows.append(
+            {
+                "method": method,
+                "final_score": ci.mean,
+                "ci_low": ci.low,
+                "ci_high": ci.high,
+                "retrained_forgetting_quality": group["retrained_forgetting_quality"].mean(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _mlflow_metrics(table: pd.DataFrame, overview: pd.DataFrame) -> dict[str, Any]:
+    metrics: dict[str, Any] = {}
+    for row in table.to_dict("records"):
+        for column in [*SUMMARY, "acc_retain_test_z"]:
+            value = row[column]
+            if not pd.isna(value) and math.isfinite(value):
+                name = f"eval.{row['method']}.c{row['forget_classes']}.{column}"
+                metrics[name] = {"value": float(value), "step": 0}
+    for method, means in overview[SUMMARY].iterrows():
+        for column, value in means.items():
+            if not pd.isna(value):
+                metrics[f"eval.{method}.mean.{column}"] = {"value": float(value), "step": 0}
+    return metrics
 
 
 def evaluate_oracle_spread(
     results_table: pd.DataFrame,
     original_weights: dict[str, Any],
-    oracle_replica_weights: dict[str, Any],
+    oracle_weights: dict[str, Any],
+    retrained_weights: dict[str, Any],
     test_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
     forget_scenarios: list[dict[str, Any]],
@@ -180,31 +330,27 @@ def evaluate_oracle_spread(
     device: str,
     retain_margins: Any,
 ) -> tuple[pd.DataFrame, Figure, pd.DataFrame, dict[str, Any]]:
-    """Per forget scenario, how far the oracle's retain-test accuracy moves when it is retrained
-    with other seeds (table, plot of every method against that spread, MLflow metrics), and how
-    often a retrained replica would itself meet "at least the oracle's minus m points on every
-    scenario" for each of ``retain_margins`` (the pass-rate table).
+    """Per forget scenario, how far retain-test accuracy moves over the retrained distribution
+    (table; plot of every method's mean and CI against its central 95% band; MLflow metrics),
+    and how often a retrained model would itself meet "at least the reference oracle's minus m
+    points on every scenario" for each of ``retain_margins`` (the pass-rate table).
     ``masked_original_retain_test`` is the original with the forgotten classes' outputs ignored:
-    where a network that keeps the original's retained losses, as DiHyFo's target asks, lands.
-
-    The oracle's own accuracy is read from the results table, which ``evaluate`` computed."""
+    where a network that keeps the original's retained losses, as DiHyFo's target asks, lands."""
     dev = resolve_device(device)
     build = target_builder(model, class_manifest)
     test_images, test_labels = test_split["images"].to(dev), test_split["labels"]
-    oracle_rows = results_table[results_table["method"] == "oracle"]
-    oracle_acc = oracle_rows.set_index("forget_classes")["acc_retain_test"]
     rows, replica_accuracies = [], []
-    for scenario in forget_scenarios:
+    for i, scenario in enumerate(forget_scenarios):
         classes = tuple(scenario["classes"])
-        params = oracle_replica_weights["params"][classes[0]]
-        replicas = (
-            evaluation.retain_test_accuracy(
+
+        def accuracies(params: Tensor, classes=classes) -> Tensor:
+            return evaluation.retain_test_accuracy(
                 build, params.to(dev), test_images, test_labels, classes
             )
-            if len(params)
-            else torch.empty(0)
-        )
-        spread = evaluation.retrain_spread(float(oracle_acc[scenario["name"]]), replicas)
+
+        oracle = accuracies(oracle_weights["params"][classes[0]][None])[0]
+        replicas = accuracies(retrained_weights["params"][i])
+        spread = evaluation.retrain_spread(float(oracle), replicas)
         masked = evaluation.retain_test_accuracy(
             build,
             original_weights["params"][None].to(dev),
@@ -240,12 +386,12 @@ def evaluate_oracle_spread(
             row["worst_gap"],
         )
     logger.info(
-        "Oracle retrained with %d seeds per scenario: retain-test accuracy sd %.2f on average "
-        "(largest %.2f); the reference oracle is %+.2f points from its replicas' mean on average",
+        "%d retrained oracles per scenario: retain-test accuracy sd %.2f on average "
+        "(largest %.2f); the reference oracle is %+.2f points from their mean on average",
         int(table["retrained"].max()),
         table["retrained_sd"].mean(),
         table["retrained_sd"].max(),
-        table["oracle_minus_replicas"].mean(),
+        table["oracle_minus_retrained"].mean(),
     )
     masked_gap = table["masked_original_retain_test"] - table["oracle_retain_test"]
     logger.info(
@@ -259,7 +405,7 @@ def evaluate_oracle_spread(
     metrics = {
         f"eval.oracle_spread.c{row['forget_classes']}.{column}": {"value": row[column], "step": 0}
         for row in rows
-        for column in ("retrained_sd", "oracle_minus_replicas", "masked_original_retain_test")
+        for column in ("retrained_sd", "oracle_minus_retrained", "masked_original_retain_test")
         if not pd.isna(row[column])
     }
     metrics |= {

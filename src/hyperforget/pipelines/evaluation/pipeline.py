@@ -1,5 +1,5 @@
-"""Wiring of the evaluation pipeline: one node reading every method's unlearned weights, one
-reading the oracle's replicas to measure how much retraining alone moves the results."""
+"""Wiring of the evaluation pipeline: one node scoring every run of every method against the
+retrained distribution, one measuring how much retraining alone moves retain-test accuracy."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -11,6 +11,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     inputs = {
         "original_weights": "original_weights",
         "oracle_weights": "oracle_weights",
+        "retrained_weights": "retrained_weights",
         "train_split": "train_split",
         "test_split": "test_split",
         "class_manifest": "class_manifest",
@@ -18,7 +19,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         "model": "params:model",
         "evaluation_params": "params:evaluation",
         "device": "params:device",
-        "extra_rows": "spm_results_table",
+        "spm_runs": "spm_results_runs_table",
+        "spm_forgetting": "spm_forgetting_table",
         **{method: f"{method}_unlearned_weights" for method in available_methods()},
     }
     return Pipeline(
@@ -29,10 +31,12 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs=[
                     "results_table",
                     "results_csv",
+                    "results_runs_table",
                     "results_md",
                     "per_class_accuracy_plot",
                     "loss_alignment_plot",
                     "oracle_agreement_plot",
+                    "final_score_plot",
                     "evaluation_metrics",
                 ],
                 name="evaluate",
@@ -42,7 +46,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=[
                     "results_table",
                     "original_weights",
-                    "oracle_replica_weights",
+                    "oracle_weights",
+                    "retrained_weights",
                     "test_split",
                     "class_manifest",
                     "forget_scenarios",

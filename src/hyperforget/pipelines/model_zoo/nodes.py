@@ -60,8 +60,12 @@ def split_tensors(split: dict[str, Tensor], device: torch.device) -> tuple[Tenso
     return split["images"].to(device), split["labels"].to(device)
 
 
-def plan_zoo(class_manifest: dict[str, Any], model_zoo: dict[str, Any]) -> dict[str, Any]:
-    """Validate the zoo configuration and fix every run's regime, class and seed (no training)."""
+def plan_zoo(
+    class_manifest: dict[str, Any], model_zoo: dict[str, Any], oracle_runs: int
+) -> dict[str, Any]:
+    """Validate the zoo configuration and fix every run's regime, class and seed (no training).
+    ``oracle_runs`` (``evaluation.oracle_runs``): the retrained models per forgotten class, the
+    distribution every method is judged against; their seeds are held out here."""
     num_classes = int(class_manifest["num_classes"])
     specs = zoo.plan_runs(model_zoo["regimes"], num_classes, int(model_zoo["seed"]))
     reference_seeds = [int(model_zoo["reference_seed"]) + i for i in range(num_classes + 1)]
@@ -71,9 +75,14 @@ def plan_zoo(class_manifest: dict[str, Any], model_zoo: dict[str, Any]) -> dict[
             f"model_zoo.reference_seed gives the original/oracles seeds {clash} that zoo runs "
             "also use; move reference_seed or model_zoo.seed apart so they stay held out."
         )
+    if int(oracle_runs) < 1:
+        raise ValueError(
+            f"evaluation.oracle_runs must be at least 1 (32 or more to judge methods), got "
+            f"{oracle_runs}."
+        )
     replica_seeds = seeding.replica_seeds(
-        model_zoo["oracle_replicas"],
-        "runs_per_class",
+        {"runs": int(oracle_runs), "seed": model_zoo["oracle_replicas"]["seed"]},
+        "runs",
         num_classes,
         {s.seed for s in specs} | set(reference_seeds),
         "zoo runs or the original/oracles",
@@ -179,28 +188,45 @@ def train_reference_models(
     return original, oracles
 
 
-def train_oracle_replicas(
+def retrain_oracles(
     train_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
     zoo_plan: dict[str, Any],
     model: dict[str, Any],
     model_zoo: dict[str, Any],
     device: str,
+    forget_scenarios: list[dict[str, Any]],
 ) -> dict[str, Any]:
-    """More oracles per class, each with another held-out seed: the oracle's seed spread."""
-    seeds = zoo_plan["replica_seeds"]
-    replicas = zoo.train_oracle_replicas(
-        *_reference_recipe(train_split, class_manifest, model, model_zoo, device), seeds
+    """The retrained distribution: per forget scenario, ``evaluation.oracle_runs`` oracles
+    retrained from scratch without its class, each with its own held-out seed, ``[S, R, P]``."""
+    classes = [_single_class(s) for s in forget_scenarios]
+    seeds = [zoo_plan["replica_seeds"][k] for k in classes]
+    retrained = zoo.train_oracle_replicas(
+        *_reference_recipe(train_split, class_manifest, model, model_zoo, device), seeds, classes
     )
-    logger.info("Retrained %d more oracle(s) per class with other seeds", replicas.shape[1])
+    logger.info(
+        "Retrained %d oracle(s) for each of %d forget scenario(s) with held-out seeds",
+        retrained.shape[1],
+        len(classes),
+    )
     return {
-        "params": replicas,
+        "params": retrained,
         "seeds": torch.tensor(seeds, dtype=torch.long).reshape(len(seeds), -1),
         "__metadata__": {
             **weights_metadata(model, class_manifest),
-            "rows": "[k, j] = replica j of the oracle retrained without class k",
+            "scenarios": json.dumps([s["name"] for s in forget_scenarios]),
+            "rows": "[s, r] = oracle r retrained without the class of forget scenario s",
         },
     }
+
+
+def _single_class(scenario: dict[str, Any]) -> int:
+    if len(scenario["classes"]) != 1:
+        raise ValueError(
+            f"Forget scenario {scenario['name']}: only single-class scenarios have retrained "
+            "oracles."
+        )
+    return int(scenario["classes"][0])
 
 
 def summarise_zoo(

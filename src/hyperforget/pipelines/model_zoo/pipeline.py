@@ -6,7 +6,7 @@ from hyperforget.pipelines.model_zoo import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    # the original, the oracles and the oracles' replicas: one training recipe, same inputs
+    # the original, the oracles and the retrained distribution: one training recipe, same inputs
     reference_inputs = [
         "train_split",
         "class_manifest",
@@ -19,7 +19,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 nodes.plan_zoo,
-                inputs=["class_manifest", "params:model_zoo"],
+                inputs=["class_manifest", "params:model_zoo", "params:evaluation.oracle_runs"],
                 outputs="zoo_plan",
                 name="plan_zoo",
             ),
@@ -44,10 +44,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="train_reference_models",
             ),
             Node(
-                nodes.train_oracle_replicas,
-                inputs=reference_inputs,
-                outputs="oracle_replica_weights",
-                name="train_oracle_replicas",
+                nodes.retrain_oracles,
+                inputs=[*reference_inputs, "forget_scenarios"],
+                outputs="retrained_weights",
+                name="retrain_oracles",
             ),
             Node(
                 nodes.summarise_zoo,

@@ -16,6 +16,7 @@ from torch import Tensor
 
 from hyperforget import evaluation, spm
 from hyperforget.devices import resolve_device, synchronize
+from hyperforget.evaluation import distribution, forgetting
 from hyperforget.flat_params import flatten_module, load_flat_into
 from hyperforget.params import list_param, optional_positive_int
 from hyperforget.pipelines.model_zoo.nodes import split_tensors
@@ -102,7 +103,10 @@ def requested_sample_ids(params: dict[str, Any], num_train: int) -> list[int] | 
 
 
 def plan_deletions(
-    train_split: dict[str, Tensor], forget_scenarios: list[dict[str, Any]], params: dict[str, Any]
+    train_split: dict[str, Tensor],
+    forget_scenarios: list[dict[str, Any]],
+    params: dict[str, Any],
+    method_runs: int,
 ) -> list[dict[str, Any]]:
     """The SPM's scenarios: every class-wise one, forgetting a random share of the training
     samples, and forgetting the training samples listed in ``forget_sample_ids``."""
@@ -127,8 +131,22 @@ def plan_deletions(
     chosen = requested_sample_ids(params, len(labels))
     if chosen is not None:
         plans.append({"name": f"samples{len(chosen)}", "classes": [], "sample_ids": chosen})
-    oracle_replica_seeds(params, len(plans))  # fail on clashing seeds before any training
+    # fail on clashing seeds, or too few retrained SPMs for F, before any training
+    retrained = len(oracle_replica_seeds(params, len(plans), method_runs)[0])
+    if retrained < int(method_runs):
+        raise ValueError(
+            f"semi_parametric.oracle_replicas.runs_per_scenario is {retrained}, but forgetting "
+            f"quality pairs each of the {method_runs} SPM runs (evaluation.method_runs) with its "
+            f"own retrained SPM: set it to at least {method_runs}."
+        )
     return plans
+
+
+def spm_seeds(params: dict[str, Any], method_runs: int) -> list[int]:
+    """The seeds of the SPM's runs: ``semi_parametric.seed + r`` for run r."""
+    if int(method_runs) < 1:
+        raise ValueError(f"evaluation.method_runs must be at least 1, got {method_runs}.")
+    return [int(params["seed"]) + r for r in range(int(method_runs))]
 
 
 def train_semi_parametric(
@@ -136,20 +154,25 @@ def train_semi_parametric(
     test_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
     params: dict[str, Any],
+    method_runs: int,
     device: str,
 ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """The SPM and its memory of every training sample; compared with the same encoder trained as
-    a plain classifier (test accuracy of SPM-C, SPM-R and the classifier)."""
+    """The SPM trained ``method_runs`` times (run r: seed ``semi_parametric.seed + r``), each
+    with its memory of every training sample (``[M, ...]``); run 0 compared with the same
+    encoder trained as a plain classifier (test accuracy of SPM-C, SPM-R and the classifier)."""
     dev = resolve_device(device)
     config = _config(params)
     requested_sample_ids(params, len(train_split["labels"]))  # fail before training
     images, labels = split_tensors(train_split, dev)
     test_images, test_labels = split_tensors(test_split, dev)
     num_classes = int(class_manifest["num_classes"])
-    model, seconds = _train(images, labels, class_manifest, config, int(params["seed"]))
-    memory = spm.build_memory(
-        model, images, labels, torch.arange(len(labels), device=dev), num_classes
-    )
+    ids = torch.arange(len(labels), device=dev)
+    trained = [
+        _train(images, labels, class_manifest, config, seed)
+        for seed in spm_seeds(params, method_runs)
+    ]
+    memories = [spm.build_memory(m, images, labels, ids, num_classes) for m, _ in trained]
+    (model, seconds), memory = trained[0], memories[0]
     with seeded(params["seed"]):
         classifier = spm.Classifier(
             class_manifest["input_shape"],
@@ -188,44 +211,77 @@ def train_semi_parametric(
         "SPM against the same encoder as a plain classifier:\n%s",
         table.round(2).to_string(index=False),
     )
-    metadata = {"config": json.dumps(config.__dict__), "seconds": str(seconds)}
-    weights = {"params": flatten_module(model).cpu(), "__metadata__": metadata}
+    metadata = {
+        "config": json.dumps(config.__dict__),
+        "seeds": json.dumps(spm_seeds(params, method_runs)),
+        "rows": "row r = the SPM trained with seed semi_parametric.seed + r",
+    }
+    weights = {
+        "params": torch.stack([flatten_module(m).cpu() for m, _ in trained]),
+        "seconds": torch.tensor([spent for _, spent in trained], dtype=torch.float64),
+        "__metadata__": metadata,
+    }
+    stacked = [memory_tensors(m) for m in memories]
+    memory_rows = {name: torch.stack([m[name] for m in stacked]) for name in MEMORY_FIELDS}
     metrics = {
         f"spm.test_accuracy.{row['model']}": {"value": row["test_accuracy"], "step": 0}
         for row in rows
     }
-    return weights, {**memory_tensors(memory), "__metadata__": metadata}, table, metrics
+    return weights, {**memory_rows, "__metadata__": metadata}, table, metrics
 
 
 def delete_from_memory(
     spm_memory: dict[str, Any], deletions: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """One new memory per scenario (the stored one is never changed), each timed."""
-    memory = memory_from(spm_memory, torch.device("cpu"))
+    """One new memory per scenario and SPM run (the stored ones are never changed), each timed:
+    ``alive [S, M, N]``, ``class_sums [S, M, K, d]``, ``class_counts [S, M, K]``,
+    ``seconds [S, M]``."""
+    runs = len(spm_memory["labels"])
+    memories = [
+        memory_from({name: spm_memory[name][r] for name in MEMORY_FIELDS}, torch.device("cpu"))
+        for r in range(runs)
+    ]
     rows, seconds = [], []
     for plan in deletions:
         ids = torch.tensor(plan["sample_ids"], dtype=torch.long)
-        start = time.perf_counter()
-        deleted = memory.delete_classes(plan["classes"]) if plan["classes"] else memory.delete(ids)
-        seconds.append(time.perf_counter() - start)
-        rows.append(deleted)
+        scenario_rows, scenario_seconds = [], []
+        for memory in memories:
+            start = time.perf_counter()
+            deleted = (
+                memory.delete_classes(plan["classes"]) if plan["classes"] else memory.delete(ids)
+            )
+            scenario_seconds.append(time.perf_counter() - start)
+            scenario_rows.append(deleted)
+        rows.append(scenario_rows)
+        seconds.append(scenario_seconds)
         logger.info(
-            "SPM: deleted %s (%d samples) in %.2f ms", plan["name"], len(ids), seconds[-1] * 1e3
+            "SPM: deleted %s (%d samples) in %.2f ms (mean of %d run(s))",
+            plan["name"],
+            len(ids),
+            sum(scenario_seconds) / runs * 1e3,
+            runs,
         )
+
+    def stacked(field: str) -> Tensor:
+        return torch.stack([torch.stack([getattr(m, field) for m in row]) for row in rows])
+
     return {
-        "alive": torch.stack([m.alive for m in rows]),
-        "class_sums": torch.stack([m.class_sums for m in rows]),
-        "class_counts": torch.stack([m.class_counts for m in rows]),
+        "alive": stacked("alive"),
+        "class_sums": stacked("class_sums"),
+        "class_counts": stacked("class_counts"),
         "seconds": torch.tensor(seconds, dtype=torch.float64),
         "__metadata__": {"scenarios": json.dumps([p["name"] for p in deletions])},
     }
 
 
-def oracle_replica_seeds(params: dict[str, Any], num_scenarios: int) -> list[list[int]]:
-    """Seeds of the oracles' replicas, ``[scenario][replica]`` (``seeding.replica_seeds``),
-    apart from the SPM's and its oracles' seeds; none when ``oracle_replicas`` is not set."""
+def oracle_replica_seeds(
+    params: dict[str, Any], num_scenarios: int, method_runs: int = 1
+) -> list[list[int]]:
+    """Seeds of the retrained SPMs, ``[scenario][run]`` (``seeding.replica_seeds``), apart from
+    the SPM runs' and the reference oracles' seeds; none when ``oracle_replicas`` is not set."""
     replicas = params.get("oracle_replicas") or {"runs_per_scenario": 0, "seed": 0}
-    taken = {int(params["seed"])} | {int(params["oracle_seed"]) + s for s in range(num_scenarios)}
+    taken = set(spm_seeds(params, method_runs))
+    taken |= {int(params["oracle_seed"]) + s for s in range(num_scenarios)}
     return replica_seeds(
         replicas,
         "runs_per_scenario",
@@ -290,11 +346,12 @@ def train_oracle_replicas(
     deletions: list[dict[str, Any]],
     params: dict[str, Any],
     device: str,
+    method_runs: int = 1,
 ) -> dict[str, Any]:
-    """Per scenario, the oracle retrained again with other held-out seeds
-    (``semi_parametric.oracle_replicas``): how often two retrainings agree is the reference for
-    the SPM's agreement with its oracle."""
-    seeds = oracle_replica_seeds(params, len(deletions))
+    """The SPM's retrained distribution: per scenario, SPMs retrained from scratch without the
+    deleted samples with other held-out seeds (``semi_parametric.oracle_replicas``), against
+    which the SPM's runs are judged."""
+    seeds = oracle_replica_seeds(params, len(deletions), method_runs)
     replicas = _retrain_without(train_split, class_manifest, deletions, params, device, seeds)
     logger.info("SPM: retrained %d more oracle(s) per scenario", len(seeds[0]) if seeds else 0)
     return replicas
@@ -313,19 +370,27 @@ def evaluate_semi_parametric(
     params: dict[str, Any],
     evaluation_params: dict[str, Any],
     device: str,
-) -> tuple[pd.DataFrame, pd.DataFrame, Figure, dict[str, Any]]:
-    """Rows ``spm`` (after deletion) and ``spm_oracle`` per scenario, in the results' columns;
-    and per scenario, the SPM's agreement with its oracle against the oracle's agreement with
-    its replicas (table, plot, MLflow metrics)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Figure, dict[str, Any]]:
+    """The SPM's rows of the per-run table (``spm``: every SPM run after deletion;
+    ``spm_oracle``: every retrained SPM) and of the forgetting-quality table, per scenario; and
+    the SPM runs' mean agreement with the reference retrained SPM against the agreement of the
+    other retrained SPMs with it (table, plot, MLflow metrics)."""
     dev = resolve_device(device)
     config = _config(params)
     images, labels = split_tensors(train_split, dev)
     test_images, test_labels = split_tensors(test_split, dev)
     num_classes = int(class_manifest["num_classes"])
-    model = load_flat_into(_model(config, class_manifest).to(dev), spm_weights["params"].to(dev))
-    memory = memory_from(spm_memory, dev)
+    models = [
+        load_flat_into(_model(config, class_manifest).to(dev), row.to(dev))
+        for row in spm_weights["params"]
+    ]
+    memories = [
+        memory_from({name: spm_memory[name][r] for name in MEMORY_FIELDS}, dev)
+        for r in range(len(models))
+    ]
     seed = int(evaluation_params["seed"])
     mia_max_samples = optional_positive_int(evaluation_params, "mia_max_samples", "evaluation")
+    forget_examples = optional_positive_int(evaluation_params, "forget_examples", "evaluation")
 
     def predict(net: spm.SemiParametric, mem: spm.Memory, inputs: Tensor) -> Tensor:
         return spm.predict(net, mem, inputs, config.mode, config.neighbours).cpu()
@@ -333,61 +398,104 @@ def evaluate_semi_parametric(
     def outputs(net: spm.SemiParametric, mem: spm.Memory) -> evaluation.Outputs:
         return evaluation.Outputs(predict(net, mem, images), predict(net, mem, test_images))
 
-    def retrained(weights: Tensor, keep: Tensor) -> tuple[spm.SemiParametric, spm.Memory]:
-        """A retrained SPM and its memory of the samples it was trained on."""
+    def retrained(weights: Tensor, keep: Tensor) -> evaluation.Outputs:
+        """A retrained SPM's outputs, with its memory of the samples it was trained on."""
         net = load_flat_into(_model(config, class_manifest).to(dev), weights.to(dev))
-        return net, spm.build_memory(
-            net, images[keep], labels[keep], memory.sample_ids[keep], num_classes
+        memory = spm.build_memory(
+            net, images[keep], labels[keep], memories[0].sample_ids[keep], num_classes
         )
+        return outputs(net, memory)
 
-    rows, spread = [], []
+    rows, f_rows, spread = [], [], []
     train_labels, test_labels = labels.cpu(), test_labels.cpu()
     for i, plan in enumerate(deletions):
-        deleted = replace(
-            memory,
-            alive=spm_unlearned_memory["alive"][i].to(dev),
-            class_sums=spm_unlearned_memory["class_sums"][i].to(dev),
-            class_counts=spm_unlearned_memory["class_counts"][i].to(dev),
-        )
-        keep = deleted.alive
-        oracle = outputs(*retrained(spm_oracle_weights["params"][i], keep))
-        _, f_test = evaluation.class_masks(train_labels, test_labels, tuple(plan["classes"]))
-        candidates = [
-            evaluation.Candidate(
-                "spm", outputs(model, deleted), float(spm_unlearned_memory["seconds"][i])
-            ),
-            evaluation.Candidate("spm_oracle", oracle, float(spm_oracle_weights["seconds"][i])),
+        deleted = [
+            replace(
+                memory,
+                alive=spm_unlearned_memory["alive"][i, r].to(dev),
+                class_sums=spm_unlearned_memory["class_sums"][i, r].to(dev),
+                class_counts=spm_unlearned_memory["class_counts"][i, r].to(dev),
+            )
+            for r, memory in enumerate(memories)
         ]
-        scenario_rows = evaluation.results_rows(
-            plan["name"],
-            candidates,
+        keep = deleted[0].alive
+        reference = evaluation.Candidate(
             "spm_oracle",
+            retrained(spm_oracle_weights["params"][i], keep),
+            seconds=float(spm_oracle_weights["seconds"][i]),
+        )
+        runs = {
+            "spm": [
+                evaluation.Candidate(
+                    "spm", outputs(net, mem), r, float(spm_unlearned_memory["seconds"][i, r])
+                )
+                for r, (net, mem) in enumerate(zip(models, deleted, strict=True))
+            ],
+            "spm_oracle": [
+                evaluation.Candidate(
+                    "spm_oracle",
+                    retrained(w, keep),
+                    r,
+                    float(spm_oracle_replica_weights["seconds"][i, r]),
+                )
+                for r, w in enumerate(spm_oracle_replica_weights["params"][i])
+            ],
+        }
+        f_train = ~keep.cpu()
+        _, f_test = evaluation.class_masks(train_labels, test_labels, tuple(plan["classes"]))
+        scenario_rows = evaluation.run_rows(
+            plan["name"],
+            [c for candidates in runs.values() for c in candidates],
+            reference,
             train_labels,
             test_labels,
-            ~keep.cpu(),
+            f_train,
             f_test,
             seed,
             mia_max_samples,
         )
         rows += scenario_rows
-        spm_row = next(row for row in scenario_rows if row["method"] == "spm")
-        replica_agreement = torch.tensor(
-            [
-                evaluation.agreement(predict(*retrained(w, keep), test_images), oracle.test)
-                for w in spm_oracle_replica_weights["params"][i]
-            ]
+        examples = forgetting.example_sample(f_train, forget_examples, seed + i)
+
+        def confidences(candidates, examples=examples) -> Tensor:
+            return torch.stack(
+                [
+                    forgetting.logit_confidence(c.outputs.train[examples], train_labels[examples])
+                    for c in candidates
+                ]
+            )
+
+        quality, ceiling = distribution.forgetting_qualities(
+            confidences(runs["spm"]), confidences(runs["spm_oracle"]), seed + i
         )
+        f_rows += [
+            {
+                "method": method,
+                "forget_classes": plan["name"],
+                "forgetting_quality": value,
+                "retrained_forgetting_quality": ceiling,
+            }
+            for method, value in (("spm", quality), ("spm_oracle", ceiling))
+        ]
+        agreements = {
+            method: torch.tensor(
+                [row["agreement_oracle"] for row in scenario_rows if row["method"] == method]
+            )
+            for method in runs
+        }
         spread.append(
             {
                 "forget_classes": plan["name"],
-                **evaluation.agreement_spread(spm_row["agreement_oracle"], replica_agreement),
+                **evaluation.agreement_spread(
+                    float(agreements["spm"].mean()), agreements["spm_oracle"]
+                ),
             }
         )
     table = pd.DataFrame(spread)
     if table["replicas"].max() > 0:
         logger.info(
-            "SPM after deletion agrees with its retrained oracle on %.1f%% of the test set on "
-            "average; the oracle retrained with another seed agrees with it on %.1f%%",
+            "SPM after deletion agrees with the reference retrained SPM on %.1f%% of the test "
+            "set on average; other retrained SPMs agree with it on %.1f%%",
             table["method_agreement"].mean(),
             table["retrained_agreement_mean"].mean(),
         )
@@ -397,4 +505,10 @@ def evaluate_semi_parametric(
         for column in ("retrained_agreement_mean", "method_minus_retrained")
         if not math.isnan(row[column])
     }
-    return pd.DataFrame(rows), table, agreement_spread_bars(table, "SPM"), metrics
+    return (
+        pd.DataFrame(rows),
+        pd.DataFrame(f_rows),
+        table,
+        agreement_spread_bars(table, "SPM"),
+        metrics,
+    )

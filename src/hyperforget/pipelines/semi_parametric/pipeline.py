@@ -6,13 +6,14 @@ from hyperforget.pipelines.semi_parametric import nodes
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    # the retrained SPMs and their replicas: one recipe, same inputs, only the seeds differ
+    # the reference retrained SPMs and the retrained distribution: one recipe, only the seeds differ
     retrain_inputs = [
         "train_split",
         "class_manifest",
         "spm_deletions",
         "params:semi_parametric",
         "params:device",
+        "params:evaluation.method_runs",
     ]
     return Pipeline(
         [
@@ -23,6 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "test_split",
                     "class_manifest",
                     "params:semi_parametric",
+                    "params:evaluation.method_runs",
                     "params:device",
                 ],
                 outputs=[
@@ -35,7 +37,12 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.plan_deletions,
-                inputs=["train_split", "forget_scenarios", "params:semi_parametric"],
+                inputs=[
+                    "train_split",
+                    "forget_scenarios",
+                    "params:semi_parametric",
+                    "params:evaluation.method_runs",
+                ],
                 outputs="spm_deletions",
                 name="plan_spm_deletions",
             ),
@@ -47,7 +54,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.train_oracles,
-                inputs=retrain_inputs,
+                inputs=retrain_inputs[:-1],
                 outputs="spm_oracle_weights",
                 name="train_spm_oracles",
             ),
@@ -74,7 +81,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:device",
                 ],
                 outputs=[
-                    "spm_results_table",
+                    "spm_results_runs_table",
+                    "spm_forgetting_table",
                     "spm_oracle_spread_table",
                     "spm_oracle_spread_plot",
                     "spm_oracle_spread_metrics",

@@ -17,10 +17,6 @@ from hyperforget.unlearning import ForgetRequest, method_specs, run_method, sele
 logger = logging.getLogger(__name__)
 
 
-def _stack(rows: list[Tensor], width: int) -> Tensor:
-    return torch.stack(rows) if rows else torch.empty(0, width)
-
-
 def unlearn(
     method: str,
     original_weights: dict[str, Any],
@@ -30,11 +26,14 @@ def unlearn(
     forget_scenarios: list[dict[str, Any]],
     model: dict[str, Any],
     unlearning: dict[str, Any],
+    method_runs: int,
     device: str,
     **resources: Any,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
-    """Run ``method`` on every forget scenario: one weight row per scenario, timed, and MLflow
-    metrics of its seconds and numeric diagnostics (e.g. LTU's share of conflicting steps).
+    """Run ``method`` ``method_runs`` times on every forget scenario, run r with seed
+    ``unlearning.seed + r`` (its minibatch order, random parts or sampling noise): weights
+    ``[S, M, P]``, seconds ``[S, M]``, and MLflow metrics of its seconds and numeric diagnostics
+    (e.g. LTU's share of conflicting steps), averaged over the runs.
 
     A method left out of ``unlearning.run`` saves an empty result (no rows), which the
     evaluation skips.
@@ -45,6 +44,9 @@ def unlearn(
             f"No parameters for unlearning method {method!r}: add unlearning.methods.{method} "
             "to conf/base/parameters_unlearning.yml."
         )
+    runs = int(method_runs)
+    if runs < 1:
+        raise ValueError(f"evaluation.method_runs must be at least 1, got {method_runs}.")
     if method not in select_methods(unlearning.get("run")):
         logger.info("%s is not in unlearning.run: skipped", method)
         forget_scenarios = []
@@ -62,43 +64,74 @@ def unlearn(
     prepared = resources
     if spec.prepare and forget_scenarios:
         prepared = spec.prepare(resources, base, config)
-    rows, seconds, infos = [], [], []
+    results = []  # [scenario][run]
     for scenario in forget_scenarios:
-        request = replace(base, forget_classes=tuple(scenario["classes"]), resources=prepared)
-        result = run_method(method, request, config)
-        rows.append(result.params.cpu())
-        seconds.append(result.seconds)
-        infos.append(result.info)
-        logger.info("%s forgot class %s in %.3f s", method, scenario["name"], result.seconds)
-    num_classes = base.num_classes
+        scenario_results = []
+        for run in range(runs):
+            request = replace(
+                base,
+                forget_classes=tuple(scenario["classes"]),
+                seed=base.seed + run,
+                resources=prepared,
+            )
+            scenario_results.append(run_method(method, request, config))
+        results.append(scenario_results)
+        seconds = [r.seconds for r in scenario_results]
+        logger.info(
+            "%s forgot class %s in %.3f s (mean of %d run(s))",
+            method,
+            scenario["name"],
+            sum(seconds) / len(seconds),
+            runs,
+        )
+    num_classes, num_params = base.num_classes, base.original.numel()
     nan_losses = torch.full((num_classes,), float("nan"))
+
+    def stacked(value, shape: tuple[int, ...]) -> Tensor:
+        if not results:
+            return torch.empty(0, runs, *shape)
+        return torch.stack([torch.stack([value(r) for r in row]) for row in results])
+
+    infos = [[r.info for r in row] for row in results]
     weights = {
-        "params": _stack(rows, base.original.numel()),
-        "seconds": torch.tensor(seconds, dtype=torch.float64),
-        "prompt_r2": torch.tensor([i.get("prompt_r2", float("nan")) for i in infos]),
-        "target_loss": _stack([i.get("target_loss", nan_losses) for i in infos], num_classes),
-        "observed_loss": _stack([i.get("observed_loss", nan_losses) for i in infos], num_classes),
+        "params": stacked(lambda r: r.params.cpu(), (num_params,)),
+        "seconds": stacked(lambda r: torch.tensor(r.seconds, dtype=torch.float64), ()),
+        "prompt_r2": stacked(lambda r: torch.tensor(r.info.get("prompt_r2", float("nan"))), ()),
+        "target_loss": stacked(
+            lambda r: r.info.get("target_loss", nan_losses).cpu(), (num_classes,)
+        ),
+        "observed_loss": stacked(
+            lambda r: r.info.get("observed_loss", nan_losses).cpu(), (num_classes,)
+        ),
         "__metadata__": {
             "method": method,
-            "skipped": json.dumps(not rows),
+            "skipped": json.dumps(not results),
             "forget_classes": json.dumps([s["name"] for s in forget_scenarios]),
+            "runs": str(runs),
+            "seeds": json.dumps([base.seed + r for r in range(runs)]),
             "config": json.dumps(config, default=str),
-            "selection_rule": str(infos[0].get("selection_rule", "")) if infos else "",
+            "selection_rule": str(infos[0][0].get("selection_rule", "")) if infos else "",
+            "rows": "[s, r] = run r (seed unlearning.seed + r) on forget scenario s",
         },
     }
-    return weights, _scalar_metrics(method, forget_scenarios, seconds, infos)
+    return weights, _scalar_metrics(method, forget_scenarios, weights["seconds"], infos)
 
 
 def _scalar_metrics(
-    method: str, scenarios: list[dict[str, Any]], seconds: list[float], infos: list[dict]
+    method: str, scenarios: list[dict[str, Any]], seconds: Tensor, infos: list[list[dict]]
 ) -> dict[str, dict[str, float]]:
-    """MLflow metrics: the seconds and every numeric diagnostic of each scenario, and means."""
+    """MLflow metrics: per scenario the mean over runs of the seconds and of every numeric
+    diagnostic, and their means over scenarios."""
     per_key: dict[str, list[float]] = {}
     metrics = {}
-    for scenario, spent, info in zip(scenarios, seconds, infos, strict=True):
-        scalars = {"seconds": spent}
-        scalars.update((k, float(v)) for k, v in info.items() if isinstance(v, int | float | bool))
-        for key, value in scalars.items():
+    for scenario, spent, runs in zip(scenarios, seconds, infos, strict=True):
+        scalars: dict[str, list[float]] = {"seconds": spent.tolist()}
+        for info in runs:
+            for key, value in info.items():
+                if isinstance(value, int | float | bool):
+                    scalars.setdefault(key, []).append(float(value))
+        for key, values in scalars.items():
+            value = sum(values) / len(values)
             metrics[f"unlearning.{method}.c{scenario['name']}.{key}"] = value
             per_key.setdefault(key, []).append(value)
     for key, values in per_key.items():

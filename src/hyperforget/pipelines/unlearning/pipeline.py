@@ -17,6 +17,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         "forget_scenarios": "forget_scenarios",
         "model": "params:model",
         "unlearning": "params:unlearning",
+        "method_runs": "params:evaluation.method_runs",
         "device": "params:device",
     }
     return Pipeline(
