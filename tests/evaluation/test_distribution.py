@@ -86,7 +86,33 @@ def test_summary_table_judges_each_method_against_its_own_retrained_models():
     rows = table.set_index("method")
     assert rows.loc["ft", "final_score"] == pytest.approx(0.5 * 1.0 * 0.5)
     assert rows.loc["spm", "final_score"] == pytest.approx(0.25)
+    assert rows.loc["ft", "relative_forgetting_quality"] == pytest.approx(0.5 / 0.3)
+    assert np.isnan(rows.loc["spm", "relative_forgetting_quality"])  # no F of its retraining
     assert rows.loc["spm", "retrained_runs"] == 2 and rows.loc["ft", "retrained_runs"] == 3
     assert np.isnan(rows.loc["oracle", "forgetting_quality"])  # not in the F table
     shown = distribution.with_intervals(table, ["acc_test"])
     assert shown.set_index("method").loc["ft", "acc_test"] == "40.00 ± 0.00"
+
+
+@pytest.mark.parametrize("runs", [3, 5, 16])
+def test_identical_distributions_give_relative_f_near_one(runs):
+    """Method runs drawn like the retrained models: raw F sits at the estimator's floor for this
+    many runs, F relative to retraining's own F is near 1 on every seed."""
+    import torch
+
+    for seed in range(5):
+        generator = torch.Generator().manual_seed(seed)
+        retrained = torch.randn(2 * runs, 256, generator=generator)
+        like_retraining = torch.randn(runs, 256, generator=generator)
+        quality, itself = distribution.forgetting_qualities(like_retraining, retrained, seed)
+        assert quality < 0.5  # the floor: well under 1 even for one distribution
+        assert distribution.relative_quality(quality, itself) == pytest.approx(1.0, abs=0.15)
+        never = torch.full((runs, 256), 6.0) + torch.randn(1, 256, generator=generator)
+        never_quality, _ = distribution.forgetting_qualities(never, retrained, seed)
+        assert distribution.relative_quality(never_quality, itself) == 0.0
+
+
+def test_relative_quality_is_undefined_without_retraining_s_own_f():
+    assert np.isnan(distribution.relative_quality(0.2, float("nan")))
+    assert np.isnan(distribution.relative_quality(0.2, 0.0))
+    assert distribution.relative_quality(0.1, 0.25) == pytest.approx(0.4)

@@ -5,6 +5,12 @@ R retrained models and whether it lies inside their central 95% range. The NeurI
 challenge's final score multiplies the forgetting quality F by the retain and test accuracy
 relative to retraining's. F compares equally many models per side, so the M runs are paired
 with M of the R retrained models, drawn without replacement with a seed.
+
+F's estimator has a finite-sample floor: at M models per side even two samples of one
+distribution score well under 1 (about 0.25 at M = 5). So M other retrained models are scored
+against the same M the method faces (``retrained_forgetting_quality``, needs R >= 2M), and
+``relative_forgetting_quality`` = F / that: about 1 for a method that forgets like retraining,
+0 for one that never forgot.
 """
 
 from __future__ import annotations
@@ -68,6 +74,14 @@ def final_score(
     )
 
 
+def relative_quality(quality: float, retrained_quality: float) -> float:
+    """F over the F retraining scores against itself at the same number of runs (nan where that
+    is unknown or 0); not clipped, so noise can put a retraining-like method above 1."""
+    if math.isnan(retrained_quality) or retrained_quality <= 0:
+        return math.nan
+    return quality / retrained_quality
+
+
 def add_avg_gap(runs: pd.DataFrame, retrained_of: Callable[[str], str]) -> pd.DataFrame:
     """``runs`` with ``avg_gap``: per run, the mean absolute difference of ``GAP_METRICS`` to the
     mean of the retrained models of its scenario (``retrained_of(method)`` names them)."""
@@ -108,8 +122,9 @@ def summary_table(
 ) -> pd.DataFrame:
     """One row per method and scenario: ``summarise_runs`` of ``metrics`` against that
     scenario's retrained models, F and retraining's own F at the same number of runs (from
-    ``forgetting``: ``method, forget_classes, forgetting_quality, retrained_forgetting_quality``)
-    and the final score (retain accuracy: the retain-train set's, as the challenge's)."""
+    ``forgetting``: ``method, forget_classes, forgetting_quality, retrained_forgetting_quality``),
+    their ratio and the final score (retain accuracy: the retain-train set's, as the
+    challenge's)."""
     f_by_key = forgetting.set_index(KEYS)
     rows = []
     for (method, scenario), group in runs.groupby(KEYS, sort=False):
@@ -124,6 +139,9 @@ def summary_table(
             row["retrained_forgetting_quality"] = float(quality["retrained_forgetting_quality"])
         else:
             row["forgetting_quality"] = row["retrained_forgetting_quality"] = math.nan
+        row["relative_forgetting_quality"] = relative_quality(
+            row["forgetting_quality"], row["retrained_forgetting_quality"]
+        )
         row["final_score"] = final_score(
             row["forgetting_quality"],
             row["acc_retain_train"],
@@ -142,7 +160,12 @@ def with_intervals(summary: pd.DataFrame, metrics: Sequence[str], digits: int = 
         mean = summary[metric]
         half = (summary[f"{metric}_ci_high"] - summary[f"{metric}_ci_low"]) / 2
         shown[metric] = [_plus_minus(m, h, digits) for m, h in zip(mean, half, strict=True)]
-    for column in ("forgetting_quality", "retrained_forgetting_quality", "final_score"):
+    for column in (
+        "forgetting_quality",
+        "retrained_forgetting_quality",
+        "relative_forgetting_quality",
+        "final_score",
+    ):
         shown[column] = summary[column].round(3)
     return shown
 

@@ -52,6 +52,7 @@ SUMMARY = [
     "mia_efficacy",
     "agreement_oracle",
     "forgetting_quality",
+    "relative_forgetting_quality",
     "final_score",
     "seconds",
 ]
