@@ -207,8 +207,9 @@ def oracle_spread_panels(spread, results, methods: Sequence[str], columns: int =
 
 def final_score_bars(scores) -> Figure:
     """Each method's final score (F x relative retain and test accuracy, the NeurIPS 2023
-    challenge's), mean over forget scenarios with its 95% CI; the dashed line is the F that
-    retraining scores against itself at the same number of runs, the most a method can expect."""
+    challenge's), mean over forget scenarios with its 95% CI; the dash over each bar is the F
+    that the method's own retrained models (the target networks' or the SPM's) score against
+    themselves at the same number of runs, the most a method can expect."""
     methods = list(scores["method"])
     x = np.arange(len(methods))
     mean = scores["final_score"].to_numpy(dtype=float)
@@ -222,13 +223,22 @@ def final_score_bars(scores) -> Figure:
     ax = fig.add_subplot()
     ax.bar(x, mean, 0.6, color="tab:blue")
     ax.errorbar(x, mean, yerr=np.nan_to_num(errors), fmt="none", ecolor="0.2", capsize=3)
-    ceiling = float(np.nanmean(scores["retrained_forgetting_quality"]))
-    if not np.isnan(ceiling):
-        ax.axhline(ceiling, color="0.4", ls="--", lw=1, label="retraining against itself (F)")
+    ceiling = scores["retrained_forgetting_quality"].to_numpy(dtype=float)
+    if not np.isnan(ceiling).all():
+        ax.hlines(
+            ceiling,
+            x - 0.4,
+            x + 0.4,
+            color="0.3",
+            ls="--",
+            lw=1.2,
+            label="its retraining against itself (F)",
+        )
         ax.legend(fontsize="small")
     ax.set_xticks(x, methods, rotation=40, ha="right")
     ax.set_ylabel("final score (mean over scenarios)")
-    ax.set_ylim(0, max(1e-3, float(np.nanmax(np.append(scores["ci_high"], mean)))) * 1.15)
+    top = np.nanmax(np.concatenate([scores["ci_high"].to_numpy(dtype=float), mean, ceiling]))
+    ax.set_ylim(0, max(1e-3, float(top)) * 1.15)
     ax.set_title("Forgetting quality x utility, against retraining as a distribution")
     return fig
 
