@@ -1,7 +1,12 @@
 import pytest
 from omegaconf import OmegaConf
 
-from hyperforget.params import list_param, optional_positive_int, parse_retain_margins
+from hyperforget.params import (
+    list_param,
+    optional_positive_int,
+    parse_retain_margins,
+    verdict_bars,
+)
 
 
 def from_command_line(value: str):
@@ -59,3 +64,23 @@ def test_optional_positive_int_accepts_counts_and_null(value):
 def test_optional_positive_int_names_the_parameter(value):
     with pytest.raises(ValueError, match=r"evaluation\.cap must be a positive integer or null"):
         optional_positive_int({"cap": value}, "cap", "evaluation")
+
+
+def test_verdict_bars_are_read_as_points():
+    assert verdict_bars({"forgot_tolerance": 2, "retrain_max_drop": "5.5"}) == (2.0, 5.5)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("forgot_tolerance", -1),
+        ("forgot_tolerance", "two"),
+        ("retrain_max_drop", None),
+        ("retrain_max_drop", True),
+        ("forgot_tolerance", float("nan")),
+    ],
+)
+def test_bad_verdict_bars_name_the_parameter(key, value):
+    params = {"forgot_tolerance": 2.0, "retrain_max_drop": 5.0, key: value}
+    with pytest.raises(ValueError, match=rf"evaluation\.{key} must be a number of accuracy points"):
+        verdict_bars(params)

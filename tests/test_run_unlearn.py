@@ -237,6 +237,9 @@ def test_results_summarise_the_runs_against_the_retrained_distribution(project):
         row["forgetting_quality"] / row["retrained_forgetting_quality"]
     )
     assert (oracle["acc_forget_test"] == 0).all()
+    assert oracle["forgot"].all() and not original["forgot"].any()
+    assert oracle["retrained_reliable"].notna().all()
+    assert results[results["method"] == "spm"]["retrained_reliable"].isna().all()
 
 
 def test_oracle_spread_describes_the_retrained_distribution(project):
@@ -410,6 +413,15 @@ def test_bad_retain_margins_fail_before_anything_is_written(project):
         patch.chdir(project)
         with pytest.raises(ValueError, match=r"evaluation.retain_margins must be .* got \[-2\]"):
             run_unlearn(project, {"evaluation": {"retain_margins": [-2]}})
+    assert written_files(project) == before
+
+
+def test_bad_verdict_bar_fails_before_anything_is_written(project):
+    before = written_files(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        with pytest.raises(ValueError, match=r"evaluation.forgot_tolerance must be a number"):
+            run_unlearn(project, {"evaluation": {"forgot_tolerance": -2}})
     assert written_files(project) == before
 
 

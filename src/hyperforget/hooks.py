@@ -16,7 +16,12 @@ import pandas as pd
 from kedro.framework.hooks import hook_impl
 from matplotlib.figure import Figure
 
-from hyperforget.params import optional_positive_int, parse_retain_margins, run_counts
+from hyperforget.params import (
+    optional_positive_int,
+    parse_retain_margins,
+    run_counts,
+    verdict_bars,
+)
 from hyperforget.unlearning import select_methods
 
 
@@ -34,8 +39,8 @@ class MlflowArtifactsHook:
 
 class CheckRunParametersHook:
     """Fail before the first node when ``unlearning.run`` names a method that does not exist, or
-    ``evaluation.retain_margins``, ``mia_max_samples`` or the run counts are not valid, rather
-    than after the data, zoo and hypernetwork stages have run."""
+    ``evaluation.retain_margins``, ``mia_max_samples``, the verdict bars or the run counts are
+    not valid, rather than after the data, zoo and hypernetwork stages have run."""
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
@@ -46,5 +51,6 @@ class CheckRunParametersHook:
             evaluation = catalog.load("params:evaluation")
             parse_retain_margins(evaluation["retain_margins"])
             optional_positive_int(evaluation, "mia_max_samples", "evaluation")
+            verdict_bars(evaluation)
         if names & {"plan_zoo", "evaluate", "plan_spm_deletions"}:
             run_counts(catalog.load("params:evaluation"))

@@ -7,6 +7,7 @@ be written there. A list can instead be written with spaces, ``forget_classes=[1
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -74,3 +75,22 @@ def run_counts(evaluation: dict[str, Any]) -> tuple[int, int]:
         )
     optional_positive_int(evaluation, "forget_examples", "evaluation")
     return oracle_runs, method_runs
+
+
+def verdict_bars(evaluation: dict[str, Any]) -> tuple[float, float]:
+    """``evaluation.forgot_tolerance`` and ``evaluation.retrain_max_drop``, checked: points of
+    accuracy, numbers >= 0."""
+    bars = []
+    for key, example in (("forgot_tolerance", 2.0), ("retrain_max_drop", 5.0)):
+        value = evaluation.get(key)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        if isinstance(value, bool) or not number >= 0:
+            raise ValueError(
+                f"evaluation.{key} must be a number of accuracy points >= 0 (e.g. {example}), "
+                f"got {value!r}."
+            )
+        bars.append(number)
+    return bars[0], bars[1]

@@ -69,6 +69,9 @@ def test_summary_table_judges_each_method_against_its_own_retrained_models():
             "forget_classes": ["0"] * 9,
             "acc_retain_train": [99.0, 99.0, 99.0, 99.0, 99.0, 50.0, 50.0, 50.0, 50.0],
             "acc_test": [80.0, 80.0, 80.0, 40.0, 40.0, 70.0, 70.0, 70.0, 70.0],
+            "acc_forget_train": [0.0] * 3 + [50.0] * 2 + [0.0] * 4,
+            "acc_forget_test": [0.0] * 9,
+            "acc_retain_test": [90.0] * 9,
         }
     )
     forgetting = pd.DataFrame(
@@ -88,6 +91,9 @@ def test_summary_table_judges_each_method_against_its_own_retrained_models():
     assert rows.loc["spm", "final_score"] == pytest.approx(0.25)
     assert rows.loc["ft", "relative_forgetting_quality"] == pytest.approx(0.5 / 0.3)
     assert np.isnan(rows.loc["spm", "relative_forgetting_quality"])  # no F of its retraining
+    assert not rows.loc["ft", "forgot"] and rows.loc["spm", "forgot"]  # ft kept forget-train
+    assert rows.loc["ft", "runs_forgot"] == 0
+    assert pd.isna(rows.loc["spm", "retrained_reliable"])  # no original SPM row to compare with
     assert rows.loc["spm", "retrained_runs"] == 2 and rows.loc["ft", "retrained_runs"] == 3
     assert np.isnan(rows.loc["oracle", "forgetting_quality"])  # not in the F table
     shown = distribution.with_intervals(table, ["acc_test"])
@@ -116,3 +122,37 @@ def test_relative_quality_is_undefined_without_retraining_s_own_f():
     assert np.isnan(distribution.relative_quality(0.2, float("nan")))
     assert np.isnan(distribution.relative_quality(0.2, 0.0))
     assert distribution.relative_quality(0.1, 0.25) == pytest.approx(0.4)
+
+
+def test_a_method_that_kept_the_class_is_marked_not_forgotten():
+    retrained = pd.DataFrame({"acc_forget_train": [0.0] * 8, "acc_forget_test": [0.0] * 7 + [1.0]})
+    forgetting = pd.DataFrame(
+        {"acc_forget_train": [0.0, 0.5, 1.0], "acc_forget_test": [0.0, 2.0, 2.5]}
+    )
+    # the retrained 97.5% quantile of forget-test is 0.825: the bar is 2.825
+    assert distribution.forgot(forgetting, retrained, 2.0) == {"forgot": True, "runs_forgot": 3}
+    kept_one = forgetting.assign(acc_forget_test=[0.0, 0.0, 60.0])
+    assert distribution.forgot(kept_one, retrained, 2.0) == {"forgot": False, "runs_forgot": 2}
+    # forget-train alone (a method may only see that): one run kept the training samples
+    kept_train = forgetting.assign(acc_forget_train=[0.0, 5.0, 0.0])
+    assert distribution.forgot(kept_train, retrained, 2.0) == {"forgot": True, "runs_forgot": 2}
+    # a sample-wise scenario: no forgotten test class, forget-train judged against retraining's
+    sample_wise = pd.DataFrame({"acc_forget_train": [91.0, 92.0], "acc_forget_test": [np.nan] * 2})
+    retrained_sw = pd.DataFrame(
+        {"acc_forget_train": [90.0, 91.0, 92.0], "acc_forget_test": [np.nan] * 3}
+    )
+    assert distribution.forgot(sample_wise, retrained_sw, 2.0)["forgot"]
+
+
+def test_retraining_far_under_the_original_is_unreliable():
+    original = pd.DataFrame({"acc_retain_test": [78.6]})
+    assert not distribution.retrained_reliable(
+        pd.DataFrame({"acc_retain_test": [39.0, 40.0]}), original, 5.0
+    )
+    assert distribution.retrained_reliable(
+        pd.DataFrame({"acc_retain_test": [75.0, 76.0]}), original, 5.0
+    )
+    assert (
+        distribution.retrained_reliable(pd.DataFrame({"acc_retain_test": [1.0]}), original[:0], 5.0)
+        is None
+    )

@@ -17,13 +17,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 
 from hyperforget.evaluation.forgetting import forgetting_quality
-from hyperforget.evaluation.intervals import inside_central_range, mean_ci, z_score
+from hyperforget.evaluation.intervals import (
+    central_range,
+    inside_central_range,
+    mean_ci,
+    z_score,
+)
 
 # the columns whose mean absolute gap to the retrained means is ``avg_gap``
 GAP_METRICS = ("acc_forget_test", "acc_retain_test", "acc_test", "mia_efficacy")
@@ -45,6 +51,49 @@ def summarise_runs(
         row[f"{metric}_z"] = z_score(ci.mean, reference) if comparable else math.nan
         row[f"{metric}_in_retrained_95"] = comparable and inside_central_range(ci.mean, reference)
     return row
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """The bars that make a row trustworthy (``evaluation.forgot_tolerance``,
+    ``evaluation.retrain_max_drop``, in accuracy points)."""
+
+    forgot_tolerance: float = 2.0
+    retrain_max_drop: float = 5.0
+
+
+FORGET_METRICS = ("acc_forget_train", "acc_forget_test")
+
+
+def forgot(runs: pd.DataFrame, retrained: pd.DataFrame, tolerance: float) -> dict[str, object]:
+    """Did the method forget? On forget-train (what a method may see) and forget-test, its mean
+    must lie at most ``tolerance`` points above the retrained central 95% range. ``runs_forgot``
+    counts the runs that meet the same bars one by one. Metrics without samples (a sample-wise
+    scenario has no forgotten test class) are left out."""
+    mean_ok, run_ok = True, np.ones(len(runs), dtype=bool)
+    for metric in FORGET_METRICS:
+        reference = retrained[metric].dropna().to_numpy()
+        values = runs[metric].to_numpy(dtype=float)
+        if len(reference) == 0 or np.isnan(values).all():
+            continue
+        bar = central_range(reference)[1] + tolerance
+        mean_ok &= bool(np.nanmean(values) <= bar)
+        run_ok &= ~(values > bar)
+    return {"forgot": mean_ok, "runs_forgot": int(run_ok.sum())}
+
+
+def retrained_reliable(
+    retrained: pd.DataFrame, original: pd.DataFrame, max_drop: float
+) -> bool | None:
+    """Is the retrained distribution a reference to trust? Retraining without a class should
+    keep the retained classes about as well as the original: a retrained mean retain-test more
+    than ``max_drop`` points under the original's means the recipe failed on this data, and
+    every gap to it is unreliable. None where there is no original to compare with."""
+    if original.empty or retrained.empty:
+        return None
+    return bool(
+        retrained["acc_retain_test"].mean() >= original["acc_retain_test"].mean() - max_drop
+    )
 
 
 def paired_retrained(num_retrained: int, num_runs: int, seed: int) -> np.ndarray:
@@ -119,20 +168,30 @@ def summary_table(
     forgetting: pd.DataFrame,
     metrics: Sequence[str],
     retrained_of: Callable[[str], str],
+    verdicts: Verdicts = Verdicts(),
 ) -> pd.DataFrame:
     """One row per method and scenario: ``summarise_runs`` of ``metrics`` against that
     scenario's retrained models, F and retraining's own F at the same number of runs (from
     ``forgetting``: ``method, forget_classes, forgetting_quality, retrained_forgetting_quality``),
-    their ratio and the final score (retain accuracy: the retain-train set's, as the
-    challenge's)."""
+    their ratio, the final score (retain accuracy: the retain-train set's, as the
+    challenge's), whether the method ``forgot`` and whether the scenario's retrained
+    distribution is ``retrained_reliable`` against the ``original`` rows (``verdicts``)."""
     f_by_key = forgetting.set_index(KEYS)
     rows = []
     for (method, scenario), group in runs.groupby(KEYS, sort=False):
         retrained = runs[
             (runs["method"] == retrained_of(method)) & (runs["forget_classes"] == scenario)
         ]
+        original = runs[(runs["method"] == "original") & (runs["forget_classes"] == scenario)]
         row = {"method": method, "forget_classes": scenario}
         row |= summarise_runs(group, retrained, metrics)
+        row |= forgot(group, retrained, verdicts.forgot_tolerance)
+        same_family = retrained_of(method) == retrained_of("original")
+        row["retrained_reliable"] = (
+            retrained_reliable(retrained, original, verdicts.retrain_max_drop)
+            if same_family
+            else None
+        )
         if (method, scenario) in f_by_key.index:
             quality = f_by_key.loc[(method, scenario)]
             row["forgetting_quality"] = float(quality["forgetting_quality"])
@@ -150,7 +209,7 @@ def summary_table(
             float(retrained["acc_test"].mean()),
         )
         rows.append(row)
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).astype({"retrained_reliable": "boolean"})
 
 
 def with_intervals(summary: pd.DataFrame, metrics: Sequence[str], digits: int = 2) -> pd.DataFrame:
@@ -167,6 +226,10 @@ def with_intervals(summary: pd.DataFrame, metrics: Sequence[str], digits: int = 
         "final_score",
     ):
         shown[column] = summary[column].round(3)
+    shown["forgot"] = summary["forgot"].map({True: "yes", False: "**no**"})
+    shown["retrained_reliable"] = summary["retrained_reliable"].map(
+        {True: "yes", False: "**no**"}, na_action="ignore"
+    )
     return shown
 
 

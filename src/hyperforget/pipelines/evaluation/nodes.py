@@ -16,7 +16,7 @@ from hyperforget import evaluation
 from hyperforget.devices import resolve_device
 from hyperforget.evaluation import distribution, forgetting
 from hyperforget.evaluation.intervals import mean_ci
-from hyperforget.params import optional_positive_int, parse_retain_margins
+from hyperforget.params import optional_positive_int, parse_retain_margins, verdict_bars
 from hyperforget.pipelines.model_zoo.nodes import target_builder
 from hyperforget.plots import (
     final_score_bars,
@@ -197,7 +197,9 @@ def evaluate(
         pd.concat([pd.DataFrame(rows), spm_runs], ignore_index=True), retrained_of
     )[RUN_COLUMNS]
     qualities = pd.concat([pd.DataFrame(f_rows), spm_forgetting], ignore_index=True)
-    table = distribution.summary_table(runs_table, qualities, METRICS, retrained_of)
+    verdicts = distribution.Verdicts(*verdict_bars(evaluation_params))
+    table = distribution.summary_table(runs_table, qualities, METRICS, retrained_of, verdicts)
+    _warn_about_verdicts(table, verdicts)
     overview = _overview(table)
     logger.info(
         "Unlearning results, mean over %d forget scenario(s) (in_retrained_95: scenarios whose "
@@ -275,6 +277,36 @@ def _forgetting_rows(
     return rows
 
 
+def _warn_about_verdicts(table: pd.DataFrame, verdicts: distribution.Verdicts) -> None:
+    """A warning for every method and scenario it did not forget, and for every scenario whose
+    retrained distribution cannot serve as the reference."""
+    for row in table[~table["forgot"] & (table["method"] != "original")].to_dict("records"):
+        logger.warning(
+            "%s did NOT forget scenario %s: forget-train %.2f%%, forget-test %.2f%% (mean of %d "
+            "runs, %d forgot) against retraining's 95%% range + %g points; its row says "
+            "forgot: false",
+            row["method"],
+            row["forget_classes"],
+            row["acc_forget_train"],
+            row["acc_forget_test"],
+            row["runs"],
+            row["runs_forgot"],
+            verdicts.forgot_tolerance,
+        )
+    reliable = table["retrained_reliable"].fillna(True).astype(bool)
+    unreliable = table[(table["method"] == "oracle") & ~reliable]
+    for row in unreliable.to_dict("records"):
+        logger.warning(
+            "The retrained models of scenario %s are UNRELIABLE: their mean retain-test accuracy "
+            "%.2f%% is more than %g points under the original's; every gap to retraining on this "
+            "scenario is marked retrained_reliable: false (the retraining recipe does not fit "
+            "this data)",
+            row["forget_classes"],
+            row["acc_retain_test"],
+            verdicts.retrain_max_drop,
+        )
+
+
 def _overview(table: pd.DataFrame) -> pd.DataFrame:
     """Per method, means over scenarios, and on how many its retain-test mean is inside the
     retrained central 95% range."""
@@ -283,6 +315,8 @@ def _overview(table: pd.DataFrame) -> pd.DataFrame:
     overview["in_retrained_95"] = (
         inside.sum().astype(int).astype(str) + "/" + inside.size().astype(str)
     )
+    forgot = table.groupby("method", sort=False)["forgot"]
+    overview["forgot"] = forgot.sum().astype(int).astype(str) + "/" + forgot.size().astype(str)
     return overview
 
 
@@ -312,10 +346,17 @@ def _mlflow_metrics(table: pd.DataFrame, overview: pd.DataFrame) -> dict[str, An
             if not pd.isna(value) and math.isfinite(value):
                 name = f"eval.{row['method']}.c{row['forget_classes']}.{column}"
                 metrics[name] = {"value": float(value), "step": 0}
+        flag = f"eval.{row['method']}.c{row['forget_classes']}"
+        metrics[f"{flag}.forgot"] = {"value": float(row["forgot"]), "step": 0}
+        if not pd.isna(row["retrained_reliable"]):
+            value = float(row["retrained_reliable"])
+            metrics[f"{flag}.retrained_reliable"] = {"value": value, "step": 0}
     for method, means in overview[SUMMARY].iterrows():
         for column, value in means.items():
             if not pd.isna(value):
                 metrics[f"eval.{method}.mean.{column}"] = {"value": float(value), "step": 0}
+    for method, share in table.groupby("method", sort=False)["forgot"].mean().items():
+        metrics[f"eval.{method}.share_forgot"] = {"value": float(share), "step": 0}
     return metrics
 
 
