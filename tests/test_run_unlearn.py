@@ -107,6 +107,8 @@ def test_mlflow_run_recorded_in_the_test_database(project):
         "plots/oracle_spread.png",
         "plots/spm_oracle_spread.png",
     }
+    assert run["tags.kedro_env"] == "test" and run["tags.runner"] == "SequentialRunner"
+    assert run["tags.git_commit"] == "unknown"  # the test project is no git checkout
     assert run["metrics.eval.dihyfo1.mean.acc_forget_test"] >= 0
     assert run["metrics.dihyfo1.train_loss"] > 0
     assert "metrics.dihyfo2.held_out_r2" in run

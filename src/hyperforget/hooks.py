@@ -9,12 +9,12 @@ created by a dataset factory (the inner dataset gets its own save version), henc
 
 from __future__ import annotations
 
+import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
-import mlflow
-import pandas as pd
 from kedro.framework.hooks import hook_impl
-from matplotlib.figure import Figure
 
 from hyperforget.params import (
     optional_positive_int,
@@ -22,12 +22,18 @@ from hyperforget.params import (
     run_counts,
     verdict_bars,
 )
-from hyperforget.unlearning import select_methods
+
+# mlflow, pandas, matplotlib and torch (through the method registry) are imported inside the
+# hooks, when a run needs them: settings.py imports this module at every `kedro` command.
 
 
 class MlflowArtifactsHook:
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
+        import mlflow
+        import pandas as pd
+        from matplotlib.figure import Figure
+
         if mlflow.active_run() is None:
             return
         if dataset_name.endswith("_plot") and isinstance(data, Figure):
@@ -44,6 +50,8 @@ class CheckRunParametersHook:
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        from hyperforget.unlearning import select_methods
+
         names = {node.name for node in pipeline.nodes}
         if any(name.startswith("unlearn_") for name in names):
             select_methods(catalog.load("params:unlearning")["run"])
@@ -54,3 +62,51 @@ class CheckRunParametersHook:
             verdict_bars(evaluation)
         if names & {"plan_zoo", "evaluate", "plan_spm_deletions"}:
             run_counts(catalog.load("params:evaluation"))
+
+
+def git_state(path: Path) -> dict[str, str]:
+    """The commit checked out at ``path`` and whether its tracked files differ from it
+    ("unknown" outside a git checkout or without git)."""
+
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], check=False, cwd=path, capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"git_commit": "unknown", "git_dirty": "unknown"}
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit, "git_dirty": "unknown" if dirty is None else str(bool(dirty))}
+
+
+class MlflowLineageHook:
+    """Tags each MLflow run with the code and configuration it ran: the git commit (and whether
+    the tree was dirty), the Kedro environment, and the runner's class name (kedro-mlflow logs
+    the runner object's repr, which differs at every run)."""
+
+    @hook_impl(trylast=True)  # after kedro-mlflow has started the run and set its own tags
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        import mlflow
+
+        if mlflow.active_run() is None:
+            return
+        tags = git_state(Path(run_params.get("project_path") or "."))
+        tags["kedro_env"] = str(run_params.get("env") or "local")
+        tags["runner"] = runner_name(run_params.get("runner"))
+        mlflow.set_tags(tags)
+
+
+def runner_name(recorded: Any) -> str:
+    """The runner's class name from what Kedro records: a class's name, an instance's repr
+    (``<kedro.runner.sequential_runner.SequentialRunner object at 0x...>``) or "None" when the
+    session chose its default, the SequentialRunner."""
+    text = str(recorded)
+    if text in ("None", ""):
+        return "SequentialRunner"
+    found = re.fullmatch(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-f]+>", text)
+    return found.group(1) if found else text

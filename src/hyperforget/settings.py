@@ -2,12 +2,12 @@
 
 from kedro.config import OmegaConfigLoader
 
-from hyperforget.hooks import CheckRunParametersHook, MlflowArtifactsHook
+from hyperforget.hooks import CheckRunParametersHook, MlflowArtifactsHook, MlflowLineageHook
 from hyperforget.quiet import silence_unactionable_warnings
 
 silence_unactionable_warnings()
 
-HOOKS = (MlflowArtifactsHook(), CheckRunParametersHook())
+HOOKS = (MlflowArtifactsHook(), CheckRunParametersHook(), MlflowLineageHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
