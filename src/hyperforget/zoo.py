@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 from torch import Tensor, nn
+from tqdm.auto import tqdm
 
 from hyperforget.devices import synchronize
 from hyperforget.flat_params import flatten_module
@@ -368,7 +369,7 @@ def train_reference_models(
         module, RunSpec(-1, "learn", None, seeds[0]), *train, sgd, epochs, build
     )
     oracles, seconds = [], []
-    for k in range(num_classes):
+    for k in tqdm(range(num_classes), desc="reference oracles", mininterval=2):
         spec = RunSpec(-1, "retain", k, seeds[k + 1])
         params, took = train_alone_timed(module, spec, *train, sgd, epochs, build)
         oracles.append(params)
@@ -396,7 +397,8 @@ def train_oracle_replicas(
     init_row = flatten_module(module)
     classes = range(len(seeds)) if classes is None else classes
     rows = []
-    for k, class_seeds in zip(classes, seeds, strict=True):
+    bar = tqdm(zip(classes, seeds, strict=True), total=len(seeds), desc="retrained models")
+    for k, class_seeds in bar:
         if not class_seeds:
             rows.append(init_row.new_empty(0, init_row.numel()))
             continue

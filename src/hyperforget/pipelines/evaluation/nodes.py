@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from hyperforget import evaluation
 from hyperforget.devices import resolve_device
@@ -132,7 +133,7 @@ def evaluate(
         _check_scenarios(f"{method}_unlearned_weights", weights["__metadata__"], names)
     original = outputs(original_weights["params"])
     rows, f_rows, per_class_acc, prompts = [], [], {}, {}
-    for i, scenario in enumerate(forget_scenarios):
+    for i, scenario in enumerate(tqdm(forget_scenarios, desc="evaluate scenarios")):
         name, classes = scenario["name"], tuple(scenario["classes"])
         if len(classes) != 1:
             raise ValueError(f"Scenario {name}: only single-class scenarios have an oracle.")

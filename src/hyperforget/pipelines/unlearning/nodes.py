@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from tqdm.auto import tqdm
 
 from hyperforget.devices import resolve_device
 from hyperforget.pipelines.model_zoo.nodes import split_tensors, target_builder
@@ -65,6 +66,7 @@ def unlearn(
     if spec.prepare and forget_scenarios:
         prepared = spec.prepare(resources, base, config)
     results = []  # [scenario][run]
+    bar = tqdm(total=len(forget_scenarios) * runs, desc=f"unlearn {method}", mininterval=2)
     for scenario in forget_scenarios:
         scenario_results = []
         for run in range(runs):
@@ -75,6 +77,7 @@ def unlearn(
                 resources=prepared,
             )
             scenario_results.append(run_method(method, request, config))
+            bar.update()
         results.append(scenario_results)
         seconds = [r.seconds for r in scenario_results]
         logger.info(
@@ -84,6 +87,7 @@ def unlearn(
             sum(seconds) / len(seconds),
             runs,
         )
+    bar.close()
     num_classes, num_params = base.num_classes, base.original.numel()
     nan_losses = torch.full((num_classes,), float("nan"))
 
