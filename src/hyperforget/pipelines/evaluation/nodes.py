@@ -14,6 +14,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from hyperforget import evaluation
+from hyperforget.console import show_table
 from hyperforget.devices import resolve_device
 from hyperforget.evaluation import distribution, forgetting
 from hyperforget.evaluation.intervals import mean_ci
@@ -202,11 +203,12 @@ def evaluate(
     table = distribution.summary_table(runs_table, qualities, METRICS, retrained_of, verdicts)
     _warn_about_verdicts(table, verdicts)
     overview = _overview(table)
-    logger.info(
-        "Unlearning results, mean over %d forget scenario(s) (in_retrained_95: scenarios whose "
-        "retain-test mean lies in the retrained central 95%%):\n%s",
-        len(forget_scenarios),
-        overview.round(3).to_string(),
+    show_table(
+        logger,
+        f"Unlearning results, mean over {len(forget_scenarios)} forget scenario(s) "
+        "(in_retrained_95: scenarios whose retain-test mean lies in the retrained central 95%; "
+        "forgot: scenarios forgotten); per scenario in data/08_reporting/results.md",
+        overview.round(3),
     )
     metrics = _mlflow_metrics(table, overview)
     accuracy_plot = per_class_accuracy_grid(per_class_acc, names)

@@ -14,6 +14,7 @@ from matplotlib.figure import Figure
 from torch import Tensor, nn
 
 from hyperforget import seeding, zoo
+from hyperforget.console import show_table
 from hyperforget.devices import resolve_device
 from hyperforget.flat_params import ParamLayout
 from hyperforget.plots import zoo_loss_distributions
@@ -265,7 +266,9 @@ def summarise_zoo(
     for row in references.to_dict("records"):
         metrics[f"reference.{row['model']}.seconds"] = {"value": row["seconds"], "step": 0}
         metrics[f"reference.{row['model']}.test_acc"] = {"value": row["test_acc"], "step": 0}
-    logger.info("Zoo summary:\n%s", summary.to_string(index=False))
-    logger.info("Reference models:\n%s", references.to_string(index=False))
+    show_table(logger, "Zoo summary (data/08_reporting/zoo_summary.parquet):", summary, False)
+    show_table(
+        logger, "Reference models (data/08_reporting/reference_models.parquet):", references, False
+    )
     plot = zoo_loss_distributions(zoo_checkpoints, num_classes)
     return summary, references, plot, metrics

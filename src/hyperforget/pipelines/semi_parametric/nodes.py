@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from hyperforget import evaluation, spm
+from hyperforget.console import show_table
 from hyperforget.devices import resolve_device, synchronize
 from hyperforget.evaluation import distribution, forgetting
 from hyperforget.flat_params import flatten_module, load_flat_into
@@ -207,9 +208,8 @@ def train_semi_parametric(
         }
     )
     table = pd.DataFrame(rows)
-    logger.info(
-        "SPM against the same encoder as a plain classifier:\n%s",
-        table.round(2).to_string(index=False),
+    show_table(
+        logger, "SPM against the same encoder as a plain classifier:", table.round(2), index=False
     )
     metadata = {
         "config": json.dumps(config.__dict__),
