@@ -50,11 +50,18 @@ class CheckRunParametersHook:
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        from hyperforget.unlearning import select_methods
+        from hyperforget.unlearning import method_specs, select_methods
 
-        names = {node.name for node in pipeline.nodes}
+        names = {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}
         if any(name.startswith("unlearn_") for name in names):
-            select_methods(catalog.load("params:unlearning")["run"])
+            unlearning = catalog.load("params:unlearning")
+            select_methods(unlearning["run"])
+            missing = sorted(set(method_specs()) - set(unlearning["methods"] or {}))
+            if missing:
+                raise ValueError(
+                    f"No parameters for unlearning method(s) {missing}: add "
+                    "unlearning.methods.<method> to conf/base/parameters_unlearning.yml."
+                )
         if "evaluate_oracle_spread" in names:
             evaluation = catalog.load("params:evaluation")
             parse_retain_margins(evaluation["retain_margins"])

@@ -26,7 +26,8 @@ STAGES = {
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = {name: create() for name, create in STAGES.items()}
+    # every node carries its stage as a tag (kedro-viz filters by tag; kedro run --tags)
+    pipelines = {name: Pipeline(create(), tags=[name]) for name, create in STAGES.items()}
     unlearn = sum(pipelines.values(), Pipeline([]))
     pipelines["unlearn"] = unlearn
     pipelines["__default__"] = unlearn

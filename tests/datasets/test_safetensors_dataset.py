@@ -41,3 +41,20 @@ def test_non_tensor_entries_are_refused(tmp_path):
     dataset = SafetensorsDataset(filepath=str(tmp_path / "w.safetensors"))
     with pytest.raises(DatasetError, match=r"\['x'\] are not tensors"):
         dataset.save({"x": [1, 2]})
+
+
+def test_preview_lists_tensors_and_metadata_from_the_header(tmp_path):
+    dataset = SafetensorsDataset(filepath=str(tmp_path / "w.safetensors"))
+    dataset.save(
+        {
+            "params": torch.zeros(3, 5),
+            "seconds": torch.zeros(3, dtype=torch.float64),
+            "__metadata__": {"model": "mlp", "long": "x" * 1000},
+        }
+    )
+    preview = dataset.preview(max_metadata_chars=10)
+    assert preview["tensors"] == {
+        "params": {"dtype": "F32", "shape": [3, 5]},
+        "seconds": {"dtype": "F64", "shape": [3]},
+    }
+    assert preview["metadata"] == {"model": "mlp", "long": "x" * 10 + "…"}

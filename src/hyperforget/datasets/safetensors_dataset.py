@@ -101,6 +101,26 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
             handle.write(blob)
         self._fs.invalidate_cache(save_path)
 
+    def preview(self, max_metadata_chars: int = 300) -> dict[str, Any]:
+        """kedro-viz's preview (a JSONPreview): each tensor's dtype and shape and the header
+        metadata, read from the header alone, never the tensors."""
+        load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        with self._fs.open(load_path, mode="rb") as handle:
+            (header_len,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(header_len))
+        metadata = header.pop(METADATA_KEY, None) or {}
+        return {
+            "file": load_path,
+            "tensors": {
+                name: {"dtype": entry["dtype"], "shape": entry["shape"]}
+                for name, entry in sorted(header.items())
+            },
+            "metadata": {
+                key: value if len(value) <= max_metadata_chars else value[:max_metadata_chars] + "…"
+                for key, value in sorted(metadata.items())
+            },
+        }
+
     def _exists(self) -> bool:
         try:
             load_path = get_filepath_str(self._get_load_path(), self._protocol)

@@ -31,6 +31,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     f"{variant}_training_metrics",
                 ],
                 name=f"train_{variant}",
+                tags=["hypernetwork", "hyperforget"],
+                namespace=variant,
             ),
             Node(
                 _for_variant(nodes.check_held_out, variant),
@@ -49,6 +51,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     f"{variant}_alignment_metrics",
                 ],
                 name=f"check_{variant}_held_out",
+                tags=["hypernetwork", "hyperforget"],
+                namespace=variant,
             ),
         ]
     return Pipeline(

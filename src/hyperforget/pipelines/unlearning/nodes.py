@@ -26,32 +26,30 @@ def unlearn(
     class_manifest: dict[str, Any],
     forget_scenarios: list[dict[str, Any]],
     model: dict[str, Any],
-    unlearning: dict[str, Any],
+    methods_to_run: Any,
+    seed: int,
+    method_config: dict[str, Any] | None,
     method_runs: int,
     device: str,
     **resources: Any,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
-    """Run ``method`` ``method_runs`` times on every forget scenario, run r with seed
-    ``unlearning.seed + r`` (its minibatch order, random parts or sampling noise): weights
+    """Run ``method`` (parameters ``method_config``: ``unlearning.methods.<method>``)
+    ``method_runs`` times on every forget scenario, run r with seed ``unlearning.seed + r``
+    (its minibatch order, random parts or sampling noise): weights
     ``[S, M, P]``, seconds ``[S, M]``, and MLflow metrics of its seconds and numeric diagnostics
     (e.g. LTU's share of conflicting steps), averaged over the runs.
 
-    A method left out of ``unlearning.run`` saves an empty result (no rows), which the
-    evaluation skips.
+    A method left out of ``unlearning.run`` (``methods_to_run``) saves an empty result (no
+    rows), which the evaluation skips.
     """
     dev = resolve_device(device)
-    if method not in unlearning["methods"]:
-        raise ValueError(
-            f"No parameters for unlearning method {method!r}: add unlearning.methods.{method} "
-            "to conf/base/parameters_unlearning.yml."
-        )
     runs = int(method_runs)
     if runs < 1:
         raise ValueError(f"evaluation.method_runs must be at least 1, got {method_runs}.")
-    if method not in select_methods(unlearning.get("run")):
+    if method not in select_methods(methods_to_run):
         logger.info("%s is not in unlearning.run: skipped", method)
         forget_scenarios = []
-    config = {"method": method, **(unlearning["methods"][method] or {})}
+    config = {"method": method, **(method_config or {})}
     base = ForgetRequest(
         original=original_weights["params"].to(dev),
         forget_classes=(),
@@ -59,7 +57,7 @@ def unlearn(
         val=split_tensors(val_split, dev),
         num_classes=int(class_manifest["num_classes"]),
         build=target_builder(model, class_manifest),
-        seed=int(unlearning["seed"]),
+        seed=int(seed),
     )
     spec = method_specs()[method]
     prepared = resources

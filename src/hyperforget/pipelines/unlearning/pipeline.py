@@ -8,6 +8,15 @@ from hyperforget.pipelines.unlearning import nodes
 from hyperforget.unlearning import method_specs
 
 
+def family(method: str) -> str:
+    """The tag kedro-viz filters a method's nodes by."""
+    if method.startswith("dihyfo"):
+        return "hyperforget"
+    if method.startswith("ltu"):
+        return "ltu"
+    return "baseline"
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     common = {
         "original_weights": "original_weights",
@@ -16,7 +25,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         "class_manifest": "class_manifest",
         "forget_scenarios": "forget_scenarios",
         "model": "params:model",
-        "unlearning": "params:unlearning",
+        "methods_to_run": "params:unlearning.run",
+        "seed": "params:unlearning.seed",
         "method_runs": "params:evaluation.method_runs",
         "device": "params:device",
     }
@@ -24,9 +34,15 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 update_wrapper(partial(nodes.unlearn, method), nodes.unlearn),
-                inputs={**common, **spec.inputs},
+                inputs={
+                    **common,
+                    "method_config": f"params:unlearning.methods.{method}",
+                    **spec.inputs,
+                },
                 outputs=[f"{method}_unlearned_weights", f"{method}_unlearning_metrics"],
                 name=f"unlearn_{method}",
+                tags=["unlearning", family(method)],
+                namespace=method,
             )
             for method, spec in method_specs().items()
         ]
