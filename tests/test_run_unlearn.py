@@ -474,3 +474,33 @@ def test_the_spm_is_scored_against_its_own_retraining(project):
     assert spm_oracle["relative_forgetting_quality"].tolist() == pytest.approx([1.0] * 5)
     spm = results[results["method"] == "spm"]
     assert spm["relative_forgetting_quality"].notna().all()
+
+
+def test_results_notebook_runs_on_the_newest_outputs(project, tmp_path, monkeypatch):
+    """notebooks/results.ipynb executed against the test run (plus a second, evaluation-only
+    run, so there are two MLflow runs to compare): every cell runs, the table has every method."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    (copy / "notebooks").mkdir()
+    shutil.copy(Path(__file__).parents[1] / "notebooks" / "results.ipynb", copy / "notebooks")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(copy)
+        run_unlearn(copy, pipelines=("evaluation",))
+    monkeypatch.setenv("KEDRO_ENV", "test")
+    monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
+    notebook = nbformat.read(copy / "notebooks" / "results.ipynb", as_version=4)
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(copy / "notebooks")}},
+    ).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "ltu_no_harmonisation" in html and "final_score" in html
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # both figures
+    assert html.count("test") >= 2  # the comparison shows both runs' Kedro environment
