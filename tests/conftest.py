@@ -15,6 +15,24 @@ from hyperforget.data import LabelledImages
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
+
+def _test_logging_config() -> str:
+    """The project's logging configuration with its log file in a temporary folder, so the
+    tests never write info.log into the user's tree. Set before Kedro is first imported."""
+    import tempfile
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "conf" / "logging.yml").read_text())
+    folder = Path(tempfile.mkdtemp(prefix="hyperforget-test-logs-"))
+    config["handlers"]["info_file"]["filename"] = str(folder / "info.log")
+    path = folder / "logging.yml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+os.environ.setdefault("KEDRO_LOGGING_CONFIG", _test_logging_config())
+
 # Importing kedro-mlflow's pyfunc model makes mlflow warn about its missing type hints, inside a
 # `simplefilter("once")` that overrides ignore filters; record and drop it here, once.
 with warnings.catch_warnings(record=True):

@@ -1,0 +1,60 @@
+"""Project commands: Kedro's own ``kedro run``, with a refused or failed run reported as one
+line. The full traceback goes to ``info.log`` (conf/logging.yml), or to the terminal with
+``--verbose``. Kedro picks this module up as the project's ``cli.py``."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from typing import Any
+
+import click
+from kedro.framework.cli.project import run as kedro_run
+
+logger = logging.getLogger(__name__)
+
+
+@click.group(name="hyperforget")
+def cli() -> None:
+    """HyperForget's project commands."""
+
+
+@cli.command(
+    name="run",
+    help=kedro_run.help,
+    context_settings=kedro_run.context_settings,
+    params=[
+        *kedro_run.params,
+        click.Option(["--verbose"], is_flag=True, help="On failure, print the full traceback too."),
+    ],
+)
+@click.pass_context
+def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
+    try:
+        return ctx.invoke(kedro_run, **kwargs)
+    except Exception as error:
+        if verbose:
+            raise
+        log_file = _log_to_file(error)
+        where = f"the traceback is in {log_file}" if log_file else "the traceback"
+        raise click.ClickException(
+            f"{type(error).__name__}: {error}\n({where}; --verbose prints it)"
+        ) from None
+
+
+def _log_to_file(error: Exception) -> str | None:
+    """Write ``error`` with its traceback to the project's file handlers only (the terminal gets
+    one line); the file's name, or None when logging has no file handler."""
+    files = [h for h in logging.getLogger().handlers if isinstance(h, logging.FileHandler)]
+    record = logger.makeRecord(
+        logger.name,
+        logging.ERROR,
+        __file__,
+        0,
+        "kedro run failed",
+        (),
+        (type(error), error, error.__traceback__),
+    )
+    for handler in files:
+        handler.handle(record)
+    return files[0].baseFilename if files else None
