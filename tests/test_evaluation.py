@@ -158,9 +158,10 @@ def test_retrain_spread_places_the_reference_oracle_in_the_retrained_distributio
     assert (spread["retrained_min"], spread["retrained_max"]) == (88.0, 90.0)
     assert 88.0 < spread["retrained_low_95"] < 88.1 and 89.9 < spread["retrained_high_95"] < 90
     assert spread["oracle_minus_retrained"] == pytest.approx(3.0)
+    assert spread["oracle_z"] == pytest.approx(3.0)  # 3 points over the retrained sd of 1
     alone = evaluation.retrain_spread(92.0, torch.empty(0))
     assert alone["retrained"] == 0 and math.isnan(alone["retrained_sd"])
-    assert math.isnan(alone["oracle_minus_retrained"])
+    assert math.isnan(alone["oracle_minus_retrained"]) and math.isnan(alone["oracle_z"])
 
 
 def test_retrain_pass_rates_score_each_replica_as_a_method():

@@ -82,5 +82,5 @@ def test_verdict_bars_are_read_as_points():
 )
 def test_bad_verdict_bars_name_the_parameter(key, value):
     params = {"forgot_tolerance": 2.0, "retrain_max_drop": 5.0, key: value}
-    with pytest.raises(ValueError, match=rf"evaluation\.{key} must be a number of accuracy points"):
+    with pytest.raises(ValueError, match=rf"evaluation\.{key} must be a number of accuracy point"):
         verdict_bars(params)

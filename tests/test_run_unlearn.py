@@ -254,6 +254,9 @@ def test_oracle_spread_describes_the_retrained_distribution(project):
         assert row["retrained_mean"] == pytest.approx(retrained.mean()[row["forget_classes"]])
         assert row["retrained_min"] <= row["retrained_low_95"] <= row["retrained_high_95"]
         assert row["retrained_high_95"] <= row["retrained_max"]
+        z = row["oracle_minus_retrained"] / row["retrained_sd"]
+        assert row["oracle_z"] == pytest.approx(z)
+        assert row["oracle_outside"] == (abs(z) > 3.0)  # evaluation.oracle_max_z
     assert only_version(project / "data/08_reporting/oracle_spread.png").exists()
     # The original with the forgotten class's outputs ignored, recomputed with plain torch.
     original = SafetensorsDataset(
@@ -424,6 +427,8 @@ def test_bad_verdict_bar_fails_before_anything_is_written(project):
         patch.chdir(project)
         with pytest.raises(ValueError, match=r"evaluation.forgot_tolerance must be a number"):
             run_unlearn(project, {"evaluation": {"forgot_tolerance": -2}})
+        with pytest.raises(ValueError, match=r"evaluation.oracle_max_z must be a number of"):
+            run_unlearn(project, {"evaluation": {"oracle_max_z": "far"}})
     assert written_files(project) == before
 
 

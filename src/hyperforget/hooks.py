@@ -17,6 +17,7 @@ from typing import Any
 from kedro.framework.hooks import hook_impl
 
 from hyperforget.params import (
+    non_negative,
     optional_positive_int,
     parse_retain_margins,
     run_counts,
@@ -67,6 +68,7 @@ class CheckRunParametersHook:
             parse_retain_margins(evaluation["retain_margins"])
             optional_positive_int(evaluation, "mia_max_samples", "evaluation")
             verdict_bars(evaluation)
+            non_negative(evaluation, "oracle_max_z", 3.0, "a number of retrained sd")
         if names & {"plan_zoo", "evaluate", "plan_spm_deletions"}:
             run_counts(catalog.load("params:evaluation"))
 

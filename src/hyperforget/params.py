@@ -80,17 +80,19 @@ def run_counts(evaluation: dict[str, Any]) -> tuple[int, int]:
 def verdict_bars(evaluation: dict[str, Any]) -> tuple[float, float]:
     """``evaluation.forgot_tolerance`` and ``evaluation.retrain_max_drop``, checked: points of
     accuracy, numbers >= 0."""
-    bars = []
-    for key, example in (("forgot_tolerance", 2.0), ("retrain_max_drop", 5.0)):
-        value = evaluation.get(key)
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = math.nan
-        if isinstance(value, bool) or not number >= 0:
-            raise ValueError(
-                f"evaluation.{key} must be a number of accuracy points >= 0 (e.g. {example}), "
-                f"got {value!r}."
-            )
-        bars.append(number)
-    return bars[0], bars[1]
+    return (
+        non_negative(evaluation, "forgot_tolerance", 2.0, "a number of accuracy points"),
+        non_negative(evaluation, "retrain_max_drop", 5.0, "a number of accuracy points"),
+    )
+
+
+def non_negative(evaluation: dict[str, Any], key: str, example: float, what: str) -> float:
+    """``evaluation[key]`` as a number >= 0, or a refusal naming the parameter."""
+    value = evaluation.get(key)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not number >= 0:
+        raise ValueError(f"evaluation.{key} must be {what} >= 0 (e.g. {example}), got {value!r}.")
+    return number

@@ -24,7 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 from torch import Tensor, nn
 
-from hyperforget.evaluation.intervals import central_range
+from hyperforget.evaluation.intervals import central_range, z_score
 from hyperforget.flat_params import batched_forward, load_flat_into
 
 
@@ -255,8 +255,8 @@ def retain_test_accuracy(
 def retrain_spread(oracle: float, retrained: Tensor) -> dict[str, float]:
     """The retrained distribution of retain-test accuracy (``retrained [R]``, percent): its mean,
     sd, range and central 95% range, and where the reference oracle (``oracle``, trained alone
-    with its own seed) sits in it: how lucky that one seed was. A gap smaller than a few
-    ``retrained_sd`` is within what retraining alone moves."""
+    with its own seed) sits in it (``oracle_z``, in retrained sd): how lucky that one seed was.
+    A gap smaller than a few ``retrained_sd`` is within what retraining alone moves."""
     retrained = retrained.double().cpu()
     empty = len(retrained) == 0
     low, high = (math.nan, math.nan) if empty else central_range(retrained.numpy())
@@ -270,6 +270,7 @@ def retrain_spread(oracle: float, retrained: Tensor) -> dict[str, float]:
         "retrained_low_95": low,
         "retrained_high_95": high,
         "oracle_minus_retrained": math.nan if empty else float(oracle) - float(retrained.mean()),
+        "oracle_z": math.nan if empty else z_score(float(oracle), retrained.numpy()),
     }
 
 

@@ -54,6 +54,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:model",
                     "params:device",
                     "params:evaluation.retain_margins",
+                    "params:evaluation.oracle_max_z",
                 ],
                 outputs=[
                     "oracle_spread_table",
