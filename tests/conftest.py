@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -66,3 +68,19 @@ def copy_project(destination: Path) -> Path:
     # Kedro wants a source folder; the package itself is imported from the installed project.
     (destination / "src").mkdir()
     return destination
+
+
+def run_kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
+    """``kedro <args>`` as a user types it, in ``project``, with this environment's kedro and
+    the project's own logging configuration (its info.log inside ``project``)."""
+    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    env |= {"KEDRO_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "COLUMNS": "200"}
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("kedro")), *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )

@@ -3,14 +3,11 @@ ends with one clear line, and its traceback is in info.log."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import copy_project
+from tests.conftest import copy_project, run_kedro
 
 BAD_CLASS = ["run", "--pipelines", "data_preparation", "--env", "test"]
 BAD_CLASS += ["--params", "data_preparation.classes=[11]"]
@@ -21,22 +18,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_project(tmp_path_factory.mktemp("cli"))
 
 
-def kedro(project: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
-    env |= {"KEDRO_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1", "COLUMNS": "200"}
-    return subprocess.run(
-        [str(Path(sys.executable).with_name("kedro")), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-
-
 def test_a_refused_run_prints_one_line_and_logs_the_traceback(project):
-    done = kedro(project, *BAD_CLASS)
+    done = run_kedro(project, *BAD_CLASS)
     output = done.stdout + done.stderr
     assert done.returncode == 1
     assert "Traceback" not in output
@@ -51,6 +34,6 @@ def test_a_refused_run_prints_one_line_and_logs_the_traceback(project):
 
 
 def test_verbose_prints_the_traceback(project):
-    done = kedro(project, *BAD_CLASS, "--verbose")
+    done = run_kedro(project, *BAD_CLASS, "--verbose")
     assert done.returncode == 1
     assert "Traceback" in done.stdout + done.stderr
