@@ -5,7 +5,6 @@ line. The full traceback goes to ``info.log`` (conf/logging.yml), or to the term
 from __future__ import annotations
 
 import logging
-import logging.handlers
 from typing import Any
 
 import click

@@ -84,7 +84,11 @@ def test_summary_table_judges_each_method_against_its_own_retrained_models():
     )
     retrained_of = {"spm": "spm_oracle", "spm_oracle": "spm_oracle"}.get
     table = distribution.summary_table(
-        runs, forgetting, ["acc_retain_train", "acc_test"], lambda m: retrained_of(m, "oracle")
+        runs,
+        forgetting,
+        ["acc_retain_train", "acc_test"],
+        lambda m: retrained_of(m, "oracle"),
+        distribution.Verdicts(forgot_tolerance=2.0, retrain_max_drop=5.0),
     )
     rows = table.set_index("method")
     assert rows.loc["ft", "final_score"] == pytest.approx(0.5 * 1.0 * 0.5)

@@ -8,8 +8,10 @@ where weight files keep the configuration needed to rebuild their model. On load
 
 from __future__ import annotations
 
+import io
 import json
 import struct
+from collections.abc import Callable
 from copy import deepcopy
 from pathlib import PurePosixPath
 from typing import Any
@@ -29,10 +31,11 @@ from safetensors.torch import save as save_safetensors
 METADATA_KEY = "__metadata__"
 
 
-def _header_metadata(blob: bytes) -> dict[str, str] | None:
-    (header_len,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8 : 8 + header_len])
-    return header.get(METADATA_KEY)
+def _read_header(read: Callable[[int], bytes]) -> dict[str, Any]:
+    """A safetensors file's JSON header (tensor entries and ``__metadata__``), from a reader of
+    its first bytes: the header alone, never the tensors."""
+    (header_len,) = struct.unpack("<Q", read(8))
+    return json.loads(read(header_len))
 
 
 class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]]):
@@ -67,7 +70,7 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
             blob = handle.read()
         try:
             tensors: dict[str, Any] = dict(load_safetensors(blob))
-            file_metadata = _header_metadata(blob)
+            file_metadata = _read_header(io.BytesIO(blob).read).get(METADATA_KEY)
         except Exception as err:  # safetensors raises its own error types
             raise DatasetError(
                 f"'{load_path}' is not a readable safetensors file (corrupt or truncated?): "
@@ -106,8 +109,7 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
         metadata, read from the header alone, never the tensors."""
         load_path = get_filepath_str(self._get_load_path(), self._protocol)
         with self._fs.open(load_path, mode="rb") as handle:
-            (header_len,) = struct.unpack("<Q", handle.read(8))
-            header = json.loads(handle.read(header_len))
+            header = _read_header(handle.read)
         metadata = header.pop(METADATA_KEY, None) or {}
         return {
             "file": load_path,

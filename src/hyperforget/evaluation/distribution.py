@@ -56,10 +56,10 @@ def summarise_runs(
 @dataclass(frozen=True)
 class Verdicts:
     """The bars that make a row trustworthy (``evaluation.forgot_tolerance``,
-    ``evaluation.retrain_max_drop``, in accuracy points)."""
+    ``evaluation.retrain_max_drop``, in accuracy points; their values live in conf/)."""
 
-    forgot_tolerance: float = 2.0
-    retrain_max_drop: float = 5.0
+    forgot_tolerance: float
+    retrain_max_drop: float
 
 
 FORGET_METRICS = ("acc_forget_train", "acc_forget_test")
@@ -168,7 +168,7 @@ def summary_table(
     forgetting: pd.DataFrame,
     metrics: Sequence[str],
     retrained_of: Callable[[str], str],
-    verdicts: Verdicts = Verdicts(),
+    verdicts: Verdicts,
 ) -> pd.DataFrame:
     """One row per method and scenario: ``summarise_runs`` of ``metrics`` against that
     scenario's retrained models, F and retraining's own F at the same number of runs (from
