@@ -52,18 +52,19 @@ def split_zoo(
     zoo_weights: dict[str, Any],
     zoo_checkpoints: pd.DataFrame,
     class_manifest: dict[str, Any],
-    hypernetwork: dict[str, Any],
+    held_out_fraction: float,
+    scale_numerator: float,
+    seed: int,
 ) -> dict[str, Any]:
-    """Hold some zoo runs out of training; fix the parameter scale from the training runs."""
+    """Hold ``held_out_fraction`` of the zoo runs out of training (seeded); fix the parameter
+    scale, ``scale_numerator / std``, from the training runs."""
     zoo = ZooSet.from_table(
         zoo_weights["params"], zoo_checkpoints, int(class_manifest["num_classes"])
     )
-    held_out = held_out_runs(
-        zoo_checkpoints, float(hypernetwork["held_out_fraction"]), int(hypernetwork["seed"])
-    )
+    held_out = held_out_runs(zoo_checkpoints, float(held_out_fraction), int(seed))
     train_ids = torch.tensor(sorted(set(zoo_checkpoints["run_id"]) - set(held_out.tolist())))
     train = zoo.select_runs(train_ids)
-    scale = float(hypernetwork["scale_numerator"]) / float(train.params.std())
+    scale = float(scale_numerator) / float(train.params.std())
     logger.info(
         "Hypernetwork data: %d training checkpoints, %d held-out runs; parameter scale %.3f",
         len(train.params),

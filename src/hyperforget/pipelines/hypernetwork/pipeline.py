@@ -59,7 +59,14 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 nodes.split_zoo,
-                inputs=["zoo_weights", "zoo_checkpoints", "class_manifest", "params:hypernetwork"],
+                inputs=[
+                    "zoo_weights",
+                    "zoo_checkpoints",
+                    "class_manifest",
+                    "params:hypernetwork.held_out_fraction",
+                    "params:hypernetwork.scale_numerator",
+                    "params:hypernetwork.seed",
+                ],
                 outputs="hypernet_data",
                 name="split_zoo",
             ),

@@ -139,12 +139,12 @@ def _reference_recipe(
     train_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
     model: dict[str, Any],
-    model_zoo: dict[str, Any],
+    training: dict[str, Any],
     device: str,
 ) -> tuple[Callable[[], nn.Module], tuple[Tensor, Tensor], SGDConfig, float]:
     """What the original, the oracles and their replicas are all trained with: the network
-    builder, the train split on the device, the zoo's SGD recipe and its epochs."""
-    training = model_zoo["training"]
+    builder, the train split on the device, the zoo's SGD recipe (``model_zoo.training``) and
+    its epochs."""
     return (
         target_builder(model, class_manifest),
         split_tensors(train_split, resolve_device(device)),
@@ -158,12 +158,12 @@ def train_reference_models(
     class_manifest: dict[str, Any],
     zoo_plan: dict[str, Any],
     model: dict[str, Any],
-    model_zoo: dict[str, Any],
+    training: dict[str, Any],
     device: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The original model and one oracle per class, trained alone with held-out seeds, timed."""
     build, train, sgd, epochs = _reference_recipe(
-        train_split, class_manifest, model, model_zoo, device
+        train_split, class_manifest, model, training, device
     )
     refs = zoo.train_reference_models(
         build, train, int(class_manifest["num_classes"]), sgd, epochs, zoo_plan["reference_seeds"]
@@ -194,7 +194,7 @@ def retrain_oracles(
     class_manifest: dict[str, Any],
     zoo_plan: dict[str, Any],
     model: dict[str, Any],
-    model_zoo: dict[str, Any],
+    training: dict[str, Any],
     device: str,
     forget_scenarios: list[dict[str, Any]],
 ) -> dict[str, Any]:
@@ -203,7 +203,7 @@ def retrain_oracles(
     classes = [_single_class(s) for s in forget_scenarios]
     seeds = [zoo_plan["replica_seeds"][k] for k in classes]
     retrained = zoo.train_oracle_replicas(
-        *_reference_recipe(train_split, class_manifest, model, model_zoo, device), seeds, classes
+        *_reference_recipe(train_split, class_manifest, model, training, device), seeds, classes
     )
     logger.info(
         "Retrained %d oracle(s) for each of %d forget scenario(s) with held-out seeds",

@@ -12,7 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         "class_manifest",
         "zoo_plan",
         "params:model",
-        "params:model_zoo",
+        "params:model_zoo.training",
         "params:device",
     ]
     return Pipeline(
