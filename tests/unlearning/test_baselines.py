@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hyperforget.flat_params import load_flat_into
-from hyperforget.unlearning import run_method
+from hyperforget.unlearning import common, run_method
 from hyperforget.unlearning.common import forget_retain
 from tests.unlearning.conftest import DEFAULTS, forget_set_stats
 
@@ -78,3 +78,43 @@ def test_an_empty_forget_set_is_refused(forget_request):
     empty = replace(forget_request, forget_classes=(5,), train=without_fives)
     with pytest.raises(ValueError, match="forget set is empty"):
         run_method("ft", empty, config("ft"))
+
+
+def test_bad_teachers_noise_never_points_at_the_forgotten_class(forget_request):
+    """A random network predicts nearly one class everywhere; with the forgotten classes masked
+    out of it the student cannot learn to keep predicting them, whatever the seed."""
+    for seed in range(4):
+        request = replace(forget_request, seed=seed)
+        masked = run_method("bad_teacher", request, config("bad_teacher")).params
+        accuracy, _ = forget_set_stats(request, masked)
+        assert accuracy <= 0.02, seed
+
+
+def test_scrubs_max_pass_takes_forget_steps_steps_whatever_the_forget_set(
+    forget_request, monkeypatch
+):
+    """The number of max-steps is fixed by forget_steps: a 4x larger forget set makes 4x larger
+    batches, not 4x more ascent steps (the max-step's damage grows with its step count)."""
+    (images, labels), (retain_images, retain_labels) = forget_retain(forget_request)
+    passes = []
+    real = common.minibatches
+
+    def counting(num_samples, batch_size, epochs, generator):
+        batches = list(real(num_samples, batch_size, epochs, generator))
+        if num_samples in (len(labels), 4 * len(labels)):  # a pass over the forget set
+            passes.append(len(batches))
+        return iter(batches)
+
+    monkeypatch.setattr(common, "minibatches", counting)
+    repeat = (4,) + (1,) * (images.dim() - 1)
+    bigger = replace(
+        forget_request,
+        train=(
+            torch.cat([retain_images, images.repeat(repeat)]),
+            torch.cat([retain_labels, labels.repeat(4)]),
+        ),
+    )
+    cfg = {**config("scrub"), "epochs": 1, "max_epochs": 1}
+    run_method("scrub", forget_request, cfg)
+    run_method("scrub", bigger, cfg)
+    assert passes == [cfg["forget_steps"], cfg["forget_steps"]]

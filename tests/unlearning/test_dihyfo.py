@@ -69,5 +69,55 @@ def test_only_dihyfo1_takes_several_rounds(forget_request):
             | {f"val_loss_c{k}": [5.0] for k in range(10)}
         ),
     }
-    with pytest.raises(ValueError, match="dihyfo2.rounds must be 1 or more, and only DiHyFo-1"):
+    with pytest.raises(ValueError, match="only DiHyFo-1 .* can take more than one round"):
         dihyfo.prepare(resources, forget_request, {**CONFIG, "method": "dihyfo2", "rounds": 2})
+
+
+def test_a_max_rounds_below_rounds_is_refused(forget_request):
+    with pytest.raises(ValueError, match="max_rounds at least rounds"):
+        dihyfo.forget(with_net(forget_request), {**CONFIG, "rounds": 3, "max_rounds": 2})
+
+
+def _fake_sampler(monkeypatch, forgets_from_round: int, far: bool):
+    """Rounds before ``forgets_from_round`` draw copies of the original (close to l* on the
+    retained classes, still knowing class 0); later ones draw a network that never predicts
+    class 0 (bias -1e3), and with ``far`` also one whose other losses are far from l*."""
+    rounds = []
+
+    def fake_sample(net, diffusion, target, generator, current, current_loss, **kwargs):
+        rounds.append(len(rounds) + 1)
+        drawn = current.clone()
+        if rounds[-1] >= forgets_from_round:
+            drawn[0, -10] = -1.0e3  # the last layer's bias of class 0 (layout: weight, bias)
+            if far:
+                drawn[0, :-10] *= 3.0
+        return drawn
+
+    monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
+    return rounds
+
+
+def test_rounds_go_on_until_a_candidate_forgot_on_val(forget_request, monkeypatch):
+    rounds = _fake_sampler(monkeypatch, forgets_from_round=5, far=False)
+    config = {**CONFIG, "rounds": 2, "max_rounds": 8, "stop_accuracy": 1.0}
+    result = dihyfo.forget(with_net(forget_request), config)
+    assert rounds == [1, 2, 3, 4, 5] and result.info["rounds"] == 5
+    assert result.info["forgot_on_val"] is True
+    assert float(result.params[-10]) == -1.0e3
+
+
+def test_a_forgetting_candidate_beats_a_closer_one_that_remembers(forget_request, monkeypatch):
+    _fake_sampler(monkeypatch, forgets_from_round=1, far=True)
+    request = with_net(forget_request)
+    request.resources["levels"] = {0: 0.01}  # l* asks for no forgetting: closeness favours copies
+    chosen = dihyfo.forget(request, {**CONFIG, "rounds": 1, "stop_accuracy": 1.0})
+    assert float(chosen.params[-10]) == -1.0e3
+    closest = dihyfo.forget(request, {**CONFIG, "rounds": 1, "stop_accuracy": None})
+    assert float(closest.params[-10]) != -1.0e3
+
+
+def test_without_a_forgetting_candidate_max_rounds_bounds_the_search(forget_request, monkeypatch):
+    rounds = _fake_sampler(monkeypatch, forgets_from_round=99, far=False)
+    config = {**CONFIG, "rounds": 2, "max_rounds": 4, "stop_accuracy": 1.0}
+    result = dihyfo.forget(with_net(forget_request), config)
+    assert rounds == [1, 2, 3, 4] and result.info["forgot_on_val"] is False

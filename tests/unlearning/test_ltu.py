@@ -72,3 +72,23 @@ def test_ltu_forgets_reads_its_subset_only_and_is_reproducible(forget_request, n
     assert 0 <= first.info["conflict_fraction"] <= 1
     if name == "ltu_no_harmonisation":
         assert config["harmonise"] is False
+
+
+def test_ltu_steps_on_while_the_forget_set_is_still_recognised(forget_request):
+    """``steps`` is a minimum: with a stop_accuracy no run can reach within max_steps it takes
+    every one of them; with one it has reached it stops at the first check after ``steps``."""
+    config = {**DEFAULTS["unlearning"]["methods"]["ltu"], "steps": 10, "check_every": 5}
+    unreachable = run_method(
+        "ltu", forget_request, {**config, "stop_accuracy": -1.0, "max_steps": 40}
+    )
+    assert unreachable.info["steps"] == 40
+    reached = run_method("ltu", forget_request, {**config, "stop_accuracy": 100.0, "max_steps": 40})
+    assert reached.info["steps"] == 10
+    fixed = run_method("ltu", forget_request, {**config, "stop_accuracy": None, "max_steps": 40})
+    assert fixed.info["steps"] == 10
+
+
+def test_a_step_budget_below_its_minimum_is_refused(forget_request):
+    config = {**DEFAULTS["unlearning"]["methods"]["ltu"], "steps": 10, "max_steps": 5}
+    with pytest.raises(ValueError, match="steps <= max_steps"):
+        run_method("ltu", forget_request, config)

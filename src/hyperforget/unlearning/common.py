@@ -70,6 +70,13 @@ def generator(request: ForgetRequest) -> torch.Generator:
     return torch.Generator().manual_seed(request.seed)
 
 
+@torch.no_grad()
+def accuracy(module: nn.Module, images: Tensor, labels: Tensor) -> float:
+    """``module``'s accuracy on ``(images, labels)``, in percent: the forget-train accuracy a
+    method's stopping rule may check (it sees the training split, never the test split)."""
+    return 100.0 * float((module(images).argmax(1) == labels).float().mean())
+
+
 def step(optimiser: torch.optim.Optimizer, loss: Tensor) -> None:
     optimiser.zero_grad(set_to_none=True)
     loss.backward()

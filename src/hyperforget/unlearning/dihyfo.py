@@ -5,11 +5,15 @@ high on the forgotten classes and unchanged elsewhere, then keep the best of N c
   entry replaced by its forgotten level (``request.resources["levels"]``: by default
   the mean class-k validation loss of the zoo's retain_k runs);
 * N candidates are drawn in one batch (DiHyFo-1 starts from the original weights and their
-  losses; DiHyFo-2 only sees ``l*``); DiHyFo-1 may take several ``rounds``, each starting
-  from the best network so far (the best over all rounds is kept);
-* selection on the validation split only: the candidate whose observed per-class losses are
-  closest to ``l*`` in ``log1p`` space (L2), a scale on which a forgotten-class loss of 15 vs 20
-  matters about as much as a retained-class loss of 0.2 vs 0.3.
+  losses; DiHyFo-2 only sees ``l*``); DiHyFo-1 takes ``rounds`` rounds, each starting from
+  the best network so far, and more (up to ``max_rounds``) while that network still recognises
+  a forgotten class on val: each round is one more step of a learned optimiser, and how many a
+  class needs depends on the data (the best over all rounds is kept);
+* selection on the validation split only: candidates whose val accuracy on every forgotten
+  class is at most ``stop_accuracy`` percent rank first; among them (or among all, if none),
+  the one whose observed per-class losses are closest to ``l*`` in ``log1p`` space (L2), a
+  scale on which a forgotten-class loss of 15 vs 20 matters about as much as a retained-class
+  loss of 0.2 vs 0.3. Closeness alone can prefer a network that still recognises the class.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 import torch
+from torch import Tensor
 
 from hyperforget.diffusion import GaussianDiffusion
 from hyperforget.dihyfo import DiHyFoConfig, load_dihyfo
@@ -26,7 +31,31 @@ from hyperforget.hypertrain import prompt_alignment, sample_params
 from hyperforget.metrics import evaluate_per_class
 from hyperforget.unlearning import ForgetRequest, MethodSpec, Unlearned
 
-SELECTION_RULE = "min L2 distance of log1p(per-class val loss) to log1p(l*)"
+SELECTION_RULE = (
+    "candidates at most stop_accuracy % val accuracy on the forgotten classes first, then min L2 "
+    "distance of log1p(per-class val loss) to log1p(l*)"
+)
+
+
+def _rounds(config: dict[str, Any]) -> tuple[int, int]:
+    """``rounds`` always taken, and ``max_rounds`` at most while the best network still
+    recognises a forgotten class on val (above ``stop_accuracy`` percent)."""
+    rounds = int(config.get("rounds", 1))
+    max_rounds = int(config.get("max_rounds") or rounds)
+    if rounds < 1 or max_rounds < rounds:
+        raise ValueError(
+            f"unlearning.methods.{config['method']}: rounds must be at least 1 and max_rounds "
+            f"at least rounds; got rounds={rounds}, max_rounds={max_rounds}."
+        )
+    return rounds, max_rounds
+
+
+def _remembers(forget_acc: Tensor, stop_accuracy: float | None) -> Tensor:
+    """``[N]`` 1.0 where a candidate's val accuracy on some forgotten class ``[N, F]`` is above
+    ``stop_accuracy`` percent (never, when it is null), else 0.0."""
+    if stop_accuracy is None:
+        return torch.zeros(len(forget_acc), device=forget_acc.device)
+    return (100.0 * forget_acc > float(stop_accuracy)).any(1).to(forget_acc.dtype)
 
 
 def forgotten_levels(zoo_checkpoints: pd.DataFrame, num_classes: int) -> dict[int, float]:
@@ -49,11 +78,11 @@ def prepare(
     layout = ParamLayout.from_module(request.build())
     model_config = DiHyFoConfig(variant=config["method"], **hyper["model"])
     net = load_dihyfo(resources["hypernetwork"], layout, request.num_classes, model_config)
-    rounds = int(config.get("rounds", 1))
-    if rounds < 1 or (rounds > 1 and not net.residual):
+    _, max_rounds = _rounds(config)
+    if max_rounds > 1 and not net.residual:
         raise ValueError(
-            f"unlearning.methods.{config['method']}.rounds must be 1 or more, and only DiHyFo-1 "
-            f"(which starts from current weights) can take more than one; got {rounds}."
+            f"unlearning.methods.{config['method']}: only DiHyFo-1 (which starts from current "
+            f"weights) can take more than one round; set rounds and max_rounds to 1."
         )
     levels = forgotten_levels(resources["zoo_checkpoints"], request.num_classes)
     if config.get("forgotten_level") is not None:
@@ -99,10 +128,13 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
         target[k] = levels[k]
     n = int(config["candidates"])
     guidance = float(config.get("guidance", 0.0))
-    rounds = int(config.get("rounds", 1))
+    rounds, max_rounds = _rounds(config)
+    stop_accuracy = config.get("stop_accuracy")
+    forget = list(request.forget_classes)
     generator = torch.Generator(device=device).manual_seed(request.seed)
-    best_params, best_loss, best_distance = request.original, original_loss, float("inf")
-    for _ in range(rounds):
+    best_params, best_loss = request.original, original_loss
+    best_rank, taken = (True, float("inf")), 0
+    for taken in range(1, max_rounds + 1):
         # DiHyFo-1 starts every round from the best network so far, a learned optimiser
         # stepping again towards l*; DiHyFo-2 draws from l* alone
         current = best_params.expand(n, -1) if net.residual else None
@@ -121,13 +153,18 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
         )
         observed = evaluate_per_class(
             module, candidates, val_images, val_labels, request.num_classes
-        ).loss
-        distance = (torch.log1p(observed) - torch.log1p(target)).pow(2).sum(1)
+        )
+        distance = (torch.log1p(observed.loss) - torch.log1p(target)).pow(2).sum(1)
         distance = torch.nan_to_num(distance, nan=float("inf"))
-        best = int(distance.argmin())
-        if float(distance[best]) < best_distance:
-            best_params, best_loss = candidates[best], observed[best]
-            best_distance = float(distance[best])
+        # a candidate that still recognises a forgotten class on val ranks after every one
+        # that does not, whatever its distance to l*
+        remembers = _remembers(observed.acc[:, forget], stop_accuracy)
+        best = int((distance + remembers * distance.max().clamp_min(1.0) * 2).argmin())
+        rank = (bool(remembers[best]), float(distance[best]))
+        if rank < best_rank:
+            best_params, best_loss, best_rank = candidates[best], observed.loss[best], rank
+        if taken >= rounds and not best_rank[0]:
+            break
     _, r2 = prompt_alignment(target.unsqueeze(1).cpu(), best_loss.unsqueeze(1).cpu())
     return Unlearned(
         params=best_params,
@@ -136,7 +173,8 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             "observed_loss": best_loss.cpu(),
             "prompt_r2": r2,
             "candidates": n,
-            "rounds": rounds,
+            "rounds": taken,
+            "forgot_on_val": not best_rank[0],
             "selection_rule": SELECTION_RULE,
             "guidance": guidance,
         },

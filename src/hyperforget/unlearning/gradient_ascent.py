@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
@@ -38,8 +37,6 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
         common.step(optimiser, loss)
         steps += 1
         if stop_accuracy is not None:
-            with torch.no_grad():
-                correct = module(forget_images).argmax(1) == forget_labels
-            if 100.0 * correct.float().mean() <= float(stop_accuracy):
+            if common.accuracy(module, forget_images, forget_labels) <= float(stop_accuracy):
                 break
     return common.result(module, ascent_steps=steps)

@@ -27,8 +27,10 @@ harmonisation between the two. The paper's code is not public; every choice belo
   projections use the original gradients), then they are summed with the forget one weighted by
   ``forget_weight``. Without conflict they are summed unchanged. ``harmonise: false`` gives the
   ablation ``ltu_no_harmonisation``.
-* The summed gradient feeds an Adam step for ``steps`` steps; the share of steps whose
-  gradients conflicted is reported.
+* The summed gradient feeds an Adam step for ``steps`` steps, then for more (up to
+  ``max_steps``, checked every ``check_every``) while the forget-train accuracy is above
+  ``stop_accuracy`` percent: a fixed number of steps forgets a small class but leaves a few
+  percent of a large one; the share of steps whose gradients conflicted is reported.
 """
 
 from __future__ import annotations
@@ -90,9 +92,25 @@ def forget_loss(
     return loss
 
 
+def _step_budget(config: dict[str, Any]) -> tuple[int, int, int]:
+    """(steps always taken, at most max_steps, check_every) from the method's config."""
+    min_steps = int(config["steps"])
+    max_steps = int(config.get("max_steps") or min_steps)
+    check_every = int(config.get("check_every") or 1)
+    if min_steps < 0 or max_steps < min_steps or check_every < 1:
+        raise ValueError(
+            f"unlearning.methods.{config['method']}: need 0 <= steps <= max_steps and "
+            f"check_every >= 1; got steps={min_steps}, max_steps={max_steps}, "
+            f"check_every={check_every}."
+        )
+    return min_steps, max_steps, check_every
+
+
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    (forget_images, _), (retain_images, retain_labels) = common.forget_retain(request)
+    (forget_images, forget_labels), (retain_images, retain_labels) = common.forget_retain(request)
     rng = common.generator(request)
+    min_steps, max_steps, check_every = _step_budget(config)
+    stop_accuracy = config.get("stop_accuracy")
     subset = retain_subset(len(retain_labels), float(config["retain_fraction"]), rng)
     subset_images, subset_labels = retain_images[subset], retain_labels[subset]
     support_size, query_size = int(config["support_size"]), int(config["query_size"])
@@ -110,8 +128,14 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     inner_lr, second_order = float(config["inner_lr"]), bool(config["second_order"])
     forget_weight, mia_weight = float(config["forget_weight"]), float(config["mia_weight"])
     forget_batches = common.cycle(len(forget_images), int(config["forget_batch_size"]), rng)
-    conflicts, steps = 0, int(config["steps"])
-    for _ in range(steps):
+    conflicts, steps = 0, 0
+    while steps < max_steps:
+        if steps >= min_steps and (steps - min_steps) % check_every == 0:
+            if stop_accuracy is None or common.accuracy(
+                module, forget_images, forget_labels
+            ) <= float(stop_accuracy):
+                break
+        steps += 1
         order = torch.randperm(len(subset), generator=rng)
         support, query = order[:support_size], order[support_size : support_size + query_size]
         # Remember: one inner step on the support batch, then the query loss of the result.
@@ -145,6 +169,7 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
         optimiser.step()
     return common.result(
         module,
+        steps=steps,
         conflict_fraction=conflicts / max(steps, 1),
         retain_samples=len(subset),
         retain_fraction_used=len(subset) / len(retain_labels),

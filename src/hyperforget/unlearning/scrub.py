@@ -4,14 +4,21 @@ A student starts as a copy of the original (the teacher). Each epoch begins, for
 ``max_epochs`` epochs only, with a max-step pass over the forget set (raise KL(teacher ||
 student)), then a min-step pass over the retain set (lower ``gamma * CE + alpha * KL``): the
 student moves away from the teacher where it must forget and stays with it elsewhere.
-Kept from the authors' code: KL temperature 4, gamma 0.99, alpha 0.001, forget batch 32, retain
-batch 128, weight decay 5e-4. Changed for this MLP: their SGD at lr 5e-4 barely moves it, and SGD
-fast enough to forget lets the unbounded max-step collapse every class; Adam at lr 1e-3 for 10
-epochs, the first 3 with max-steps, forgets every class and keeps the rest.
+Kept from the authors' code: KL temperature 4, gamma 0.99, alpha 0.001, retain batch 128, weight
+decay 5e-4. Changed for this MLP: their SGD at lr 5e-4 barely moves it, and SGD fast enough to
+forget lets the unbounded max-step collapse every class; Adam at lr 1e-3 for 10 epochs, the
+first 3 with max-steps.
+
+The max-step pass is ``forget_steps`` optimiser steps over the whole forget set (its batch is
+the forget set split that many ways), not a fixed batch size: the max-step is unbounded, so its
+damage grows with the number of ascent steps, and with a fixed batch that number grows with the
+forget set (a full MNIST class gives about 20 times the steps of the embedded sample's, enough to
+collapse every prediction onto the forgotten class).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch.nn.functional as F
@@ -27,11 +34,13 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     rng = common.generator(request)
     temperature = float(config["temperature"])
     gamma, alpha = float(config["gamma"]), float(config["alpha"])
+    forget_steps = int(config["forget_steps"])
+    if forget_steps < 1:
+        raise ValueError(f"unlearning.methods.scrub.forget_steps must be >= 1, got {forget_steps}.")
+    forget_batch = math.ceil(len(forget_images) / forget_steps)
     for epoch in range(int(config["epochs"])):
         if epoch < int(config["max_epochs"]):
-            for idx in common.minibatches(
-                len(forget_images), int(config["forget_batch_size"]), 1, rng
-            ):
+            for idx in common.minibatches(len(forget_images), forget_batch, 1, rng):
                 x = forget_images[idx]
                 common.step(optimiser, -common.distill_kl(student(x), teacher(x), temperature))
         for idx in common.minibatches(len(retain_labels), int(config["batch_size"]), 1, rng):
