@@ -217,3 +217,26 @@ def test_full_mnist_test_split_is_exactly_the_official_test_set():
     assert torch.equal(mnist.images[splits["test"]].squeeze(1), official_images)
     assert torch.equal(mnist.labels[splits["test"]], official_labels)
     assert (len(splits["train"]), len(splits["val"])) == (54_000, 6_000)
+
+
+def test_subsample_is_stratified_by_class_and_official_part_and_seeded(tiny_images):
+    marked = data.LabelledImages(
+        images=tiny_images.images,
+        labels=tiny_images.labels,
+        class_names=tiny_images.class_names,
+        name="tiny",
+        official_test=torch.arange(30) % 5 == 0,  # 2 test digits per class
+    )
+    half = data.subsample(marked, 15, seed=0)
+    assert torch.bincount(half.labels).tolist() == [5, 5, 5]
+    assert int(half.official_test.sum()) == 3  # each class keeps 1 of its 2 test digits
+    again = data.subsample(marked, 15, seed=0)
+    assert torch.equal(half.images, again.images)
+    other = data.subsample(marked, 15, seed=1)
+    assert not torch.equal(half.images, other.images)
+
+
+@pytest.mark.parametrize("size", [0, 31])
+def test_a_subset_beyond_the_data_is_refused(tiny_images, size):
+    with pytest.raises(ValueError, match="data_preparation.subset is .* from 1 to 30"):
+        data.subsample(tiny_images, size, seed=0)

@@ -139,3 +139,20 @@ def test_reference_summary_gives_each_class_accuracy_as_plain_torch_does(splits)
             assert getattr(row, f"test_acc_c{c}") == pytest.approx(expected, abs=1e-4)
         others = [getattr(row, f"test_acc_c{c}") for c in range(3) if c != row.forget_class]
         assert row.test_acc_others == pytest.approx(sum(others) / len(others), abs=1e-4)
+
+
+def test_min_steps_lifts_a_run_on_small_data_to_that_many_steps(splits):
+    (images, labels), _ = splits
+    spec = zoo.RunSpec(0, "learn", None, 7)
+    init, module = zoo.initial_params(build, [7]), build()
+    few = zoo.train_runs(module, [spec], images, labels, SGDConfig(batch_size=16), 2, 2, 1.0, init)
+    assert few.steps[-1] == round(2 * 90 / 16)  # 2 epochs of 90 samples
+    lifted = zoo.train_runs(
+        module, [spec], images, labels, SGDConfig(batch_size=16, min_steps=40), 2, 2, 1.0, init
+    )
+    assert lifted.steps[-1] == 40
+
+
+def test_a_negative_min_steps_is_refused():
+    with pytest.raises(ValueError, match="min_steps >= 0"):
+        SGDConfig(min_steps=-1)

@@ -249,6 +249,38 @@ def select_classes(data: LabelledImages, classes: Sequence[int] | None) -> Label
     )
 
 
+def subsample(data: LabelledImages, size: int, seed: int) -> LabelledImages:
+    """A seeded, stratified ``size``-sample of ``data``: every class (and, where the source has
+    one, its official test part apart from its train part) keeps the same share, rounded.
+
+    This is how the project runs on smaller data of the same source, e.g. to check that a
+    method's defaults carry over from one data size to another.
+    """
+    total = len(data.labels)
+    if not 0 < int(size) <= total:
+        raise ValueError(
+            f"data_preparation.subset is {size}, but {data.name} has {total} samples of the "
+            f"selected classes: use a number from 1 to {total}, or null for all of them."
+        )
+    share = int(size) / total
+    generator = torch.Generator().manual_seed(int(seed))
+    part = data.official_test if data.official_test is not None else torch.zeros_like(data.labels)
+    groups = data.labels * 2 + part.long()
+    kept = []
+    for group in torch.unique(groups).tolist():
+        members = torch.nonzero(groups == group).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        kept.append(members[: max(1, round(share * len(members)))])
+    keep = torch.cat(kept).sort().values
+    return LabelledImages(
+        images=data.images[keep],
+        labels=data.labels[keep],
+        class_names=data.class_names,
+        name=f"{data.name} ({len(keep)} of {total})",
+        official_test=None if data.official_test is None else data.official_test[keep],
+    )
+
+
 def check_fractions(fractions: Mapping[str, float]) -> None:
     """Fractions must be positive and sum to 1."""
     if not fractions:

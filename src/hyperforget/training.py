@@ -41,8 +41,14 @@ class SGDConfig:
     weight_decay: float = 5e-4
     batch_size: int = 128
     input_dtype: str = "float32"
+    min_steps: int = 0  # a run takes at least this many steps, however few epochs' worth
 
     def __post_init__(self) -> None:
+        if int(self.min_steps) < 0 or int(self.batch_size) < 1:
+            raise ValueError(
+                f"model_zoo.training needs batch_size >= 1 and min_steps >= 0; got "
+                f"batch_size={self.batch_size}, min_steps={self.min_steps}."
+            )
         if self.input_dtype not in INPUT_DTYPES:
             raise ValueError(
                 f"Unknown input_dtype {self.input_dtype!r}; use one of {sorted(INPUT_DTYPES)} "

@@ -149,11 +149,13 @@ def train_runs(
 ) -> TrainedRuns:
     """Train ``specs`` together from ``init [R, P]``; ascent on the forget class when given.
 
-    All runs take the same number of steps, ``epochs`` passes over the largest run's data.
+    All runs take the same number of steps, ``epochs`` passes over the largest run's data, and
+    at least ``sgd.min_steps``: on small data a few epochs are too few steps to train at all.
     """
     index_sets = [data_indices(labels.cpu(), s.forget_class, fraction, s.seed) for s in specs]
     retain_sets = [retain for retain, _ in index_sets]
-    steps = max(1, round(epochs * max(len(r) for r in retain_sets) / sgd.batch_size))
+    epoch_steps = round(epochs * max(len(r) for r in retain_sets) / sgd.batch_size)
+    steps = max(1, int(sgd.min_steps), epoch_steps)
     seeds = [s.seed for s in specs]
     batches = batch_schedule(retain_sets, seeds, sgd.batch_size, steps)
     forget_batches = None

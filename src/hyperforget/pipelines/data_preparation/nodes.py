@@ -20,10 +20,12 @@ SPLITS = ("train", "val", "test")
 
 
 def select_classes(
-    raw_images: data.LabelledImages, classes: list[int] | None
+    raw_images: data.LabelledImages, classes: list[int] | None, subset: int | None, seed: int
 ) -> data.LabelledImages:
-    """Keep the requested classes (all when ``null``), labels re-indexed to 0..K-1."""
-    return data.select_classes(raw_images, list_param(classes))
+    """Keep the requested classes (all when ``null``), labels re-indexed to 0..K-1, and of them
+    a stratified sample of ``subset`` digits (seeded by ``split.seed``; ``null``: all)."""
+    selected = data.select_classes(raw_images, list_param(classes))
+    return selected if subset is None else data.subsample(selected, int(subset), int(seed))
 
 
 def uses_official_test(selected: data.LabelledImages, split: dict[str, Any]) -> bool:

@@ -10,7 +10,12 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             Node(
                 nodes.select_classes,
-                inputs=["raw_images", "params:data_preparation.classes"],
+                inputs=[
+                    "raw_images",
+                    "params:data_preparation.classes",
+                    "params:data_preparation.subset",
+                    "params:data_preparation.split.seed",
+                ],
                 outputs="selected_images",
                 name="select_classes",
             ),
