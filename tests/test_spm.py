@@ -106,3 +106,10 @@ def test_an_unknown_encoder_is_refused():
 def test_a_bad_recipe_is_refused_before_training(field, value, message):
     with pytest.raises(ValueError, match=message):
         spm.SPMConfig(**{field: value})
+
+
+def test_min_steps_raises_the_epochs_of_small_data_only():
+    config = spm.SPMConfig(epochs=2, batch_size=100, min_steps=50)
+    assert config.epochs_for(1000) == 5  # 10 steps an epoch: 5 epochs give 50
+    assert config.epochs_for(100_000) == 2  # 2 epochs are already 2,000 steps
+    assert spm.SPMConfig(epochs=2, batch_size=100).epochs_for(10) == 2

@@ -272,6 +272,13 @@ class SPMConfig:
     support_per_class: int = 16
     lr: float = 1e-3
     neighbours: int = 32
+    min_steps: int = 0  # at least this many optimiser steps, however few epochs' worth
+
+    def epochs_for(self, num_samples: int) -> int:
+        """``epochs``, raised so that training takes at least ``min_steps`` steps: on small
+        data a few epochs are too few steps to train."""
+        per_epoch = max(1, math.ceil(num_samples / self.batch_size))
+        return max(int(self.epochs), math.ceil(int(self.min_steps) / per_epoch))
 
     def __post_init__(self) -> None:
         if self.mode not in ("c", "r"):
@@ -294,7 +301,7 @@ def train_spm(
     """Episodic training: queries attend over a support set drawn from the other samples."""
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     model.train()
-    steps = range(config.epochs)
+    steps = range(config.epochs_for(len(labels)))
     for _ in tqdm(steps, desc=progress, disable=progress is None):
         for query in torch.randperm(len(labels), generator=generator).split(config.batch_size):
             support = support_indices(query, labels, config.support_per_class, generator)
@@ -325,7 +332,7 @@ def train_classifier(
     """The same encoder as a plain softmax classifier, same optimiser, epochs and batches."""
     optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
     model.train()
-    for _ in range(config.epochs):
+    for _ in range(config.epochs_for(len(labels))):
         for idx in torch.randperm(len(labels), generator=generator).split(config.batch_size):
             loss = F.cross_entropy(model(images[idx]), labels[idx])
             optimiser.zero_grad(set_to_none=True)
