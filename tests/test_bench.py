@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+import pytest
 import torch
 
 from hyperforget import bench
@@ -40,3 +42,28 @@ def test_bench_train_prints_every_precision_for_both_variants(capsys):
     for variant in ("dihyfo1", "dihyfo2"):
         line = next(line for line in out.splitlines() if line.strip().startswith(variant))
         assert "float32" in line and "tf32" in line and "bfloat16" in line
+
+
+def test_carry_over_summary_names_the_classes_a_method_did_not_forget():
+    results = pd.DataFrame(
+        {
+            "method": ["ft", "ft", "ft", "scrub", "scrub", "scrub"],
+            "forget_classes": ["0", "1", "2", "0", "1", "2"],
+            "forgot": [True, False, True, True, True, True],
+            "retrained_reliable": [True, True, True, True, None, False],
+            "acc_forget_test": [0.0, 40.0, 1.0, 0.0, 0.0, 0.5],
+            "acc_retain_test": [90.0, 92.0, 94.0, 93.0, 93.0, 93.0],
+        }
+    )
+    summary = bench.carry_over_summary(results, "2000").set_index("method")
+    assert summary.loc["ft", "not_forgotten"] == "1"
+    assert summary.loc["scrub", "not_forgotten"] == "-"
+    assert summary.loc["scrub", "unreliable_retraining"] == "2"
+    assert summary.loc["ft", "max_forget_test"] == 40.0
+    assert summary.loc["ft", "retain_test"] == "92.00 ± 2.26"  # 1.96 * 2 / sqrt(3)
+    assert summary.loc["scrub", "retain_test"] == "93.00 ± 0.00"
+
+
+def test_carry_over_refuses_a_bad_size():
+    with pytest.raises(SystemExit):
+        bench.main(["carry-over", "--raw-root", ".", "--sizes", "0"])

@@ -5,6 +5,8 @@
     uv run python -m hyperforget.bench sample [--env base]
     uv run python -m hyperforget.bench train [--env base] [--steps 5]
     uv run python -m hyperforget.bench spm [--env base]
+    uv run python -m hyperforget.bench carry-over --raw-root DIR [--sizes 2000 10000 full]
+        [--env mnist] [--out data/carry_over]
 
 ``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders, same SGD
 recipe and input precision: ``model_zoo.training`` and ``zoo_input_dtype`` of ``--env``) three
@@ -28,6 +30,14 @@ speed-up over float32 (on the CPU, ``tf32`` is float32).
 ``spm`` trains the SPM of ``conf/<env>/parameters_semi_parametric.yml`` on the embedded MNIST,
 then times deleting each class and a random 10% of the samples from its memory, against
 retraining it without class 0.
+
+``carry-over`` checks that the defaults carry over from one data size to another: for each size
+it runs ``kedro run --pipelines unlearn --env <env>`` in its own project folder under ``--out``
+on a stratified subset of that many digits (``data_preparation.subset``; ``full``: all of them)
+read from ``--raw-root`` (a torchvision root), then prints, per method and size, the classes it
+did not forget (the results table's ``forgot``), the scenarios whose retrained distribution is
+unreliable, and each method's mean retain-test accuracy with its 95% CI over the scenarios. It
+is a check to run by hand (a full-MNIST size takes about an hour on 2 CPU cores), not a test.
 """
 
 from __future__ import annotations
@@ -295,6 +305,90 @@ def bench_train(env: str, steps: int) -> None:
         print(f"  {variant}: {line}")
 
 
+def carry_over_project(out: Path, size: str) -> Path:
+    """A project folder of its own for one size: the configuration copied (without
+    conf/local), so each size's versions, MLflow runs and reports stay apart."""
+    import shutil
+
+    root = Path(__file__).resolve().parents[2]
+    project = out / f"size_{size}"
+    project.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(
+        root / "conf", project / "conf", ignore=shutil.ignore_patterns("local"), dirs_exist_ok=True
+    )
+    (project / "conf" / "local").mkdir(exist_ok=True)
+    shutil.copy(root / "pyproject.toml", project / "pyproject.toml")
+    (project / "src").mkdir(exist_ok=True)  # Kedro wants one; the package is installed
+    return project
+
+
+def carry_over_summary(results, size: str):
+    """One row per method of a run's results table: the classes it did not forget, the
+    scenarios with an unreliable retrained distribution, its mean retain-test accuracy and
+    the 95% CI of that mean over the scenarios."""
+    import pandas as pd
+
+    rows = []
+    for method, table in results.groupby("method", sort=False):
+        retain = table["acc_retain_test"].astype(float)
+        half = 1.96 * retain.std(ddof=1) / len(retain) ** 0.5 if len(retain) > 1 else 0.0
+        not_forgotten = table.loc[~table["forgot"].astype(bool), "forget_classes"]
+        unreliable = table.loc[
+            ~table["retrained_reliable"].fillna(True).astype(bool), "forget_classes"
+        ]
+        rows.append(
+            {
+                "size": size,
+                "method": method,
+                "not_forgotten": " ".join(map(str, not_forgotten)) or "-",
+                "unreliable_retraining": " ".join(map(str, unreliable)) or "-",
+                "max_forget_test": float(table["acc_forget_test"].max()),
+                "retain_test": f"{retain.mean():.2f} ± {half:.2f}",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def bench_carry_over(sizes: list[str], env: str, raw_root: str, out: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    summaries = []
+    for size in sizes:
+        project = carry_over_project(out, size)
+        params = [f"raw_root={Path(raw_root).resolve()}"]
+        if size != "full":
+            params.append(f"data_preparation.subset={int(size)}")
+        command = [kedro, "run", "--pipelines", "unlearn", "--env", env, "--params", *params]
+        print(f"[{size}] {' '.join(command)}  (in {project})", flush=True)
+        start = time.perf_counter()
+        done = subprocess.run(
+            command, cwd=project, env={**os.environ, "COLUMNS": "200"}, check=False
+        )
+        took = time.perf_counter() - start
+        if done.returncode != 0:
+            print(f"[{size}] kedro run failed (exit {done.returncode}); see {project}/info.log")
+            continue
+        results = pd.read_csv(project / "data" / "08_reporting" / "results.csv")
+        summaries.append(carry_over_summary(results, size))
+        print(f"[{size}] done in {took / 60:.1f} min", flush=True)
+    if not summaries:
+        raise SystemExit("No size finished.")
+    table = pd.concat(summaries, ignore_index=True)
+    print("\nClasses each method did not forget, per data size (- = none):")
+    print(table.pivot(index="method", columns="size", values="not_forgotten").to_string())
+    print("\nScenarios whose retrained distribution is unreliable (- = none):")
+    print(table.pivot(index="method", columns="size", values="unreliable_retraining").to_string())
+    print("\nMean retain-test accuracy (95% CI over the scenarios):")
+    print(table.pivot(index="method", columns="size", values="retain_test").to_string())
+    table.to_csv(out / "carry_over.csv", index=False)
+    print(f"\nSaved {out / 'carry_over.csv'}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m hyperforget.bench",
@@ -322,7 +416,24 @@ def main(argv: list[str] | None = None) -> None:
     train_parser.add_argument("--steps", type=int, default=5)
     spm_parser = sub.add_parser("spm", help="SPM deletion time against retraining the SPM")
     spm_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
+    carry_parser = sub.add_parser(
+        "carry-over", help="which classes each method fails to forget, per data size"
+    )
+    carry_parser.add_argument(
+        "--raw-root", required=True, help="torchvision root holding MNIST/raw/*.gz"
+    )
+    carry_parser.add_argument(
+        "--sizes", nargs="+", default=["2000", "10000", "full"], help="digits per run, or full"
+    )
+    carry_parser.add_argument("--env", default="mnist", help="Kedro environment of the runs")
+    carry_parser.add_argument("--out", type=Path, default=Path("data/carry_over"))
     args = parser.parse_args(argv)
+    if args.bench == "carry-over":
+        bad = [s for s in args.sizes if s != "full" and not (s.isdigit() and int(s) > 0)]
+        if bad:
+            parser.error(f"--sizes takes positive digit counts or full, got {bad}")
+        bench_carry_over(args.sizes, args.env, args.raw_root, args.out)
+        return
     if args.bench == "zoo" and any(n < 1 for n in args.threads or []):
         parser.error(f"--threads takes positive thread counts, got {args.threads}")
     if args.bench == "zoo":
