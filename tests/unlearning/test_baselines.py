@@ -118,3 +118,14 @@ def test_scrubs_max_pass_takes_forget_steps_steps_whatever_the_forget_set(
     run_method("scrub", forget_request, cfg)
     run_method("scrub", bigger, cfg)
     assert passes == [cfg["forget_steps"], cfg["forget_steps"]]
+
+
+def test_fine_tuning_takes_more_epochs_only_while_the_class_is_still_recognised(forget_request):
+    cfg = {**config("ft"), "epochs": 1, "max_epochs": 3}
+    unreachable = run_method("ft", forget_request, {**cfg, "stop_accuracy": -1.0})
+    assert unreachable.info["epochs"] == 3
+    reached = run_method("ft", forget_request, {**cfg, "stop_accuracy": 100.0})
+    assert reached.info["epochs"] == 1
+    # epochs taken one at a time draw the same batches as one call for all of them
+    fixed = run_method("ft", forget_request, {**cfg, "epochs": 3, "stop_accuracy": None})
+    assert torch.equal(fixed.params, unreachable.params)
