@@ -77,6 +77,25 @@ def accuracy(module: nn.Module, images: Tensor, labels: Tensor) -> float:
     return 100.0 * float((module(images).argmax(1) == labels).float().mean())
 
 
+def budget(config: dict[str, Any], key: str, max_key: str, lowest: int) -> tuple[int, int]:
+    """(``config[key]``, always taken; ``config[max_key]``, the most taken while the method
+    has not forgotten yet; null: no more than ``key``), checked."""
+    minimum = int(config[key])
+    maximum = int(config.get(max_key) or minimum)
+    if not lowest <= minimum <= maximum:
+        raise ValueError(
+            f"unlearning.methods.{config['method']}: need {lowest} <= {key} <= {max_key}, got "
+            f"{key}={minimum}, {max_key}={maximum}."
+        )
+    return minimum, maximum
+
+
+def forgotten(module: nn.Module, forget: Split, stop_accuracy: float | None) -> bool:
+    """Whether the forget-train accuracy is at most ``stop_accuracy`` percent (null: a stopping
+    rule that never asks for more, so always True)."""
+    return stop_accuracy is None or accuracy(module, *forget) <= float(stop_accuracy)
+
+
 def step(optimiser: torch.optim.Optimizer, loss: Tensor) -> None:
     optimiser.zero_grad(set_to_none=True)
     loss.backward()

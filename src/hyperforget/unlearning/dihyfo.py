@@ -51,11 +51,11 @@ def _rounds(config: dict[str, Any]) -> tuple[int, int]:
 
 
 def _remembers(forget_acc: Tensor, stop_accuracy: float | None) -> Tensor:
-    """``[N]`` 1.0 where a candidate's val accuracy on some forgotten class ``[N, F]`` is above
-    ``stop_accuracy`` percent (never, when it is null), else 0.0."""
+    """``[N]`` True where a candidate's val accuracy on some forgotten class ``[N, F]`` is above
+    ``stop_accuracy`` percent (never, when it is null)."""
     if stop_accuracy is None:
-        return torch.zeros(len(forget_acc), device=forget_acc.device)
-    return (100.0 * forget_acc > float(stop_accuracy)).any(1).to(forget_acc.dtype)
+        return torch.zeros(len(forget_acc), dtype=torch.bool, device=forget_acc.device)
+    return (100.0 * forget_acc > float(stop_accuracy)).any(1)
 
 
 def forgotten_levels(zoo_checkpoints: pd.DataFrame, num_classes: int) -> dict[int, float]:
@@ -159,7 +159,8 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
         # a candidate that still recognises a forgotten class on val ranks after every one
         # that does not, whatever its distance to l*
         remembers = _remembers(observed.acc[:, forget], stop_accuracy)
-        best = int((distance + remembers * distance.max().clamp_min(1.0) * 2).argmin())
+        pool = distance.masked_fill(remembers, float("inf")) if not remembers.all() else distance
+        best = int(pool.argmin())
         rank = (bool(remembers[best]), float(distance[best]))
         if rank < best_rank:
             best_params, best_loss, best_rank = candidates[best], observed.loss[best], rank

@@ -20,23 +20,14 @@ from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    (forget_images, forget_labels), (images, labels) = common.forget_retain(request)
+    forget_set, (images, labels) = common.forget_retain(request)
     module = common.network(request).train()
     optimiser = common.optimizer(module.parameters(), config)
     rng = common.generator(request)
-    epochs, max_epochs = int(config["epochs"]), int(config.get("max_epochs") or config["epochs"])
-    if not 1 <= epochs <= max_epochs:
-        raise ValueError(
-            f"unlearning.methods.ft: need 1 <= epochs <= max_epochs, got epochs={epochs}, "
-            f"max_epochs={max_epochs}."
-        )
-    stop_accuracy = config.get("stop_accuracy")
+    epochs, max_epochs = common.budget(config, "epochs", "max_epochs", lowest=1)
     taken = 0
     while taken < max_epochs:
-        if taken >= epochs and (
-            stop_accuracy is None
-            or common.accuracy(module, forget_images, forget_labels) <= float(stop_accuracy)
-        ):
+        if taken >= epochs and common.forgotten(module, forget_set, config.get("stop_accuracy")):
             break
         for idx in common.minibatches(len(labels), int(config["batch_size"]), 1, rng):
             common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))

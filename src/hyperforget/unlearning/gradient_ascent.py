@@ -36,7 +36,8 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             )
         common.step(optimiser, loss)
         steps += 1
-        if stop_accuracy is not None:
-            if common.accuracy(module, forget_images, forget_labels) <= float(stop_accuracy):
-                break
+        if stop_accuracy is not None and common.forgotten(
+            module, (forget_images, forget_labels), stop_accuracy
+        ):
+            break
     return common.result(module, ascent_steps=steps)

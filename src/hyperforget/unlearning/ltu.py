@@ -92,25 +92,16 @@ def forget_loss(
     return loss
 
 
-def _step_budget(config: dict[str, Any]) -> tuple[int, int, int]:
-    """(steps always taken, at most max_steps, check_every) from the method's config."""
-    min_steps = int(config["steps"])
-    max_steps = int(config.get("max_steps") or min_steps)
-    check_every = int(config.get("check_every") or 1)
-    if min_steps < 0 or max_steps < min_steps or check_every < 1:
-        raise ValueError(
-            f"unlearning.methods.{config['method']}: need 0 <= steps <= max_steps and "
-            f"check_every >= 1; got steps={min_steps}, max_steps={max_steps}, "
-            f"check_every={check_every}."
-        )
-    return min_steps, max_steps, check_every
-
-
 def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
-    (forget_images, forget_labels), (retain_images, retain_labels) = common.forget_retain(request)
+    forget_set, (retain_images, retain_labels) = common.forget_retain(request)
+    forget_images = forget_set[0]
     rng = common.generator(request)
-    min_steps, max_steps, check_every = _step_budget(config)
-    stop_accuracy = config.get("stop_accuracy")
+    min_steps, max_steps = common.budget(config, "steps", "max_steps", lowest=0)
+    check_every = int(config.get("check_every") or 1)
+    if check_every < 1:
+        raise ValueError(
+            f"unlearning.methods.{config['method']}.check_every must be >= 1, got {check_every}."
+        )
     subset = retain_subset(len(retain_labels), float(config["retain_fraction"]), rng)
     subset_images, subset_labels = retain_images[subset], retain_labels[subset]
     support_size, query_size = int(config["support_size"]), int(config["query_size"])
@@ -130,11 +121,9 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     forget_batches = common.cycle(len(forget_images), int(config["forget_batch_size"]), rng)
     conflicts, steps = 0, 0
     while steps < max_steps:
-        if steps >= min_steps and (steps - min_steps) % check_every == 0:
-            if stop_accuracy is None or common.accuracy(
-                module, forget_images, forget_labels
-            ) <= float(stop_accuracy):
-                break
+        checked = steps >= min_steps and (steps - min_steps) % check_every == 0
+        if checked and common.forgotten(module, forget_set, config.get("stop_accuracy")):
+            break
         steps += 1
         order = torch.randperm(len(subset), generator=rng)
         support, query = order[:support_size], order[support_size : support_size + query_size]
