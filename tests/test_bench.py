@@ -67,3 +67,11 @@ def test_carry_over_summary_names_the_classes_a_method_did_not_forget():
 def test_carry_over_refuses_a_bad_size():
     with pytest.raises(SystemExit):
         bench.main(["carry-over", "--raw-root", ".", "--sizes", "0"])
+
+
+def test_carry_over_passes_every_parameter_in_one_params_argument():
+    command = bench.carry_over_command("kedro", "mnist", "/data", "2000")
+    params = command[command.index("--params") + 1 :]
+    assert params == ["raw_root=/data,data_preparation.subset=2000"]
+    full = bench.carry_over_command("kedro", "mnist", "/data", "full")
+    assert full[-1] == "raw_root=/data"

@@ -349,6 +349,15 @@ def carry_over_summary(results, size: str):
     return pd.DataFrame(rows)
 
 
+def carry_over_command(kedro: str, env: str, raw_root: str, size: str) -> list[str]:
+    """The unlearn run of one size. Kedro's ``--params`` takes one argument, its pairs
+    separated by commas."""
+    params = [f"raw_root={Path(raw_root).resolve()}"]
+    if size != "full":
+        params.append(f"data_preparation.subset={int(size)}")
+    return [kedro, "run", "--pipelines", "unlearn", "--env", env, "--params", ",".join(params)]
+
+
 def bench_carry_over(sizes: list[str], env: str, raw_root: str, out: Path) -> None:
     import os
     import subprocess
@@ -360,10 +369,7 @@ def bench_carry_over(sizes: list[str], env: str, raw_root: str, out: Path) -> No
     summaries = []
     for size in sizes:
         project = carry_over_project(out, size)
-        params = [f"raw_root={Path(raw_root).resolve()}"]
-        if size != "full":
-            params.append(f"data_preparation.subset={int(size)}")
-        command = [kedro, "run", "--pipelines", "unlearn", "--env", env, "--params", *params]
+        command = carry_over_command(kedro, env, raw_root, size)
         print(f"[{size}] {' '.join(command)}  (in {project})", flush=True)
         start = time.perf_counter()
         done = subprocess.run(
