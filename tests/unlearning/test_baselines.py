@@ -52,7 +52,8 @@ def test_gradient_ascent_raises_the_forget_loss(forget_request):
 def test_ssd_dampens_only_the_selected_parameters(forget_request):
     from hyperforget.unlearning.ssd import importances
 
-    result = run_method("ssd", forget_request, config("ssd"))
+    one_pass = {**config("ssd"), "max_passes": 1}  # the paper's SSD
+    result = run_method("ssd", forget_request, one_pass)
     net = load_flat_into(forget_request.build(), forget_request.original)
     (forget_images, forget_labels), _ = forget_retain(forget_request)
     batch_size = config("ssd")["batch_size"]
@@ -70,6 +71,23 @@ def test_ssd_dampens_only_the_selected_parameters(forget_request):
     torch.testing.assert_close(
         result.params[selected], forget_request.original[selected] * beta[selected]
     )
+
+
+def test_ssd_takes_more_passes_with_a_lower_alpha_until_it_forgets(forget_request):
+    forget_set, _ = forget_retain(forget_request)
+    # alpha so high that the first pass dampens nothing: later passes lower it
+    strict = {**config("ssd"), "alpha": 1.0e6, "alpha_decay": 0.01, "min_alpha": 1.0}
+    result = run_method("ssd", forget_request, strict)
+    assert 1 < result.info["passes"] <= strict["max_passes"]
+    forgot = load_flat_into(forget_request.build(), result.params).eval()
+    assert common.accuracy(forgot, *forget_set) <= strict["stop_accuracy"]
+    capped = run_method("ssd", forget_request, {**strict, "max_passes": 2})
+    assert capped.info["passes"] == 2
+
+
+def test_ssd_refuses_an_alpha_decay_above_one(forget_request):
+    with pytest.raises(ValueError, match="alpha_decay"):
+        run_method("ssd", forget_request, {**config("ssd"), "alpha_decay": 2.0})
 
 
 def test_an_empty_forget_set_is_refused(forget_request):
