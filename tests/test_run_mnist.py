@@ -1,7 +1,7 @@
 """The `mnist4` environment's data preparation on the real MNIST files (full MNIST, digits 0-3).
 
 Runs only where the full MNIST files are present (this repository's CI has them); the full
-`unlearn` chain on them is a benchmark, not a test (README, "Full MNIST").
+`unlearn` chain on them is a benchmark, not a test (README, "Environments").
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Diffusion HyperForget Networks: transformer denoisers over classifier weights (DESIGN 5).
+"""Diffusion HyperForget Networks: transformer denoisers over classifier weights (HyperForget, arXiv
+2412.00761; G.pt, arXiv 2209.12892).
 
 Tokens, as in G.pt:
 * each parameter tensor of the target network is cut into chunks of at most ``chunk_size``

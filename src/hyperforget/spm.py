@@ -1,5 +1,6 @@
-"""Semi-parametric models (SPM; seed 002): a prediction is attention over a memory of training
-samples, so deleting samples from the memory unlearns them with no parameter change.
+"""Semi-parametric models (SPM; Zheng, Tai & Yeh, arXiv 2603.22870): a prediction is attention over
+a memory of training samples, so deleting samples from the memory unlearns them with no parameter
+change.
 
 * ``SemiParametric``: an encoder ``f`` shared by queries and memory samples, and two linear
   projections. The projected query attends (scaled dot product) over the projected memory

@@ -1,7 +1,7 @@
 """The model zoo: many target-network training runs whose checkpoints cover every per-class loss
 profile the hypernetworks will be asked for.
 
-Regimes (DESIGN 4):
+Regimes (docs/architecture.md, Pipelines):
 * ``learn``: from random init on all classes (all losses fall);
 * ``retain``: from random init without class k (the shape of a perfect unlearning of k);
 * ``forget``: from a trained ``learn`` run, bounded ascent on class k and descent on the rest

@@ -1,4 +1,4 @@
-"""One interface for every unlearning method (DESIGN 6).
+"""One interface for every unlearning method (docs/architecture.md).
 
 A method is a function ``forget(request, config) -> Unlearned``: from the original weights, the
 data splits and the classes to forget, with its own parameters ``config``, it returns unlearned

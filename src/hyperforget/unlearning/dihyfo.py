@@ -1,5 +1,5 @@
-"""HyperForget unlearning by sampling (DESIGN 5): ask a DiHyFo for weights whose per-class loss is
-high on the forgotten classes and unchanged elsewhere, then keep the best of N candidates.
+"""HyperForget unlearning by sampling (arXiv 2412.00761): ask a DiHyFo for weights whose per-class
+loss is high on the forgotten classes and unchanged elsewhere, then keep the best of N candidates.
 
 * target ``l*``: the original model's per-class validation losses, with each forgotten class's
   entry replaced by its forgotten level (``request.resources["levels"]``: by default

@@ -1,5 +1,6 @@
-"""Learning to unlearn (LTU; seed 003): meta-learned remembering, a forgetting loss, and gradient
-harmonisation between the two. The paper's code is not public; every choice below is ours.
+"""Learning to unlearn (LTU; Huang, Foo & Liu, ECCV 2024, arXiv 2407.10494): meta-learned
+remembering, a forgetting loss, and gradient harmonisation between the two. The paper's code is not
+public; every choice below is ours.
 
 * **Retain subset**: a seeded random ``retain_fraction`` (default 10%) of the retain training
   samples. Nothing else of D_r is ever read.
