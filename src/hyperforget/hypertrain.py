@@ -175,7 +175,7 @@ class HyperTrainConfig:
 
 # float32: exact. tf32: CUDA matmuls in TensorFloat-32 (10-bit mantissa, float32 range; on the
 # CPU it is float32). bfloat16: the forward pass under autocast, float32 weights, gradients,
-# AdamW and EMA. Measured on an H200 at the paper size: 3.9x and 7.1x faster than float32.
+# AdamW and EMA (``bench train`` prints the speed of each).
 PRECISIONS = ("float32", "tf32", "bfloat16")
 
 

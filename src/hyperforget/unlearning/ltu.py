@@ -15,14 +15,13 @@ public; every choice below is ours.
   prediction with the forgotten classes' mass removed and the rest renormalised, i.e. what the
   original would answer if those classes did not exist, which is how a retrained oracle treats
   them. It is bounded, unlike gradient ascent, and sends each forget sample to its runner-up
-  classes instead of collapsing every prediction onto one class (``-log(1 - p_F)`` did that
-  here: retain accuracy fell to 56%). A membership-inference term is added with weight
+  classes instead of collapsing every prediction onto one class (as ``-log(1 - p_F)`` does). A
+  membership-inference term is added with weight
   ``mia_weight``: the entropy-threshold attack calls low-entropy samples members, so
   ``-entropy`` of the forget samples' predictions over the remaining classes is minimised to
   make them look unseen. With ``renormalise_retain`` the same target is also applied to the
   step's query batch of retain samples: a retain sample the original took for a forgotten class
-  moves to its next choice, as it would under the oracle (worst-class retain accuracy here rose
-  from 3.6 to 2.2 points under the oracle's).
+  moves to its next choice, as it would under the oracle.
 * **Gradient harmonisation** (PCGrad-style): when the remember and forget gradients conflict
   (negative inner product), each is projected onto the normal plane of the other (both
   projections use the original gradients), then they are summed with the forget one weighted by
