@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hyperforget.data import LabelledImages
+from hyperforget.core.data import LabelledImages
 
 os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")

@@ -51,22 +51,22 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from hyperforget import data, spm, zoo
-from hyperforget.devices import resolve_device, synchronize
-from hyperforget.diffusion import GaussianDiffusion
-from hyperforget.dihyfo import VARIANTS, DiHyFo, DiHyFoConfig
-from hyperforget.flat_params import ParamLayout, flatten_module, load_flat_into
-from hyperforget.hypertrain import (
+from hyperforget import spm, zoo
+from hyperforget.core import data
+from hyperforget.core.devices import resolve_device, synchronize
+from hyperforget.core.flat_params import ParamLayout, flatten_module, load_flat_into
+from hyperforget.core.per_class import evaluate_per_class, per_class_from_logits
+from hyperforget.core.targets import build_target
+from hyperforget.hypernet.diffusion import GaussianDiffusion
+from hyperforget.hypernet.model import VARIANTS, DiHyFo, DiHyFoConfig
+from hyperforget.hypernet.train import (
     PRECISIONS,
     HyperTrainConfig,
     ZooSet,
     sample_params,
     train_hypernetwork,
 )
-from hyperforget.metrics import evaluate_per_class, per_class_from_logits
-from hyperforget.pipelines.model_zoo.nodes import zoo_sgd
-from hyperforget.targets import build_target
-from hyperforget.training import batch_schedule, train_batched, train_single
+from hyperforget.zoo.training import batch_schedule, train_batched, train_single, zoo_sgd
 
 
 def embedded_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -158,15 +158,14 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: s
 
 
 def stage_parameters(stage: str, env: str) -> dict:
-    """Parameters of ``stage`` in base, overridden by ``env`` (as Kedro merges them)."""
-    from omegaconf import OmegaConf
+    """Parameters of ``stage`` as ``kedro run --env <env>`` sees them: the project's own config
+    loader and settings (``base`` is a run without ``--env``)."""
+    from hyperforget import settings
 
     conf = Path(__file__).resolve().parents[2] / "conf"
-    merged = OmegaConf.load(conf / "base" / f"parameters_{stage}.yml")
-    override = conf / env / f"parameters_{stage}.yml"
-    if env != "base" and override.exists():
-        merged = OmegaConf.merge(merged, OmegaConf.load(override))
-    return OmegaConf.to_container(merged)[stage]
+    run_env = None if env == "base" else env
+    loader = settings.CONFIG_LOADER_CLASS(str(conf), env=run_env, **settings.CONFIG_LOADER_ARGS)
+    return loader["parameters"][stage]
 
 
 def _median_seconds(work, repeats: int) -> float:

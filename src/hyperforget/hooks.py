@@ -16,7 +16,7 @@ from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from hyperforget.params import (
+from hyperforget.core.params import (
     non_negative,
     optional_positive_int,
     parse_retain_margins,
@@ -45,24 +45,28 @@ class MlflowArtifactsHook:
 
 
 class CheckRunParametersHook:
-    """Fail before the first node when ``unlearning.run`` names a method that does not exist, or
+    """Fail before the first node when ``unlearning.run`` names a method that does not exist, a
+    method's parameters are unknown, missing, of the wrong type or out of range, or
     ``evaluation.retain_margins``, ``mia_max_samples``, the verdict bars or the run counts are
     not valid, rather than after the data, zoo and hypernetwork stages have run."""
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
-        from hyperforget.unlearning import method_specs, select_methods
+        from hyperforget.unlearning import method_config, method_specs, select_methods
 
         names = {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}
         if any(name.startswith("unlearn_") for name in names):
             unlearning = catalog.load("params:unlearning")
             select_methods(unlearning["run"])
-            missing = sorted(set(method_specs()) - set(unlearning["methods"] or {}))
-            if missing:
+            methods = unlearning["methods"] or {}
+            unknown = sorted(set(methods) - set(method_specs()))
+            if unknown:
                 raise ValueError(
-                    f"No parameters for unlearning method(s) {missing}: add "
-                    "unlearning.methods.<method> to conf/base/parameters_unlearning.yml."
+                    f"unlearning.methods has parameters for unknown method(s) {unknown}; "
+                    f"the methods are: {', '.join(method_specs())}."
                 )
+            for name in method_specs():  # each block checked: keys, types, ranges
+                method_config(name, methods)
         if "evaluate_oracle_spread" in names:
             evaluation = catalog.load("params:evaluation")
             parse_retain_margins(evaluation["retain_margins"])

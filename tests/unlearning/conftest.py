@@ -9,14 +9,21 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from hyperforget import data
-from hyperforget.flat_params import flatten_module, load_flat_into
-from hyperforget.targets import build_target
-from hyperforget.unlearning import ForgetRequest
+from hyperforget.core import data
+from hyperforget.core.config import Config
+from hyperforget.core.flat_params import flatten_module, load_flat_into
+from hyperforget.core.targets import build_target
+from hyperforget.unlearning import ForgetRequest, method_config
 from hyperforget.unlearning.common import forget_retain
 from tests.conftest import PROJECT_ROOT
 
 DEFAULTS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_unlearning.yml").read_text())
+
+
+def method_params(name: str, **overrides) -> Config:
+    """Method ``name``'s defaults from conf/base, with ``overrides``, checked and frozen."""
+    methods = DEFAULTS["unlearning"]["methods"]
+    return method_config(name, {**methods, name: {**(methods[name] or {}), **overrides}})
 
 
 @pytest.fixture(scope="session")

@@ -7,16 +7,16 @@ from dataclasses import replace
 import pytest
 import torch
 
-from hyperforget.flat_params import load_flat_into
+from hyperforget.core.flat_params import load_flat_into
 from hyperforget.unlearning import common, run_method
 from hyperforget.unlearning.common import forget_retain
-from tests.unlearning.conftest import DEFAULTS, forget_set_stats
+from tests.unlearning.conftest import forget_set_stats, method_params
 
 BASELINES = ["ft", "ga", "rl", "ssd", "scrub", "bad_teacher"]
 
 
-def config(name: str) -> dict:
-    return DEFAULTS["unlearning"]["methods"][name]
+def config(name: str, **overrides):
+    return method_params(name, **overrides)
 
 
 def test_the_original_knows_the_forget_class(forget_request):
@@ -52,22 +52,22 @@ def test_gradient_ascent_raises_the_forget_loss(forget_request):
 def test_ssd_dampens_only_the_selected_parameters(forget_request):
     from hyperforget.unlearning.ssd import importances
 
-    one_pass = {**config("ssd"), "max_passes": 1}  # the paper's SSD
+    one_pass = config("ssd", max_passes=1)  # the paper's SSD
     result = run_method("ssd", forget_request, one_pass)
     net = load_flat_into(forget_request.build(), forget_request.original)
     (forget_images, forget_labels), _ = forget_retain(forget_request)
-    batch_size = config("ssd")["batch_size"]
+    batch_size = config("ssd").batch_size
     global_importance = torch.cat(
         [i.flatten() for i in importances(net, *forget_request.train, batch_size)]
     )
     forget_importance = torch.cat(
         [i.flatten() for i in importances(net, forget_images, forget_labels, batch_size)]
     )
-    selected = forget_importance > config("ssd")["alpha"] * global_importance
+    selected = forget_importance > config("ssd").alpha * global_importance
     assert 0 < selected.sum() < len(selected)
     assert result.info["dampened_params"] == selected.sum()
     assert torch.equal(result.params[~selected], forget_request.original[~selected])
-    beta = (config("ssd")["lambda"] * global_importance / forget_importance).clamp(max=1)
+    beta = (config("ssd").dampening * global_importance / forget_importance).clamp(max=1)
     torch.testing.assert_close(
         result.params[selected], forget_request.original[selected] * beta[selected]
     )
@@ -76,18 +76,18 @@ def test_ssd_dampens_only_the_selected_parameters(forget_request):
 def test_ssd_takes_more_passes_with_a_lower_alpha_until_it_forgets(forget_request):
     forget_set, _ = forget_retain(forget_request)
     # alpha so high that the first pass dampens nothing: later passes lower it
-    strict = {**config("ssd"), "alpha": 1.0e6, "alpha_decay": 0.01, "min_alpha": 1.0}
+    strict = config("ssd", alpha=1.0e6, alpha_decay=0.01, min_alpha=1.0)
     result = run_method("ssd", forget_request, strict)
-    assert 1 < result.info["passes"] <= strict["max_passes"]
+    assert 1 < result.info["passes"] <= strict.max_passes
     forgot = load_flat_into(forget_request.build(), result.params).eval()
-    assert common.accuracy(forgot, *forget_set) <= strict["stop_accuracy"]
-    capped = run_method("ssd", forget_request, {**strict, "max_passes": 2})
+    assert common.accuracy(forgot, *forget_set) <= strict.stop_accuracy
+    capped = run_method("ssd", forget_request, replace(strict, max_passes=2))
     assert capped.info["passes"] == 2
 
 
 def test_ssd_refuses_an_alpha_decay_above_one(forget_request):
-    with pytest.raises(ValueError, match="alpha_decay"):
-        run_method("ssd", forget_request, {**config("ssd"), "alpha_decay": 2.0})
+    with pytest.raises(ValueError, match="alpha_decay must be <= 1"):
+        config("ssd", alpha_decay=2.0)
 
 
 def test_an_empty_forget_set_is_refused(forget_request):
@@ -132,18 +132,18 @@ def test_scrubs_max_pass_takes_forget_steps_steps_whatever_the_forget_set(
             torch.cat([retain_labels, labels.repeat(4)]),
         ),
     )
-    cfg = {**config("scrub"), "epochs": 1, "max_epochs": 1}
+    cfg = config("scrub", epochs=1, max_epochs=1)
     run_method("scrub", forget_request, cfg)
     run_method("scrub", bigger, cfg)
-    assert passes == [cfg["forget_steps"], cfg["forget_steps"]]
+    assert passes == [cfg.forget_steps, cfg.forget_steps]
 
 
 def test_fine_tuning_takes_more_epochs_only_while_the_class_is_still_recognised(forget_request):
-    cfg = {**config("ft"), "epochs": 1, "max_epochs": 3}
-    unreachable = run_method("ft", forget_request, {**cfg, "stop_accuracy": -1.0})
+    cfg = config("ft", epochs=1, max_epochs=3)
+    unreachable = run_method("ft", forget_request, replace(cfg, stop_accuracy=-1.0))
     assert unreachable.info["epochs"] == 3
-    reached = run_method("ft", forget_request, {**cfg, "stop_accuracy": 100.0})
+    reached = run_method("ft", forget_request, replace(cfg, stop_accuracy=100.0))
     assert reached.info["epochs"] == 1
     # epochs taken one at a time draw the same batches as one call for all of them
-    fixed = run_method("ft", forget_request, {**cfg, "epochs": 3, "stop_accuracy": None})
+    fixed = run_method("ft", forget_request, replace(cfg, epochs=3, stop_accuracy=None))
     assert torch.equal(fixed.params, unreachable.params)

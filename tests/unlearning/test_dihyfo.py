@@ -6,14 +6,25 @@ import pandas as pd
 import pytest
 import torch
 
-from hyperforget.diffusion import GaussianDiffusion
-from hyperforget.dihyfo import DiHyFo, DiHyFoConfig
-from hyperforget.flat_params import ParamLayout
-from hyperforget.metrics import evaluate_per_class
+from hyperforget.core.flat_params import ParamLayout
+from hyperforget.core.per_class import evaluate_per_class
+from hyperforget.hypernet.diffusion import GaussianDiffusion
+from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig
 from hyperforget.unlearning import dihyfo
 
 TINY = {"width": 16, "depth": 1, "heads": 2, "chunk_size": 1000, "num_frequencies": 4}
-CONFIG = {"method": "dihyfo1", "candidates": 4, "sampler": "ddim", "sampler_steps": 3}
+CONFIG = {
+    "candidates": 4,
+    "sampler": "ddim",
+    "sampler_steps": 3,
+    "forgotten_level": None,
+    "stop_accuracy": None,
+    "guidance": 0.0,
+}
+
+
+def sampling(**overrides) -> dihyfo.SamplingConfig:
+    return dihyfo.SamplingConfig.from_params({**CONFIG, **overrides}, "unlearning.methods.dihyfo1")
 
 
 def with_net(request, variant="dihyfo1"):
@@ -24,7 +35,7 @@ def with_net(request, variant="dihyfo1"):
 
 
 def test_untrained_dihyfo1_is_the_identity_so_the_original_comes_back(forget_request):
-    result = dihyfo.forget(with_net(forget_request), {**CONFIG, "rounds": 2})
+    result = dihyfo.forget(with_net(forget_request), sampling(rounds=2))
     assert torch.equal(result.params, forget_request.original)
     assert result.info["rounds"] == 2
     assert result.info["target_loss"][0] == 9.0  # the forgotten level replaces class 0's loss
@@ -41,7 +52,7 @@ def test_each_round_starts_from_the_closest_candidate_so_far(forget_request, mon
         return drawn[-1]
 
     monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
-    result = dihyfo.forget(request, {**CONFIG, "rounds": 3})
+    result = dihyfo.forget(request, sampling(rounds=3))
     val = forget_request.val
     target = result.info["target_loss"]
 
@@ -70,12 +81,12 @@ def test_only_dihyfo1_takes_several_rounds(forget_request):
         ),
     }
     with pytest.raises(ValueError, match="only DiHyFo-1 .* can take more than one round"):
-        dihyfo.prepare(resources, forget_request, {**CONFIG, "method": "dihyfo2", "rounds": 2})
+        dihyfo.prepare("dihyfo2", resources, forget_request, sampling(rounds=2))
 
 
-def test_a_max_rounds_below_rounds_is_refused(forget_request):
-    with pytest.raises(ValueError, match="max_rounds at least rounds"):
-        dihyfo.forget(with_net(forget_request), {**CONFIG, "rounds": 3, "max_rounds": 2})
+def test_a_max_rounds_below_rounds_is_refused():
+    with pytest.raises(ValueError, match="max_rounds .2. must be at least .*rounds .3."):
+        sampling(rounds=3, max_rounds=2)
 
 
 def _fake_sampler(monkeypatch, forgets_from_round: int, far: bool):
@@ -99,7 +110,7 @@ def _fake_sampler(monkeypatch, forgets_from_round: int, far: bool):
 
 def test_rounds_go_on_until_a_candidate_forgot_on_val(forget_request, monkeypatch):
     rounds = _fake_sampler(monkeypatch, forgets_from_round=5, far=False)
-    config = {**CONFIG, "rounds": 2, "max_rounds": 8, "stop_accuracy": 1.0}
+    config = sampling(rounds=2, max_rounds=8, stop_accuracy=1.0)
     result = dihyfo.forget(with_net(forget_request), config)
     assert rounds == [1, 2, 3, 4, 5] and result.info["rounds"] == 5
     assert result.info["forgot_on_val"] is True
@@ -110,14 +121,14 @@ def test_a_forgetting_candidate_beats_a_closer_one_that_remembers(forget_request
     _fake_sampler(monkeypatch, forgets_from_round=1, far=True)
     request = with_net(forget_request)
     request.resources["levels"] = {0: 0.01}  # l* asks for no forgetting: closeness favours copies
-    chosen = dihyfo.forget(request, {**CONFIG, "rounds": 1, "stop_accuracy": 1.0})
+    chosen = dihyfo.forget(request, sampling(rounds=1, stop_accuracy=1.0))
     assert float(chosen.params[-10]) == -1.0e3
-    closest = dihyfo.forget(request, {**CONFIG, "rounds": 1, "stop_accuracy": None})
+    closest = dihyfo.forget(request, sampling(rounds=1, stop_accuracy=None))
     assert float(closest.params[-10]) != -1.0e3
 
 
 def test_without_a_forgetting_candidate_max_rounds_bounds_the_search(forget_request, monkeypatch):
     rounds = _fake_sampler(monkeypatch, forgets_from_round=99, far=False)
-    config = {**CONFIG, "rounds": 2, "max_rounds": 4, "stop_accuracy": 1.0}
+    config = sampling(rounds=2, max_rounds=4, stop_accuracy=1.0)
     result = dihyfo.forget(with_net(forget_request), config)
     assert rounds == [1, 2, 3, 4] and result.info["forgot_on_val"] is False

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
-from hyperforget.unlearning import run_method
+from hyperforget.unlearning import method_config, run_method
 from hyperforget.unlearning.ltu import forget_loss, harmonise, retain_subset
-from tests.unlearning.conftest import DEFAULTS, forget_set_stats
+from tests.unlearning.conftest import DEFAULTS, forget_set_stats, method_params
 
 
 def test_conflicting_gradients_are_projected_onto_each_others_normal_plane():
@@ -61,34 +63,38 @@ def test_forget_loss_targets_the_original_without_the_forgotten_class():
 
 @pytest.mark.parametrize("name", ["ltu", "ltu_no_harmonisation"])
 def test_ltu_forgets_reads_its_subset_only_and_is_reproducible(forget_request, name):
-    config = DEFAULTS["unlearning"]["methods"][name]
+    config = method_params(name)
     first = run_method(name, forget_request, config)
     second = run_method(name, forget_request, config)
     assert torch.equal(first.params, second.params)
     before, _ = forget_set_stats(forget_request, forget_request.original)
     after, _ = forget_set_stats(forget_request, first.params)
     assert after < before - 0.5
-    assert first.info["retain_fraction_used"] <= config["retain_fraction"]
+    assert first.info["retain_fraction_used"] <= config.retain_fraction
     assert 0 <= first.info["conflict_fraction"] <= 1
-    if name == "ltu_no_harmonisation":
-        assert config["harmonise"] is False
+    assert config.harmonise is (name == "ltu")
+
+
+def test_the_ablation_takes_ltus_parameters_and_overrides_of_them():
+    ltu = DEFAULTS["unlearning"]["methods"]["ltu"]
+    methods = {"ltu": {**ltu, "lr": 0.5}, "ltu_no_harmonisation": {"harmonise": False}}
+    ablation = method_config("ltu_no_harmonisation", methods)
+    assert ablation.lr == 0.5 and ablation.harmonise is False
+    assert replace(ablation, harmonise=True) == method_config("ltu", methods)
 
 
 def test_ltu_steps_on_while_the_forget_set_is_still_recognised(forget_request):
     """``steps`` is a minimum: with a stop_accuracy no run can reach within max_steps it takes
     every one of them; with one it has reached it stops at the first check after ``steps``."""
-    config = {**DEFAULTS["unlearning"]["methods"]["ltu"], "steps": 10, "check_every": 5}
-    unreachable = run_method(
-        "ltu", forget_request, {**config, "stop_accuracy": -1.0, "max_steps": 40}
-    )
+    config = method_params("ltu", steps=10, check_every=5, max_steps=40)
+    unreachable = run_method("ltu", forget_request, replace(config, stop_accuracy=-1.0))
     assert unreachable.info["steps"] == 40
-    reached = run_method("ltu", forget_request, {**config, "stop_accuracy": 100.0, "max_steps": 40})
+    reached = run_method("ltu", forget_request, replace(config, stop_accuracy=100.0))
     assert reached.info["steps"] == 10
-    fixed = run_method("ltu", forget_request, {**config, "stop_accuracy": None, "max_steps": 40})
+    fixed = run_method("ltu", forget_request, replace(config, stop_accuracy=None))
     assert fixed.info["steps"] == 10
 
 
-def test_a_step_budget_below_its_minimum_is_refused(forget_request):
-    config = {**DEFAULTS["unlearning"]["methods"]["ltu"], "steps": 10, "max_steps": 5}
-    with pytest.raises(ValueError, match="steps <= max_steps"):
-        run_method("ltu", forget_request, config)
+def test_a_step_budget_below_its_minimum_is_refused():
+    with pytest.raises(ValueError, match="max_steps .5. must be at least .*steps .10."):
+        method_params("ltu", steps=10, max_steps=5)

@@ -7,7 +7,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from hyperforget.data import (
+from hyperforget.core.data import (
     EMBEDDED_MNIST,
     TORCHVISION,
     TORCHVISION_DATASETS,

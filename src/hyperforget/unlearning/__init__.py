@@ -11,14 +11,15 @@ Methods that need trained artefacts (a hypernetwork, a zoo) read them from
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import Tensor, nn
 
-from hyperforget.devices import synchronize
-from hyperforget.params import list_param
+from hyperforget.core.config import Config
+from hyperforget.core.devices import synchronize
+from hyperforget.core.params import list_param
 
 
 @dataclass
@@ -48,19 +49,23 @@ class TimedResult:
     info: dict[str, Any]
 
 
-Method = Callable[[ForgetRequest, dict[str, Any]], Unlearned]
-Prepare = Callable[[dict[str, Any], ForgetRequest, dict[str, Any]], dict[str, Any]]
+Method = Callable[[ForgetRequest, Any], Unlearned]
+Prepare = Callable[[dict[str, Any], ForgetRequest, Any], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class MethodSpec:
-    """A method: its ``forget`` function, the catalog entries it needs as resources
-    (resource name -> dataset name) and an optional untimed ``prepare`` of those resources
-    (e.g. building a network from its weight file once for every scenario)."""
+    """A method: its ``forget`` function, the frozen ``config`` class of its parameters
+    (``unlearning.methods.<name>``), the catalog entries it needs as resources (resource name
+    -> dataset name), an optional untimed ``prepare`` of those resources (e.g. building a
+    network from its weight file once for every scenario) and, for a variant of another method
+    (an ablation), the method whose parameters its own block overrides (``extends``)."""
 
     forget: Method
+    config: type[Config]
     inputs: dict[str, str] = field(default_factory=dict)
     prepare: Prepare | None = None
+    extends: str | None = None
 
 
 def method_specs() -> dict[str, MethodSpec]:
@@ -78,15 +83,28 @@ def method_specs() -> dict[str, MethodSpec]:
     return {
         "dihyfo1": dihyfo.spec("dihyfo1"),
         "dihyfo2": dihyfo.spec("dihyfo2"),
-        "ft": MethodSpec(finetune.forget),
-        "ga": MethodSpec(gradient_ascent.forget),
-        "rl": MethodSpec(random_labels.forget),
-        "ssd": MethodSpec(ssd.forget),
-        "scrub": MethodSpec(scrub.forget),
-        "bad_teacher": MethodSpec(bad_teacher.forget),
-        "ltu": MethodSpec(ltu.forget),
-        "ltu_no_harmonisation": MethodSpec(ltu.forget),
+        "ft": MethodSpec(finetune.forget, finetune.FinetuneConfig),
+        "ga": MethodSpec(gradient_ascent.forget, gradient_ascent.AscentConfig),
+        "rl": MethodSpec(random_labels.forget, random_labels.RandomLabelsConfig),
+        "ssd": MethodSpec(ssd.forget, ssd.SSDConfig),
+        "scrub": MethodSpec(scrub.forget, scrub.ScrubConfig),
+        "bad_teacher": MethodSpec(bad_teacher.forget, bad_teacher.BadTeacherConfig),
+        "ltu": MethodSpec(ltu.forget, ltu.LTUConfig),
+        "ltu_no_harmonisation": MethodSpec(ltu.forget, ltu.LTUConfig, extends="ltu"),
     }
+
+
+def method_config(name: str, methods: Mapping[str, Any]) -> Config:
+    """Method ``name``'s checked, frozen parameters from ``unlearning.methods`` (``methods``;
+    a method that ``extends`` another: its block over the other's)."""
+    specs = method_specs()
+    if name not in specs:
+        raise ValueError(f"Unknown unlearning method {name!r}; available: {', '.join(specs)}.")
+    spec = specs[name]
+    block = dict(methods.get(name) or {})
+    if spec.extends is not None:
+        block = {**(methods.get(spec.extends) or {}), **block}
+    return spec.config.from_params(block, f"unlearning.methods.{name}")
 
 
 def available_methods() -> list[str]:
@@ -113,13 +131,16 @@ def select_methods(requested: list[str] | None) -> list[str]:
     return list(dict.fromkeys(requested))
 
 
-def run_method(name: str, request: ForgetRequest, config: dict[str, Any]) -> TimedResult:
-    """Run method ``name`` on ``request`` and time it (wall clock, synchronised on CUDA)."""
+def run_method(name: str, request: ForgetRequest, config: Config) -> TimedResult:
+    """Run method ``name`` with its parameters ``config`` (see :func:`method_config`) on
+    ``request`` and time it (wall clock, synchronised on CUDA)."""
     methods = method_specs()
     if name not in methods:
         raise ValueError(f"Unknown unlearning method {name!r}; available: {', '.join(methods)}.")
+    if not isinstance(config, methods[name].config):
+        raise TypeError(f"run_method({name!r}) takes a {methods[name].config.__name__}.")
     device = request.original.device
     start = time.perf_counter()
-    result = methods[name].forget(request, {"method": name, **config})
+    result = methods[name].forget(request, config)
     synchronize(device)
     return TimedResult(result.params.detach(), time.perf_counter() - start, result.info)

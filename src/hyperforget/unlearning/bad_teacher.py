@@ -17,36 +17,45 @@ batch 64, 5 epochs on the forget set plus 30% of the retain set.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 
-from hyperforget.seeding import seeded
+from hyperforget.core.config import setting
+from hyperforget.core.seeding import seeded
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
+
+
+@dataclass(frozen=True, kw_only=True)
+class BadTeacherConfig(common.OptimiserConfig):
+    batch_size: int = setting(ge=1)
+    epochs: int = setting(ge=1)
+    retain_fraction: float = setting(gt=0.0, le=1.0)  # of the retain set, beside the forget set
+    temperature: float = setting(gt=0.0)
+    mask_forgotten: bool = setting()  # false: the paper's random teacher
+
 
 # a masked class's logit: its softmax probability is 0 and KL stays finite (-inf would give NaN)
 _MASKED = -1.0e4
 
 
-def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+def forget(request: ForgetRequest, config: BadTeacherConfig) -> Unlearned:
     (forget_images, _), (retain_images, _) = common.forget_retain(request)
     rng = common.generator(request)
     competent = common.frozen(common.network(request))
     with seeded(request.seed):  # a seeded random init, global RNG untouched
         incompetent = common.frozen(request.build().to(request.original.device))
     subset = torch.randperm(len(retain_images), generator=rng)
-    subset = subset[: max(1, round(float(config["retain_fraction"]) * len(retain_images)))]
+    subset = subset[: max(1, round(config.retain_fraction * len(retain_images)))]
     images = torch.cat([forget_images, retain_images[subset]])
     is_forget = torch.arange(len(images), device=images.device) < len(forget_images)
     student = common.network(request).train()
     optimiser = common.optimizer(student.parameters(), config)
-    temperature = float(config["temperature"])
+    temperature = config.temperature
     forgotten = torch.zeros(request.num_classes, dtype=torch.bool, device=images.device)
-    if config.get("mask_forgotten", True):
+    if config.mask_forgotten:
         forgotten[list(request.forget_classes)] = True
-    for idx in common.minibatches(
-        len(images), int(config["batch_size"]), int(config["epochs"]), rng
-    ):
+    for idx in common.minibatches(len(images), config.batch_size, config.epochs, rng):
         x = images[idx]
         with torch.no_grad():
             noise = incompetent(x).masked_fill(forgotten, _MASKED)

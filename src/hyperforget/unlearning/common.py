@@ -4,13 +4,15 @@ a network started from the original weights, seeded minibatches and the optimise
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyperforget.flat_params import flatten_module, load_flat_into
+from hyperforget.core.config import Config, ConfigError, setting
+from hyperforget.core.flat_params import flatten_module, load_flat_into
 from hyperforget.unlearning import ForgetRequest, Unlearned
 
 Split = tuple[Tensor, Tensor]
@@ -52,17 +54,26 @@ def cycle(num_samples: int, batch_size: int, generator: torch.Generator) -> Iter
         yield from torch.randperm(num_samples, generator=generator).split(batch_size)
 
 
-def optimizer(params, config: dict[str, Any]) -> torch.optim.Optimizer:
-    """``config["optimizer"]``: ``sgd`` (lr, momentum, weight_decay) or ``adam``."""
-    name = config.get("optimizer", "sgd")
-    lr, weight_decay = float(config["lr"]), float(config.get("weight_decay", 0.0))
-    if name == "sgd":
+@dataclass(frozen=True, kw_only=True)
+class OptimiserConfig(Config):
+    """The optimiser a training-based method steps with: ``sgd`` (lr, momentum, weight decay)
+    or ``adam`` (lr, weight decay)."""
+
+    optimizer: str = setting(choices=("sgd", "adam"))
+    lr: float = setting(gt=0.0)
+    momentum: float = setting(0.0, ge=0.0, lt=1.0)
+    weight_decay: float = setting(0.0, ge=0.0)
+
+
+STOP_ACCURACY = {"ge": 0.0, "le": 100.0}  # percent, on the forget set's training samples
+
+
+def optimizer(params, config: OptimiserConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
         return torch.optim.SGD(
-            params, lr=lr, momentum=float(config.get("momentum", 0.0)), weight_decay=weight_decay
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"Unknown optimizer {name!r} for {config['method']}: use sgd or adam.")
+    return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
 
 
 def generator(request: ForgetRequest) -> torch.Generator:
@@ -77,17 +88,14 @@ def accuracy(module: nn.Module, images: Tensor, labels: Tensor) -> float:
     return 100.0 * float((module(images).argmax(1) == labels).float().mean())
 
 
-def budget(config: dict[str, Any], key: str, max_key: str, lowest: int) -> tuple[int, int]:
-    """(``config[key]``, always taken; ``config[max_key]``, the most taken while the method
-    has not forgotten yet; null: no more than ``key``), checked."""
-    minimum = int(config[key])
-    maximum = int(config.get(max_key) or minimum)
-    if not lowest <= minimum <= maximum:
-        raise ValueError(
-            f"unlearning.methods.{config['method']}: need {lowest} <= {key} <= {max_key}, got "
-            f"{key}={minimum}, {max_key}={maximum}."
+def budget(minimum: int, maximum: int | None, names: tuple[str, str], where: str) -> None:
+    """Refuse a budget whose most (``maximum``; null: no more than ``minimum``) is below the
+    ``minimum`` always taken."""
+    if maximum is not None and maximum < minimum:
+        raise ConfigError(
+            f"{where}.{names[1]} ({maximum}) must be at least {where}.{names[0]} ({minimum}), "
+            "or null (no more than that)."
         )
-    return minimum, maximum
 
 
 def forgotten(module: nn.Module, forget: Split, stop_accuracy: float | None) -> bool:

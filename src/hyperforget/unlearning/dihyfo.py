@@ -18,18 +18,22 @@ loss is high on the forgotten classes and unchanged elsewhere, then keep the bes
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import torch
 from torch import Tensor
 
-from hyperforget.diffusion import GaussianDiffusion
-from hyperforget.dihyfo import DiHyFoConfig, load_dihyfo
-from hyperforget.flat_params import ParamLayout
-from hyperforget.hypertrain import prompt_alignment, sample_params
-from hyperforget.metrics import evaluate_per_class
+from hyperforget.core.config import Config, ConfigError, setting
+from hyperforget.core.flat_params import ParamLayout
+from hyperforget.core.per_class import evaluate_per_class
+from hyperforget.hypernet.diffusion import GaussianDiffusion
+from hyperforget.hypernet.model import DiHyFoConfig, load_dihyfo
+from hyperforget.hypernet.train import prompt_alignment, sample_params
 from hyperforget.unlearning import ForgetRequest, MethodSpec, Unlearned
+from hyperforget.unlearning.common import STOP_ACCURACY
 
 SELECTION_RULE = (
     "candidates at most stop_accuracy % val accuracy on the forgotten classes first, then min L2 "
@@ -37,17 +41,31 @@ SELECTION_RULE = (
 )
 
 
-def _rounds(config: dict[str, Any]) -> tuple[int, int]:
-    """``rounds`` always taken, and ``max_rounds`` at most while the best network still
-    recognises a forgotten class on val (above ``stop_accuracy`` percent)."""
-    rounds = int(config.get("rounds", 1))
-    max_rounds = int(config.get("max_rounds") or rounds)
-    if rounds < 1 or max_rounds < rounds:
-        raise ValueError(
-            f"unlearning.methods.{config['method']}: rounds must be at least 1 and max_rounds "
-            f"at least rounds; got rounds={rounds}, max_rounds={max_rounds}."
-        )
-    return rounds, max_rounds
+@dataclass(frozen=True, kw_only=True)
+class SamplingConfig(Config):
+    """How a DiHyFo variant is sampled and its candidates chosen. ``rounds`` are always taken,
+    ``max_rounds`` at most while the best network still recognises a forgotten class on val
+    (above ``stop_accuracy`` percent); only DiHyFo-1 takes more than one."""
+
+    candidates: int = setting(ge=1)
+    sampler: str = setting(choices=("ddim", "ddpm"))
+    sampler_steps: int = setting(ge=1)
+    forgotten_level: float | None = setting(ge=0.0)  # null: the zoo's retain_k runs' level
+    rounds: int = setting(1, ge=1)
+    max_rounds: int | None = setting(None, ge=1)
+    stop_accuracy: float | None = setting(**STOP_ACCURACY)
+    guidance: float = setting(ge=0.0)
+
+    @property
+    def most_rounds(self) -> int:
+        return self.max_rounds or self.rounds
+
+    def check(self, where: str) -> None:
+        if self.most_rounds < self.rounds:
+            raise ConfigError(
+                f"{where}.max_rounds ({self.max_rounds}) must be at least {where}.rounds "
+                f"({self.rounds}), or null."
+            )
 
 
 def _remembers(forget_acc: Tensor, stop_accuracy: float | None) -> Tensor:
@@ -71,22 +89,21 @@ def forgotten_levels(zoo_checkpoints: pd.DataFrame, num_classes: int) -> dict[in
 
 
 def prepare(
-    resources: dict[str, Any], request: ForgetRequest, config: dict[str, Any]
+    variant: str, resources: dict[str, Any], request: ForgetRequest, config: SamplingConfig
 ) -> dict[str, Any]:
     """Build the hypernetwork from its weight file once, and the forgotten levels."""
     hyper = resources["hypernetwork_params"]
     layout = ParamLayout.from_module(request.build())
-    model_config = DiHyFoConfig(variant=config["method"], **hyper["model"])
+    model_config = DiHyFoConfig(variant=variant, **hyper["model"])
     net = load_dihyfo(resources["hypernetwork"], layout, request.num_classes, model_config)
-    _, max_rounds = _rounds(config)
-    if max_rounds > 1 and not net.residual:
+    if config.most_rounds > 1 and not net.residual:
         raise ValueError(
-            f"unlearning.methods.{config['method']}: only DiHyFo-1 (which starts from current "
+            f"unlearning.methods.{variant}: only DiHyFo-1 (which starts from current "
             f"weights) can take more than one round; set rounds and max_rounds to 1."
         )
     levels = forgotten_levels(resources["zoo_checkpoints"], request.num_classes)
-    if config.get("forgotten_level") is not None:
-        levels = dict.fromkeys(range(request.num_classes), float(config["forgotten_level"]))
+    if config.forgotten_level is not None:
+        levels = dict.fromkeys(range(request.num_classes), config.forgotten_level)
     missing = [k for k in request.forget_classes if k not in levels]
     if missing:
         raise ValueError(
@@ -104,16 +121,17 @@ def prepare(
 def spec(variant: str) -> MethodSpec:
     return MethodSpec(
         forget=forget,
+        config=SamplingConfig,
         inputs={
             "hypernetwork": f"{variant}_ema_weights",
             "hypernetwork_params": "params:hypernetwork",
             "zoo_checkpoints": "zoo_checkpoints",
         },
-        prepare=prepare,
+        prepare=partial(prepare, variant),
     )
 
 
-def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
     net = request.resources["net"]
     diffusion = request.resources["diffusion"]
     levels = request.resources["levels"]
@@ -126,10 +144,8 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     target = original_loss.clone()
     for k in request.forget_classes:
         target[k] = levels[k]
-    n = int(config["candidates"])
-    guidance = float(config.get("guidance", 0.0))
-    rounds, max_rounds = _rounds(config)
-    stop_accuracy = config.get("stop_accuracy")
+    n, guidance, stop_accuracy = config.candidates, config.guidance, config.stop_accuracy
+    rounds, max_rounds = config.rounds, config.most_rounds
     forget = list(request.forget_classes)
     generator = torch.Generator(device=device).manual_seed(request.seed)
     best_params, best_loss = request.original, original_loss
@@ -146,8 +162,8 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
             generator,
             current,
             current_loss,
-            sampler=config["sampler"],
-            steps=int(config["sampler_steps"]),
+            sampler=config.sampler,
+            steps=config.sampler_steps,
             guidance=guidance,
             reference_loss=best_loss.expand(n, -1),
         )

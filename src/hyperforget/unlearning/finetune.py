@@ -12,24 +12,36 @@ epochs leaves some classes a few percent short.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 
+from hyperforget.core.config import setting
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
-def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+@dataclass(frozen=True, kw_only=True)
+class FinetuneConfig(common.OptimiserConfig):
+    batch_size: int = setting(ge=1)
+    epochs: int = setting(ge=1)  # always taken
+    max_epochs: int | None = setting(ge=1)  # the most, while not forgotten (null: epochs)
+    stop_accuracy: float | None = setting(**common.STOP_ACCURACY)
+
+    def check(self, where: str) -> None:
+        common.budget(self.epochs, self.max_epochs, ("epochs", "max_epochs"), where)
+
+
+def forget(request: ForgetRequest, config: FinetuneConfig) -> Unlearned:
     forget_set, (images, labels) = common.forget_retain(request)
     module = common.network(request).train()
     optimiser = common.optimizer(module.parameters(), config)
     rng = common.generator(request)
-    epochs, max_epochs = common.budget(config, "epochs", "max_epochs", lowest=1)
+    max_epochs = config.max_epochs or config.epochs
     taken = 0
     while taken < max_epochs:
-        if taken >= epochs and common.forgotten(module, forget_set, config.get("stop_accuracy")):
+        if taken >= config.epochs and common.forgotten(module, forget_set, config.stop_accuracy):
             break
-        for idx in common.minibatches(len(labels), int(config["batch_size"]), 1, rng):
+        for idx in common.minibatches(len(labels), config.batch_size, 1, rng):
             common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
         taken += 1
     return common.result(module, epochs=taken)

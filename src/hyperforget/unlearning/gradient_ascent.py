@@ -11,23 +11,32 @@ fallen to ``stop_accuracy`` percent (checked after every step; ``null`` runs eve
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 
+from hyperforget.core.config import setting
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
-def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+@dataclass(frozen=True, kw_only=True)
+class AscentConfig(common.OptimiserConfig):
+    batch_size: int = setting(ge=1)
+    epochs: int = setting(ge=1)  # at most
+    stop_accuracy: float | None = setting(**common.STOP_ACCURACY)  # null: every epoch
+    retain_weight: float = setting(ge=0.0)  # > 0: NegGrad+
+
+
+def forget(request: ForgetRequest, config: AscentConfig) -> Unlearned:
     (forget_images, forget_labels), (retain_images, retain_labels) = common.forget_retain(request)
     module = common.network(request).train()
     optimiser = common.optimizer(module.parameters(), config)
     rng = common.generator(request)
-    batch_size, retain_weight = int(config["batch_size"]), float(config["retain_weight"])
-    stop_accuracy = config.get("stop_accuracy")
+    batch_size, retain_weight = config.batch_size, config.retain_weight
+    stop_accuracy = config.stop_accuracy
     retain_batches = common.cycle(len(retain_labels), batch_size, rng)
     steps = 0
-    for idx in common.minibatches(len(forget_labels), batch_size, int(config["epochs"]), rng):
+    for idx in common.minibatches(len(forget_labels), batch_size, config.epochs, rng):
         loss = -F.cross_entropy(module(forget_images[idx]), forget_labels[idx])
         if retain_weight > 0:
             r = next(retain_batches)

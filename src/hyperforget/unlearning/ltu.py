@@ -36,15 +36,37 @@ public; every choice below is ours.
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.func import functional_call
 
-from hyperforget.flat_params import ParamLayout
+from hyperforget.core.config import setting
+from hyperforget.core.flat_params import ParamLayout
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
+
+
+@dataclass(frozen=True, kw_only=True)
+class LTUConfig(common.OptimiserConfig):
+    retain_fraction: float = setting(gt=0.0, le=1.0)  # of the retain set, all LTU may read
+    support_size: int = setting(ge=1)
+    query_size: int = setting(ge=1)
+    forget_batch_size: int = setting(ge=1)
+    inner_lr: float = setting(gt=0.0)
+    second_order: bool = setting()
+    forget_weight: float = setting(ge=0.0)
+    mia_weight: float = setting(ge=0.0)
+    renormalise_retain: bool = setting()
+    steps: int = setting(ge=0)  # always taken
+    max_steps: int | None = setting(ge=0)  # the most, while not forgotten (null: steps)
+    stop_accuracy: float | None = setting(**common.STOP_ACCURACY)
+    check_every: int = setting(ge=1)
+    harmonise: bool = setting()  # false: the ablation ltu_no_harmonisation
+
+    def check(self, where: str) -> None:
+        common.budget(self.steps, self.max_steps, ("steps", "max_steps"), where)
 
 
 def harmonise(remember: Tensor, forget: Tensor) -> tuple[Tensor, Tensor, bool]:
@@ -92,19 +114,15 @@ def forget_loss(
     return loss
 
 
-def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
     forget_set, (retain_images, retain_labels) = common.forget_retain(request)
     forget_images = forget_set[0]
     rng = common.generator(request)
-    min_steps, max_steps = common.budget(config, "steps", "max_steps", lowest=0)
-    check_every = int(config.get("check_every") or 1)
-    if check_every < 1:
-        raise ValueError(
-            f"unlearning.methods.{config['method']}.check_every must be >= 1, got {check_every}."
-        )
-    subset = retain_subset(len(retain_labels), float(config["retain_fraction"]), rng)
+    min_steps, max_steps = config.steps, config.max_steps or config.steps
+    check_every = config.check_every
+    subset = retain_subset(len(retain_labels), config.retain_fraction, rng)
     subset_images, subset_labels = retain_images[subset], retain_labels[subset]
-    support_size, query_size = int(config["support_size"]), int(config["query_size"])
+    support_size, query_size = config.support_size, config.query_size
     if support_size + query_size > len(subset):
         raise ValueError(
             f"LTU's retain subset has {len(subset)} samples, fewer than a support batch "
@@ -116,13 +134,13 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     params = dict(module.named_parameters())
     layout = ParamLayout.from_module(module)
     optimiser = common.optimizer(params.values(), config)
-    inner_lr, second_order = float(config["inner_lr"]), bool(config["second_order"])
-    forget_weight, mia_weight = float(config["forget_weight"]), float(config["mia_weight"])
-    forget_batches = common.cycle(len(forget_images), int(config["forget_batch_size"]), rng)
+    inner_lr, second_order = config.inner_lr, config.second_order
+    forget_weight, mia_weight = config.forget_weight, config.mia_weight
+    forget_batches = common.cycle(len(forget_images), config.forget_batch_size, rng)
     conflicts, steps = 0, 0
     while steps < max_steps:
         checked = steps >= min_steps and (steps - min_steps) % check_every == 0
-        if checked and common.forgotten(module, forget_set, config.get("stop_accuracy")):
+        if checked and common.forgotten(module, forget_set, config.stop_accuracy):
             break
         steps += 1
         order = torch.randperm(len(subset), generator=rng)
@@ -138,7 +156,7 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
         # the query batch, with renormalise_retain).
         batch = forget_images[next(forget_batches)]
         forget_rows = len(batch)
-        if config["renormalise_retain"]:
+        if config.renormalise_retain:
             batch = torch.cat([batch, subset_images[query]])
         with torch.no_grad():
             original_logits = original(batch)
@@ -148,7 +166,7 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
         forget_grad = torch.autograd.grad(loss, params.values())
         remember_flat = layout.flatten(dict(zip(params, remember, strict=True)))
         forget_flat = forget_weight * layout.flatten(dict(zip(params, forget_grad, strict=True)))
-        if config["harmonise"]:
+        if config.harmonise:
             remember_flat, forget_flat, conflicted = harmonise(remember_flat, forget_flat)
         else:
             conflicted = bool(remember_flat @ forget_flat < 0)

@@ -10,15 +10,22 @@ classes that are not forgotten. Defaults: SGD, lr 0.02, momentum 0.9, weight dec
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
+from hyperforget.core.config import setting
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
-def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+@dataclass(frozen=True, kw_only=True)
+class RandomLabelsConfig(common.OptimiserConfig):
+    batch_size: int = setting(ge=1)
+    epochs: int = setting(ge=1)
+
+
+def forget(request: ForgetRequest, config: RandomLabelsConfig) -> Unlearned:
     (forget_images, _), (retain_images, retain_labels) = common.forget_retain(request)
     rng = common.generator(request)
     kept = [k for k in range(request.num_classes) if k not in request.forget_classes]
@@ -30,8 +37,6 @@ def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
     labels = torch.cat([retain_labels, random_labels])
     module = common.network(request).train()
     optimiser = common.optimizer(module.parameters(), config)
-    for idx in common.minibatches(
-        len(labels), int(config["batch_size"]), int(config["epochs"]), rng
-    ):
+    for idx in common.minibatches(len(labels), config.batch_size, config.epochs, rng):
         common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
     return common.result(module)

@@ -19,31 +19,39 @@ collapse every prediction onto the forgotten class).
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import torch.nn.functional as F
 
+from hyperforget.core.config import setting
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
-def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+@dataclass(frozen=True, kw_only=True)
+class ScrubConfig(common.OptimiserConfig):
+    batch_size: int = setting(ge=1)  # retain batches
+    epochs: int = setting(ge=1)
+    max_epochs: int = setting(ge=0)  # the first max_epochs epochs start with a max pass
+    temperature: float = setting(gt=0.0)
+    gamma: float = setting(ge=0.0)
+    alpha: float = setting(ge=0.0)
+    forget_steps: int = setting(ge=1)
+
+
+def forget(request: ForgetRequest, config: ScrubConfig) -> Unlearned:
     (forget_images, _), (retain_images, retain_labels) = common.forget_retain(request)
     teacher = common.frozen(common.network(request))
     student = common.network(request).train()
     optimiser = common.optimizer(student.parameters(), config)
     rng = common.generator(request)
-    temperature = float(config["temperature"])
-    gamma, alpha = float(config["gamma"]), float(config["alpha"])
-    forget_steps = int(config["forget_steps"])
-    if forget_steps < 1:
-        raise ValueError(f"unlearning.methods.scrub.forget_steps must be >= 1, got {forget_steps}.")
-    forget_batch = math.ceil(len(forget_images) / forget_steps)
-    for epoch in range(int(config["epochs"])):
-        if epoch < int(config["max_epochs"]):
+    temperature, gamma, alpha = config.temperature, config.gamma, config.alpha
+    forget_batch = math.ceil(len(forget_images) / config.forget_steps)
+    for epoch in range(config.epochs):
+        if epoch < config.max_epochs:
             for idx in common.minibatches(len(forget_images), forget_batch, 1, rng):
                 x = forget_images[idx]
                 common.step(optimiser, -common.distill_kl(student(x), teacher(x), temperature))
-        for idx in common.minibatches(len(retain_labels), int(config["batch_size"]), 1, rng):
+        for idx in common.minibatches(len(retain_labels), config.batch_size, 1, rng):
             x, y = retain_images[idx], retain_labels[idx]
             logits = student(x)
             loss = gamma * F.cross_entropy(logits, y) + alpha * common.distill_kl(

@@ -19,14 +19,42 @@ dampened again, alpha multiplied by ``alpha_decay`` each pass (not below ``min_a
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from hyperforget.core.config import Config, ConfigError, setting
 from hyperforget.unlearning import ForgetRequest, Unlearned
-from hyperforget.unlearning.common import budget, forget_retain, forgotten, network, result
+from hyperforget.unlearning.common import (
+    STOP_ACCURACY,
+    budget,
+    forget_retain,
+    forgotten,
+    network,
+    result,
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SSDConfig(Config):
+    alpha: float = setting(gt=0.0)  # selection weighting of the first pass
+    dampening: float = setting(gt=0.0, key="lambda")  # the paper's lambda
+    batch_size: int = setting(ge=1)
+    passes: int = setting(ge=1)  # always taken
+    max_passes: int | None = setting(ge=1)  # the most, while not forgotten (null: passes)
+    alpha_decay: float = setting(gt=0.0, le=1.0)
+    min_alpha: float = setting(gt=0.0)
+    stop_accuracy: float | None = setting(**STOP_ACCURACY)
+
+    def check(self, where: str) -> None:
+        budget(self.passes, self.max_passes, ("passes", "max_passes"), where)
+        if self.min_alpha > self.alpha:
+            raise ConfigError(
+                f"{where}.min_alpha ({self.min_alpha}) must be at most {where}.alpha "
+                f"({self.alpha})."
+            )
 
 
 def importances(module: nn.Module, images: Tensor, labels: Tensor, batch_size: int) -> list[Tensor]:
@@ -66,23 +94,17 @@ def dampen(
     return selected
 
 
-def forget(request: ForgetRequest, config: dict[str, Any]) -> Unlearned:
+def forget(request: ForgetRequest, config: SSDConfig) -> Unlearned:
     forget_set, _ = forget_retain(request)
     module = network(request).eval()
-    batch_size = int(config["batch_size"])
-    alpha, dampening = float(config["alpha"]), float(config["lambda"])
-    min_passes, max_passes = budget(config, "passes", "max_passes", lowest=1)
-    decay, min_alpha = float(config["alpha_decay"]), float(config["min_alpha"])
-    if not 0.0 < decay <= 1.0 or not 0.0 < min_alpha <= alpha:
-        raise ValueError(
-            f"unlearning.methods.ssd: need 0 < alpha_decay <= 1 and 0 < min_alpha <= alpha, got "
-            f"alpha_decay={decay}, min_alpha={min_alpha}, alpha={alpha}."
-        )
+    alpha, max_passes = config.alpha, config.max_passes or config.passes
     selected, passes = 0, 0
-    while passes < min_passes or (
-        passes < max_passes and not forgotten(module, forget_set, config.get("stop_accuracy"))
+    while passes < config.passes or (
+        passes < max_passes and not forgotten(module, forget_set, config.stop_accuracy)
     ):
-        selected += dampen(module, *request.train, forget_set, alpha, dampening, batch_size)
+        selected += dampen(
+            module, *request.train, forget_set, alpha, config.dampening, config.batch_size
+        )
         passes += 1
-        alpha = max(alpha * decay, min_alpha)
+        alpha = max(alpha * config.alpha_decay, config.min_alpha)
     return result(module, dampened_params=selected, passes=passes)

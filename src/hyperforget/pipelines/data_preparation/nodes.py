@@ -1,4 +1,4 @@
-"""Nodes of the data_preparation pipeline: thin glue around ``hyperforget.data``.
+"""Nodes of the data_preparation pipeline: thin glue around ``hyperforget.core.data``.
 
 Validation happens in the first nodes, whose outputs stay in memory, so a bad parameter fails
 the run before any file is written.
@@ -12,9 +12,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from hyperforget import data
-from hyperforget.params import list_param
-from hyperforget.plots import class_count_bars
+from hyperforget.core import data
+from hyperforget.core.params import list_param
+from hyperforget.evaluation.plots import class_count_bars
 
 SPLITS = ("train", "val", "test")
 

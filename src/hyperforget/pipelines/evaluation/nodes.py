@@ -1,4 +1,4 @@
-"""Nodes of the evaluation pipeline: thin glue around ``hyperforget.evaluation``."""
+"""Nodes of the evaluation pipeline: thin glue around ``hyperforget.evaluation.metrics``."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ from matplotlib.figure import Figure
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hyperforget import evaluation
-from hyperforget.console import show_table
-from hyperforget.devices import resolve_device
-from hyperforget.evaluation import distribution, forgetting
+from hyperforget.core.console import show_table
+from hyperforget.core.devices import resolve_device
+from hyperforget.core.params import optional_positive_int, parse_retain_margins, verdict_bars
+from hyperforget.core.targets import target_builder
+from hyperforget.evaluation import distribution, forgetting, metrics
 from hyperforget.evaluation.intervals import mean_ci
-from hyperforget.params import optional_positive_int, parse_retain_margins, verdict_bars
-from hyperforget.pipelines.model_zoo.nodes import target_builder
-from hyperforget.plots import (
+from hyperforget.evaluation.plots import (
     final_score_bars,
     loss_alignment_panels,
     oracle_agreement_heatmap,
@@ -66,12 +65,9 @@ def retrained_of(method: str) -> str:
     return "spm_oracle" if method in SPM_METHODS else "oracle"
 
 
-def _per_class_test_acc(
-    outputs: evaluation.Outputs, labels: Tensor, num_classes: int
-) -> list[float]:
+def _per_class_test_acc(outputs: metrics.Outputs, labels: Tensor, num_classes: int) -> list[float]:
     return [
-        evaluation.accuracy(outputs.test[labels == k], labels[labels == k])
-        for k in range(num_classes)
+        metrics.accuracy(outputs.test[labels == k], labels[labels == k]) for k in range(num_classes)
     ]
 
 
@@ -122,8 +118,8 @@ def evaluate(
     names = [s["name"] for s in forget_scenarios]
     _check_scenarios("retrained_weights", retrained_weights["__metadata__"], names)
 
-    def outputs(params: Tensor) -> evaluation.Outputs:
-        return evaluation.model_outputs(build, params.to(dev), train_images, test_images)
+    def outputs(params: Tensor) -> metrics.Outputs:
+        return metrics.model_outputs(build, params.to(dev), train_images, test_images)
 
     unlearned = {
         method: weights
@@ -139,21 +135,21 @@ def evaluate(
         if len(classes) != 1:
             raise ValueError(f"Scenario {name}: only single-class scenarios have an oracle.")
         oracle_seconds = float(oracle_weights["seconds"][classes[0]])
-        reference = evaluation.Candidate(
+        reference = metrics.Candidate(
             "oracle", outputs(oracle_weights["params"][classes[0]]), seconds=oracle_seconds
         )
         # every retrained model counts the reference's seconds: they train batched, alone
         # each would take what the reference took
         runs = {
-            "original": [evaluation.Candidate("original", original)],
+            "original": [metrics.Candidate("original", original)],
             "oracle": [
-                evaluation.Candidate("oracle", outputs(params), r, oracle_seconds)
+                metrics.Candidate("oracle", outputs(params), r, oracle_seconds)
                 for r, params in enumerate(retrained_weights["params"][i])
             ],
         }
         for method, weights in unlearned.items():
             runs[method] = [
-                evaluation.Candidate(
+                metrics.Candidate(
                     method,
                     outputs(params),
                     r,
@@ -166,9 +162,9 @@ def evaluate(
                 prompts.setdefault(method, []).extend(
                     zip(weights["target_loss"][i], weights["observed_loss"][i], strict=True)
                 )
-        f_train, f_test = evaluation.class_masks(train_labels, test_labels, classes)
+        f_train, f_test = metrics.class_masks(train_labels, test_labels, classes)
         candidates = [c for method_runs in runs.values() for c in method_runs]
-        rows += evaluation.run_rows(
+        rows += metrics.run_rows(
             name,
             candidates,
             reference,
@@ -210,7 +206,7 @@ def evaluate(
         "forgot: scenarios forgotten); per scenario in data/08_reporting/results.md",
         overview.round(3),
     )
-    metrics = _mlflow_metrics(table, overview)
+    mlflow_metrics = _mlflow_metrics(table, overview)
     accuracy_plot = per_class_accuracy_grid(per_class_acc, names)
     alignment_plot = loss_alignment_panels(
         {
@@ -230,7 +226,7 @@ def evaluate(
         alignment_plot,
         agreement_plot,
         score_plot,
-        metrics,
+        mlflow_metrics,
     )
 
 
@@ -247,7 +243,7 @@ SUMMARY_INTERVALS = [
 
 def _forgetting_rows(
     scenario: str,
-    runs: dict[str, list[evaluation.Candidate]],
+    runs: dict[str, list[metrics.Candidate]],
     train_labels: Tensor,
     examples: Tensor,
     method_runs: int,
@@ -258,7 +254,7 @@ def _forgetting_rows(
     scored against itself, the ceiling at this number of runs."""
     labels = train_labels[examples]
 
-    def confidences(candidates: list[evaluation.Candidate]) -> Tensor:
+    def confidences(candidates: list[metrics.Candidate]) -> Tensor:
         return torch.stack(
             [forgetting.logit_confidence(c.outputs.train[examples], labels) for c in candidates]
         )
@@ -342,25 +338,25 @@ def _score_intervals(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _mlflow_metrics(table: pd.DataFrame, overview: pd.DataFrame) -> dict[str, Any]:
-    metrics: dict[str, Any] = {}
+    mlflow_metrics: dict[str, Any] = {}
     for row in table.to_dict("records"):
         for column in [*SUMMARY, "acc_retain_test_z"]:
             value = row[column]
             if not pd.isna(value) and math.isfinite(value):
                 name = f"eval.{row['method']}.c{row['forget_classes']}.{column}"
-                metrics[name] = {"value": float(value), "step": 0}
+                mlflow_metrics[name] = {"value": float(value), "step": 0}
         flag = f"eval.{row['method']}.c{row['forget_classes']}"
-        metrics[f"{flag}.forgot"] = {"value": float(row["forgot"]), "step": 0}
+        mlflow_metrics[f"{flag}.forgot"] = {"value": float(row["forgot"]), "step": 0}
         if not pd.isna(row["retrained_reliable"]):
             value = float(row["retrained_reliable"])
-            metrics[f"{flag}.retrained_reliable"] = {"value": value, "step": 0}
+            mlflow_metrics[f"{flag}.retrained_reliable"] = {"value": value, "step": 0}
     for method, means in overview[SUMMARY].iterrows():
         for column, value in means.items():
             if not pd.isna(value):
-                metrics[f"eval.{method}.mean.{column}"] = {"value": float(value), "step": 0}
+                mlflow_metrics[f"eval.{method}.mean.{column}"] = {"value": float(value), "step": 0}
     for method, share in table.groupby("method", sort=False)["forgot"].mean().items():
-        metrics[f"eval.{method}.share_forgot"] = {"value": float(share), "step": 0}
-    return metrics
+        mlflow_metrics[f"eval.{method}.share_forgot"] = {"value": float(share), "step": 0}
+    return mlflow_metrics
 
 
 def evaluate_oracle_spread(
@@ -393,14 +389,14 @@ def evaluate_oracle_spread(
         classes = tuple(scenario["classes"])
 
         def accuracies(params: Tensor, classes=classes) -> Tensor:
-            return evaluation.retain_test_accuracy(
+            return metrics.retain_test_accuracy(
                 build, params.to(dev), test_images, test_labels, classes
             )
 
         oracle = accuracies(oracle_weights["params"][classes[0]][None])[0]
         replicas = accuracies(retrained_weights["params"][i])
-        spread = evaluation.retrain_spread(float(oracle), replicas)
-        masked = evaluation.retain_test_accuracy(
+        spread = metrics.retrain_spread(float(oracle), replicas)
+        masked = metrics.retain_test_accuracy(
             build,
             original_weights["params"][None].to(dev),
             test_images,
@@ -431,7 +427,7 @@ def evaluate_oracle_spread(
             float(oracle_max_z),
         )
     pass_table = pd.DataFrame(
-        evaluation.retrain_pass_rates(
+        metrics.retrain_pass_rates(
             torch.tensor(table["oracle_retain_test"].to_numpy()),
             torch.stack(replica_accuracies),
             parse_retain_margins(retain_margins),
@@ -464,7 +460,7 @@ def evaluate_oracle_spread(
         masked_gap.min(),
         table["forget_classes"][masked_gap.idxmin()],
     )
-    metrics = {
+    mlflow_metrics = {
         f"eval.oracle_spread.c{row['forget_classes']}.{column}": {"value": row[column], "step": 0}
         for row in rows
         for column in (
@@ -475,7 +471,7 @@ def evaluate_oracle_spread(
         )
         if not pd.isna(row[column]) and math.isfinite(row[column])
     }
-    metrics |= {
+    mlflow_metrics |= {
         f"eval.retrain_pass.within_{row['margin']:g}.share_passing": {
             "value": row["share_passing"],
             "step": 0,
@@ -486,4 +482,4 @@ def evaluate_oracle_spread(
     # Target-network rows only: the SPM's rows have their own oracle, another model family.
     target_methods = {"original", *available_methods()}
     methods = [m for m in dict.fromkeys(results_table["method"]) if m in target_methods]
-    return table, oracle_spread_panels(table, results_table, methods), pass_table, metrics
+    return table, oracle_spread_panels(table, results_table, methods), pass_table, mlflow_metrics

@@ -1,4 +1,4 @@
-"""Nodes of the hypernetwork pipeline: thin glue around ``hyperforget.dihyfo``/``hypertrain``."""
+"""Nodes of the hypernetwork pipeline: thin glue around ``hyperforget.hypernet``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from hyperforget.devices import resolve_device
-from hyperforget.diffusion import GaussianDiffusion
-from hyperforget.dihyfo import DiHyFo, DiHyFoConfig, load_dihyfo
-from hyperforget.flat_params import ParamLayout
-from hyperforget.hypertrain import (
+from hyperforget.core.data import split_tensors
+from hyperforget.core.devices import resolve_device
+from hyperforget.core.flat_params import ParamLayout
+from hyperforget.core.per_class import evaluate_per_class
+from hyperforget.core.seeding import seeded
+from hyperforget.core.targets import target_builder
+from hyperforget.evaluation.plots import prompt_alignment_scatter
+from hyperforget.hypernet.diffusion import GaussianDiffusion
+from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig, load_dihyfo
+from hyperforget.hypernet.train import (
     HyperTrainConfig,
     ZooSet,
     held_out_prompts,
@@ -23,10 +28,6 @@ from hyperforget.hypertrain import (
     sample_params,
     train_hypernetwork,
 )
-from hyperforget.metrics import evaluate_per_class
-from hyperforget.pipelines.model_zoo.nodes import split_tensors, target_builder
-from hyperforget.plots import prompt_alignment_scatter
-from hyperforget.seeding import seeded
 
 logger = logging.getLogger(__name__)
 

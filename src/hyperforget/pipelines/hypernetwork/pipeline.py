@@ -4,7 +4,7 @@ from functools import partial, update_wrapper
 
 from kedro.pipeline import Node, Pipeline
 
-from hyperforget.dihyfo import VARIANTS
+from hyperforget.hypernet.model import VARIANTS
 from hyperforget.pipelines.hypernetwork import nodes
 
 

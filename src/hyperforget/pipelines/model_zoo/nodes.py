@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -13,52 +12,16 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from hyperforget import seeding, zoo
-from hyperforget.console import show_table
-from hyperforget.devices import resolve_device
-from hyperforget.flat_params import ParamLayout
-from hyperforget.plots import zoo_loss_distributions
-from hyperforget.targets import build_target
-from hyperforget.training import AscentConfig, SGDConfig
+from hyperforget import zoo
+from hyperforget.core import seeding
+from hyperforget.core.console import show_table
+from hyperforget.core.data import split_tensors
+from hyperforget.core.devices import resolve_device
+from hyperforget.core.targets import target_builder, weights_metadata
+from hyperforget.evaluation.plots import zoo_loss_distributions
+from hyperforget.zoo.training import AscentConfig, SGDConfig, zoo_sgd
 
 logger = logging.getLogger(__name__)
-
-
-def target_builder(model: dict[str, Any], manifest: dict[str, Any]):
-    """A function building the configured target network for this dataset."""
-    return partial(
-        build_target,
-        input_shape=tuple(manifest["input_shape"]),
-        num_classes=int(manifest["num_classes"]),
-        hidden=tuple(model["hidden"]),
-        kind=model["kind"],
-    )
-
-
-def weights_metadata(model: dict[str, Any], manifest: dict[str, Any]) -> dict[str, str]:
-    """What a weight file needs to be rebuilt: the model config and the parameter layout."""
-    layout = ParamLayout.from_module(target_builder(model, manifest)())
-    return {
-        "model": json.dumps(
-            {
-                **model,
-                "input_shape": manifest["input_shape"],
-                "num_classes": manifest["num_classes"],
-            }
-        ),
-        "layout": layout.describe(),
-    }
-
-
-def zoo_sgd(model_zoo: dict[str, Any], overrides: dict[str, Any] | None = None) -> SGDConfig:
-    """The zoo runs' recipe: ``training`` (with ``overrides``) at the zoo's input precision."""
-    precision = {"input_dtype": model_zoo["zoo_input_dtype"]}
-    return SGDConfig.from_params({**model_zoo["training"], **precision, **(overrides or {})})
-
-
-def split_tensors(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
-    """A split's (images, labels) on ``device``."""
-    return split["images"].to(device), split["labels"].to(device)
 
 
 def plan_zoo(

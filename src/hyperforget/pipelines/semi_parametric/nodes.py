@@ -14,15 +14,15 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from hyperforget import evaluation, spm
-from hyperforget.console import show_table
-from hyperforget.devices import resolve_device, synchronize
-from hyperforget.evaluation import distribution, forgetting
-from hyperforget.flat_params import flatten_module, load_flat_into
-from hyperforget.params import list_param, optional_positive_int
-from hyperforget.pipelines.model_zoo.nodes import split_tensors
-from hyperforget.plots import agreement_spread_bars
-from hyperforget.seeding import replica_seeds, seeded
+from hyperforget import spm
+from hyperforget.core.console import show_table
+from hyperforget.core.data import split_tensors
+from hyperforget.core.devices import resolve_device, synchronize
+from hyperforget.core.flat_params import flatten_module, load_flat_into
+from hyperforget.core.params import list_param, optional_positive_int
+from hyperforget.core.seeding import replica_seeds, seeded
+from hyperforget.evaluation import distribution, forgetting, metrics
+from hyperforget.evaluation.plots import agreement_spread_bars
 
 logger = logging.getLogger(__name__)
 MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "class_counts")
@@ -188,11 +188,11 @@ def train_semi_parametric(
     )
     classifier_seconds = time.perf_counter() - start
     with torch.no_grad():
-        classifier_acc = evaluation.accuracy(classifier(test_images).cpu(), test_labels.cpu())
+        classifier_acc = metrics.accuracy(classifier(test_images).cpu(), test_labels.cpu())
     rows = [
         {
             "model": f"spm_{mode}",
-            "test_accuracy": evaluation.accuracy(
+            "test_accuracy": metrics.accuracy(
                 spm.predict(model, memory, test_images, mode, config.neighbours).cpu(),
                 test_labels.cpu(),
             ),
@@ -223,11 +223,11 @@ def train_semi_parametric(
     }
     stacked = [memory_tensors(m) for m in memories]
     memory_rows = {name: torch.stack([m[name] for m in stacked]) for name in MEMORY_FIELDS}
-    metrics = {
+    mlflow_metrics = {
         f"spm.test_accuracy.{row['model']}": {"value": row["test_accuracy"], "step": 0}
         for row in rows
     }
-    return weights, {**memory_rows, "__metadata__": metadata}, table, metrics
+    return weights, {**memory_rows, "__metadata__": metadata}, table, mlflow_metrics
 
 
 def delete_from_memory(
@@ -395,10 +395,10 @@ def evaluate_semi_parametric(
     def predict(net: spm.SemiParametric, mem: spm.Memory, inputs: Tensor) -> Tensor:
         return spm.predict(net, mem, inputs, config.mode, config.neighbours).cpu()
 
-    def outputs(net: spm.SemiParametric, mem: spm.Memory) -> evaluation.Outputs:
-        return evaluation.Outputs(predict(net, mem, images), predict(net, mem, test_images))
+    def outputs(net: spm.SemiParametric, mem: spm.Memory) -> metrics.Outputs:
+        return metrics.Outputs(predict(net, mem, images), predict(net, mem, test_images))
 
-    def retrained(weights: Tensor, keep: Tensor) -> evaluation.Outputs:
+    def retrained(weights: Tensor, keep: Tensor) -> metrics.Outputs:
         """A retrained SPM's outputs, with its memory of the samples it was trained on."""
         net = load_flat_into(_model(config, class_manifest).to(dev), weights.to(dev))
         memory = spm.build_memory(
@@ -419,20 +419,20 @@ def evaluate_semi_parametric(
             for r, memory in enumerate(memories)
         ]
         keep = deleted[0].alive
-        reference = evaluation.Candidate(
+        reference = metrics.Candidate(
             "spm_oracle",
             retrained(spm_oracle_weights["params"][i], keep),
             seconds=float(spm_oracle_weights["seconds"][i]),
         )
         runs = {
             "spm": [
-                evaluation.Candidate(
+                metrics.Candidate(
                     "spm", outputs(net, mem), r, float(spm_unlearned_memory["seconds"][i, r])
                 )
                 for r, (net, mem) in enumerate(zip(models, deleted, strict=True))
             ],
             "spm_oracle": [
-                evaluation.Candidate(
+                metrics.Candidate(
                     "spm_oracle",
                     retrained(w, keep),
                     r,
@@ -442,8 +442,8 @@ def evaluate_semi_parametric(
             ],
         }
         f_train = ~keep.cpu()
-        _, f_test = evaluation.class_masks(train_labels, test_labels, tuple(plan["classes"]))
-        scenario_rows = evaluation.run_rows(
+        _, f_test = metrics.class_masks(train_labels, test_labels, tuple(plan["classes"]))
+        scenario_rows = metrics.run_rows(
             plan["name"],
             [c for candidates in runs.values() for c in candidates],
             reference,
@@ -486,7 +486,7 @@ def evaluate_semi_parametric(
         spread.append(
             {
                 "forget_classes": plan["name"],
-                **evaluation.agreement_spread(
+                **metrics.agreement_spread(
                     float(agreements["spm"].mean()), agreements["spm_oracle"]
                 ),
             }
@@ -499,7 +499,7 @@ def evaluate_semi_parametric(
             table["method_agreement"].mean(),
             table["retrained_agreement_mean"].mean(),
         )
-    metrics = {
+    mlflow_metrics = {
         f"spm.oracle_spread.{row['forget_classes']}.{column}": {"value": row[column], "step": 0}
         for row in spread
         for column in ("retrained_agreement_mean", "method_minus_retrained")
@@ -510,5 +510,5 @@ def evaluate_semi_parametric(
         pd.DataFrame(f_rows),
         table,
         agreement_spread_bars(table, "SPM"),
-        metrics,
+        mlflow_metrics,
     )

@@ -11,9 +11,11 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hyperforget.devices import resolve_device
-from hyperforget.pipelines.model_zoo.nodes import split_tensors, target_builder
+from hyperforget.core.data import split_tensors
+from hyperforget.core.devices import resolve_device
+from hyperforget.core.targets import target_builder
 from hyperforget.unlearning import ForgetRequest, method_specs, run_method, select_methods
+from hyperforget.unlearning import method_config as method_config_of
 
 logger = logging.getLogger(__name__)
 
@@ -31,9 +33,11 @@ def unlearn(
     method_config: dict[str, Any] | None,
     method_runs: int,
     device: str,
+    base_config: dict[str, Any] | None = None,
     **resources: Any,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
-    """Run ``method`` (parameters ``method_config``: ``unlearning.methods.<method>``)
+    """Run ``method`` (parameters ``method_config``: ``unlearning.methods.<method>``, over
+    ``base_config``, the block of the method it extends, if any)
     ``method_runs`` times on every forget scenario, run r with seed ``unlearning.seed + r``
     (its minibatch order, random parts or sampling noise): weights
     ``[S, M, P]``, seconds ``[S, M]``, and MLflow metrics of its seconds and numeric diagnostics
@@ -49,7 +53,8 @@ def unlearn(
     if method not in select_methods(methods_to_run):
         logger.info("%s is not in unlearning.run: skipped", method)
         forget_scenarios = []
-    config = {"method": method, **(method_config or {})}
+    spec = method_specs()[method]
+    config = method_config_of(method, {method: method_config, spec.extends: base_config})
     base = ForgetRequest(
         original=original_weights["params"].to(dev),
         forget_classes=(),
@@ -59,7 +64,6 @@ def unlearn(
         build=target_builder(model, class_manifest),
         seed=int(seed),
     )
-    spec = method_specs()[method]
     prepared = resources
     if spec.prepare and forget_scenarios:
         prepared = spec.prepare(resources, base, config)
@@ -111,7 +115,7 @@ def unlearn(
             "forget_classes": json.dumps([s["name"] for s in forget_scenarios]),
             "runs": str(runs),
             "seeds": json.dumps([base.seed + r for r in range(runs)]),
-            "config": json.dumps(config, default=str),
+            "config": json.dumps(config.to_dict()),
             "selection_rule": str(infos[0][0].get("selection_rule", "")) if infos else "",
             "rows": "[s, r] = run r (seed unlearning.seed + r) on forget scenario s",
         },

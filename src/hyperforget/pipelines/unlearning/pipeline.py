@@ -37,6 +37,11 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs={
                     **common,
                     "method_config": f"params:unlearning.methods.{method}",
+                    **(
+                        {"base_config": f"params:unlearning.methods.{spec.extends}"}
+                        if spec.extends
+                        else {}
+                    ),
                     **spec.inputs,
                 },
                 outputs=[f"{method}_unlearned_weights", f"{method}_unlearning_metrics"],

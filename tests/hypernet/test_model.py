@@ -1,10 +1,16 @@
 import pytest
 import torch
 
+from hyperforget.core.flat_params import ParamLayout
+from hyperforget.core.targets import build_target
 from hyperforget.datasets import SafetensorsDataset
-from hyperforget.dihyfo import DiHyFo, DiHyFoConfig, ParamChunks, PerChunkLinear, load_dihyfo
-from hyperforget.flat_params import ParamLayout
-from hyperforget.targets import build_target
+from hyperforget.hypernet.model import (
+    DiHyFo,
+    DiHyFoConfig,
+    ParamChunks,
+    PerChunkLinear,
+    load_dihyfo,
+)
 
 SMALL = DiHyFoConfig(
     variant="dihyfo1", width=16, depth=1, heads=2, chunk_size=20, num_frequencies=4

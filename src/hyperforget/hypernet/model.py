@@ -33,7 +33,7 @@ from functools import partial
 import torch
 from torch import Tensor, nn
 
-from hyperforget.flat_params import ParamLayout, ParamSlot
+from hyperforget.core.flat_params import ParamLayout, ParamSlot
 
 VARIANTS = ("dihyfo1", "dihyfo2")
 

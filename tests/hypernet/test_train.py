@@ -4,10 +4,11 @@ import pandas as pd
 import pytest
 import torch
 
-from hyperforget.diffusion import GaussianDiffusion
-from hyperforget.dihyfo import DiHyFo, DiHyFoConfig
-from hyperforget.flat_params import ParamLayout, batched_forward
-from hyperforget.hypertrain import (
+from hyperforget.core.flat_params import ParamLayout, batched_forward
+from hyperforget.core.targets import build_target
+from hyperforget.hypernet.diffusion import GaussianDiffusion
+from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig
+from hyperforget.hypernet.train import (
     HyperTrainConfig,
     ZooSet,
     held_out_runs,
@@ -16,7 +17,6 @@ from hyperforget.hypertrain import (
     sample_params,
     train_hypernetwork,
 )
-from hyperforget.targets import build_target
 
 CONFIG = DiHyFoConfig(
     variant="dihyfo1", width=16, depth=1, heads=2, chunk_size=40, num_frequencies=4

@@ -378,3 +378,8 @@ def normalise(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Te
 
 def class_counts(labels: Tensor, num_classes: int) -> list[int]:
     return torch.bincount(labels, minlength=num_classes).tolist()
+
+
+def split_tensors(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
+    """A split's (images, labels) on ``device``."""
+    return split["images"].to(device), split["labels"].to(device)

@@ -22,11 +22,11 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from hyperforget.devices import synchronize
-from hyperforget.flat_params import flatten_module
-from hyperforget.metrics import PerClass, evaluate_per_class
-from hyperforget.seeding import seeded
-from hyperforget.training import AscentConfig, SGDConfig, batch_schedule, train_batched
+from hyperforget.core.devices import synchronize
+from hyperforget.core.flat_params import flatten_module
+from hyperforget.core.per_class import PerClass, evaluate_per_class
+from hyperforget.core.seeding import seeded
+from hyperforget.zoo.training import AscentConfig, SGDConfig, batch_schedule, train_batched
 
 REGIMES = ("learn", "retain", "forget")
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hyperforget.devices import resolve_device
+from hyperforget.core.devices import resolve_device
 
 
 def test_auto_picks_cuda_only_when_present():

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hyperforget.seeding import replica_seeds, seeded
+from hyperforget.core.seeding import replica_seeds, seeded
 
 
 def test_seeded_draws_depend_on_the_seed_only_and_restore_the_global_generator():

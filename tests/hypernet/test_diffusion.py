@@ -1,6 +1,6 @@
 import torch
 
-from hyperforget.diffusion import GaussianDiffusion
+from hyperforget.hypernet.diffusion import GaussianDiffusion
 
 
 def toy_denoiser(x_t, t):

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from hyperforget import zoo
-from hyperforget.targets import build_target
-from hyperforget.training import AscentConfig, SGDConfig
+from hyperforget.core.targets import build_target
+from hyperforget.zoo.training import AscentConfig, SGDConfig
 
 
 def build():
@@ -82,7 +82,7 @@ def test_build_zoo_table_describes_each_checkpoint_row(splits):
     assert list(built.table.columns) == [*expected, "val_loss", "val_acc"]
     assert built.dropped == {"learn": 0, "retain": 0, "forget": 0}
     # row i of the table is row i of the tensor: re-evaluating a row reproduces its losses
-    from hyperforget.metrics import evaluate_per_class
+    from hyperforget.core.per_class import evaluate_per_class
 
     row = 17
     stats = evaluate_per_class(build(), built.params[row], *val, 3)

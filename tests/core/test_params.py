@@ -1,7 +1,7 @@
 import pytest
 from omegaconf import OmegaConf
 
-from hyperforget.params import (
+from hyperforget.core.params import (
     list_param,
     optional_positive_int,
     parse_retain_margins,

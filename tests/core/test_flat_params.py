@@ -1,8 +1,13 @@
 import pytest
 import torch
 
-from hyperforget.flat_params import ParamLayout, batched_forward, flatten_module, load_flat_into
-from hyperforget.targets import build_target
+from hyperforget.core.flat_params import (
+    ParamLayout,
+    batched_forward,
+    flatten_module,
+    load_flat_into,
+)
+from hyperforget.core.targets import build_target
 
 
 def make_target(seed: int = 0):

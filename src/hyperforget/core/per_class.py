@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from hyperforget.flat_params import batched_forward
+from hyperforget.core.flat_params import batched_forward
 
 
 @dataclass

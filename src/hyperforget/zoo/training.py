@@ -20,8 +20,8 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
-from hyperforget.flat_params import ParamLayout, load_flat_into
-from hyperforget.metrics import cross_entropy_per_sample
+from hyperforget.core.flat_params import ParamLayout, load_flat_into
+from hyperforget.core.per_class import cross_entropy_per_sample
 
 INPUT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -224,3 +224,9 @@ def train_single(
         schedule.step()
         snapshot(step + 1)
     return torch.stack([saved[s].clone().cpu() for s in checkpoint_steps])
+
+
+def zoo_sgd(model_zoo: dict[str, Any], overrides: dict[str, Any] | None = None) -> SGDConfig:
+    """The zoo runs' recipe: ``training`` (with ``overrides``) at the zoo's input precision."""
+    precision = {"input_dtype": model_zoo["zoo_input_dtype"]}
+    return SGDConfig.from_params({**model_zoo["training"], **precision, **(overrides or {})})

@@ -1,7 +1,7 @@
 import torch
 import torch.nn.functional as F
 
-from hyperforget.metrics import per_class_from_logits
+from hyperforget.core.per_class import per_class_from_logits
 
 
 def test_per_class_statistics_match_plain_cross_entropy_and_argmax():

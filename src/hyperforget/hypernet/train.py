@@ -25,9 +25,9 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from hyperforget.diffusion import GaussianDiffusion
-from hyperforget.dihyfo import DiHyFo
-from hyperforget.flat_params import ParamLayout
+from hyperforget.core.flat_params import ParamLayout
+from hyperforget.hypernet.diffusion import GaussianDiffusion
+from hyperforget.hypernet.model import DiHyFo
 
 
 @dataclass

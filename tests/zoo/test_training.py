@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from hyperforget.flat_params import flatten_module
-from hyperforget.targets import build_target
-from hyperforget.training import (
+from hyperforget.core.flat_params import flatten_module
+from hyperforget.core.targets import build_target
+from hyperforget.zoo.training import (
     AscentConfig,
     SGDConfig,
     batch_schedule,
@@ -67,7 +67,7 @@ def test_training_reduces_the_loss(toy_data):
     schedule = batch_schedule([torch.arange(60)] * 2, [0, 1], 12, steps=60)
     ckpts = train_batched(build(), inits([0, 1]), images, labels, schedule, config, [0, 60])
     module = build()
-    from hyperforget.metrics import evaluate_per_class
+    from hyperforget.core.per_class import evaluate_per_class
 
     stats = evaluate_per_class(module, ckpts.flatten(0, 1), images, labels, 3)
     first, last = stats.total_loss.view(2, 2).unbind(1)
@@ -100,7 +100,7 @@ def test_bounded_ascent_raises_the_forget_loss_only(toy_data):
         forget_batches=batch_schedule([forget], [2], 8, steps),
         ascent=AscentConfig(weight=1.0, cap=3.0),
     )
-    from hyperforget.metrics import evaluate_per_class
+    from hyperforget.core.per_class import evaluate_per_class
 
     stats = evaluate_per_class(build(), ckpts[0], images, labels, 3)
     assert stats.loss[1, 0] > stats.loss[0, 0] + 1.0

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
 
-from hyperforget import data
+from hyperforget.core import data
 from tests.conftest import PROJECT_ROOT
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}

@@ -11,12 +11,17 @@ bfloat16 matmuls (AVX512-BF16, AMX) or on GPUs its matmuls run about twice as fa
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from functools import partial
 from math import prod
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from hyperforget.core.flat_params import ParamLayout
 
 
 class MLP(nn.Module):
@@ -105,3 +110,29 @@ def build_target(
     if kind != "mlp":
         raise ValueError(f"Unknown target network kind {kind!r}; available: 'mlp'.")
     return MLP(in_features=prod(input_shape), hidden=hidden, num_classes=num_classes)
+
+
+def target_builder(model: dict[str, Any], manifest: dict[str, Any]):
+    """A function building the configured target network for this dataset."""
+    return partial(
+        build_target,
+        input_shape=tuple(manifest["input_shape"]),
+        num_classes=int(manifest["num_classes"]),
+        hidden=tuple(model["hidden"]),
+        kind=model["kind"],
+    )
+
+
+def weights_metadata(model: dict[str, Any], manifest: dict[str, Any]) -> dict[str, str]:
+    """What a weight file needs to be rebuilt: the model config and the parameter layout."""
+    layout = ParamLayout.from_module(target_builder(model, manifest)())
+    return {
+        "model": json.dumps(
+            {
+                **model,
+                "input_shape": manifest["input_shape"],
+                "num_classes": manifest["num_classes"],
+            }
+        ),
+        "layout": layout.describe(),
+    }
