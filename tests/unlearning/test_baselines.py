@@ -139,9 +139,11 @@ def test_scrubs_max_pass_takes_forget_steps_steps_whatever_the_forget_set(
 
 
 def test_fine_tuning_takes_more_epochs_only_while_the_class_is_still_recognised(forget_request):
-    cfg = config("ft", epochs=1, max_epochs=3)
+    (_, retain_labels) = forget_retain(forget_request)[1]
+    per_epoch = -(-len(retain_labels) // config("ft").batch_size)
+    cfg = config("ft", epochs=1, max_steps=3 * per_epoch + 1)  # room for 3 epochs, not 4
     unreachable = run_method("ft", forget_request, replace(cfg, stop_accuracy=-1.0))
-    assert unreachable.info["epochs"] == 3
+    assert unreachable.info["epochs"] == 3 and unreachable.info["steps"] == 3 * per_epoch
     reached = run_method("ft", forget_request, replace(cfg, stop_accuracy=100.0))
     assert reached.info["epochs"] == 1
     # epochs taken one at a time draw the same batches as one call for all of them
