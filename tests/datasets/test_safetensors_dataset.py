@@ -58,3 +58,30 @@ def test_preview_lists_tensors_and_metadata_from_the_header(tmp_path):
         "seconds": {"dtype": "F64", "shape": [3]},
     }
     assert preview["metadata"] == {"model": "mlp", "long": "x" * 10 + "…"}
+
+
+def test_equal_tensors_and_metadata_give_identical_bytes(tmp_path):
+    """safetensors writes its metadata from a hash map, in an order that changes from call to
+    call; the dataset writes the header sorted, so reruns give byte-identical files."""
+    data = {
+        "params": torch.arange(12.0).reshape(3, 4),
+        "seed": torch.tensor([3]),
+        "__metadata__": {f"key{i}": f"value {i}" for i in range(20)},
+    }
+    blobs = set()
+    for i in range(6):
+        path = tmp_path / f"w{i}.safetensors"
+        SafetensorsDataset(filepath=str(path)).save(data)
+        blobs.add(path.read_bytes())
+    assert len(blobs) == 1
+    loaded = SafetensorsDataset(filepath=str(tmp_path / "w0.safetensors")).load()
+    assert torch.equal(loaded["params"], data["params"])
+    assert {k: v for k, v in loaded["__metadata__"].items() if k != "__file__"} == data[
+        "__metadata__"
+    ]
+
+
+def test_a_save_leaves_no_partial_file_behind(tmp_path):
+    path = tmp_path / "w.safetensors"
+    SafetensorsDataset(filepath=str(path)).save({"x": torch.ones(3)})
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import struct
 from collections.abc import Callable
 from copy import deepcopy
@@ -29,6 +30,20 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 METADATA_KEY = "__metadata__"
+
+
+def canonical(blob: bytes) -> bytes:
+    """``blob`` (a safetensors file) with its header's keys in sorted order: safetensors writes
+    the metadata from a hash map, in an order that changes from call to call, so equal tensors
+    and metadata would give different bytes. The tensor bytes are untouched (their offsets are
+    relative to the end of the header)."""
+    (header_len,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8 : 8 + header_len])
+    if METADATA_KEY in header:
+        header[METADATA_KEY] = dict(sorted(header[METADATA_KEY].items()))
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the data section stays 8-byte aligned, as safetensors has it
+    return struct.pack("<Q", len(text)) + text + blob[8 + header_len :]
 
 
 def _read_header(read: Callable[[int], bytes]) -> dict[str, Any]:
@@ -96,12 +111,18 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
             )
         if metadata is not None:
             metadata = {str(k): str(v) for k, v in metadata.items()}
-        blob = save_safetensors(
-            {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata
+        blob = canonical(
+            save_safetensors(
+                {k: v.detach().cpu().contiguous() for k, v in tensors.items()}, metadata=metadata
+            )
         )
         save_path = get_filepath_str(self._get_save_path(), self._protocol)
-        with self._fs.open(save_path, mode="wb") as handle:
+        # written whole to a temporary name, then renamed: an interrupted save never leaves a
+        # truncated file under the dataset's name
+        partial = f"{save_path}.partial-{os.getpid()}"
+        with self._fs.open(partial, mode="wb") as handle:
             handle.write(blob)
+        self._fs.mv(partial, save_path)
         self._fs.invalidate_cache(save_path)
 
     def preview(self, max_metadata_chars: int = 300) -> dict[str, Any]:
