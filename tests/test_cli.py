@@ -3,8 +3,14 @@ ends with one clear line, and its traceback is in info.log."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import mlflow
 import pytest
 
 from tests.conftest import copy_project, run_kedro
@@ -37,3 +43,31 @@ def test_verbose_prints_the_traceback(project):
     done = run_kedro(project, *BAD_CLASS, "--verbose")
     assert done.returncode == 1
     assert "Traceback" in done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_run_is_killed_in_mlflow_never_finished(tmp_path, sig, code):
+    project = copy_project(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    env |= {"KEDRO_DISABLE_TELEMETRY": "1", "DO_NOT_TRACK": "1"}
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    process = subprocess.Popen(
+        [kedro, "run", "--pipelines", "unlearn", "--env", "test"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    log = project / "info.log"
+    deadline = time.monotonic() + 240
+    while not (log.exists() and "Running node:" in log.read_text()):
+        assert process.poll() is None and time.monotonic() < deadline, "the run never started"
+        time.sleep(0.5)
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == code
+    assert "Interrupted by" in stderr and "marked KILLED" in stderr
+    client = mlflow.MlflowClient(f"sqlite:///{project / 'mlflow-test.db'}")
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert [run.info.status for run in runs] == ["KILLED"]

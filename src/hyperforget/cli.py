@@ -1,10 +1,13 @@
 """Project commands: Kedro's own ``kedro run``, with a refused or failed run reported as one
 line. The full traceback goes to ``info.log`` (conf/logging.yml), or to the terminal with
-``--verbose``. Kedro picks this module up as the project's ``cli.py``."""
+``--verbose``. An interrupted run (Ctrl-C, SIGTERM) ends its MLflow run as KILLED, never
+FINISHED (mlflow's exit handler) or RUNNING (no handler at all), and exits with 130 / 143.
+Kedro picks this module up as the project's ``cli.py``."""
 
 from __future__ import annotations
 
 import logging
+import signal
 from typing import Any
 
 import click
@@ -29,8 +32,18 @@ def cli() -> None:
 )
 @click.pass_context
 def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
+    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         return ctx.invoke(kedro_run, **kwargs)
+    except (KeyboardInterrupt, Terminated) as interrupt:
+        by, code = ("SIGTERM", 143) if isinstance(interrupt, Terminated) else ("Ctrl-C", 130)
+        tracked = _end_mlflow_run("KILLED")
+        logger.error("kedro run interrupted by %s", by)
+        click.echo(
+            f"Interrupted by {by}" + (f"; MLflow run {tracked} marked KILLED." if tracked else "."),
+            err=True,
+        )
+        ctx.exit(code)
     except Exception as error:
         if verbose:
             raise
@@ -39,6 +52,28 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
         raise click.ClickException(
             f"{type(error).__name__}: {error}\n({where}; --verbose prints it)"
         ) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the run is, so it unwinds like Ctrl-C (not an ``Exception``: no
+    node or hook may swallow it)."""
+
+
+def _raise_interrupted(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
+def _end_mlflow_run(status: str) -> str | None:
+    """End the active MLflow run, if any, with ``status``; its id."""
+    import mlflow
+
+    active = mlflow.active_run()
+    if active is None:
+        return None
+    mlflow.end_run(status=status)
+    return active.info.run_id
 
 
 def _log_to_file(error: Exception) -> str | None:
