@@ -71,3 +71,11 @@ def test_an_interrupted_run_is_killed_in_mlflow_never_finished(tmp_path, sig, co
     client = mlflow.MlflowClient(f"sqlite:///{project / 'mlflow-test.db'}")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert [run.info.status for run in runs] == ["KILLED"]
+    assert not list((project / "data" / "09_runs").glob("*.json"))  # never a complete run
+
+
+def test_an_unknown_environment_is_refused_naming_the_known_ones(project):
+    done = run_kedro(project, "run", "--env", "nosuchenv")
+    assert done.returncode == 1
+    assert "Error: No environment 'nosuchenv': --env takes a folder of" in done.stderr
+    assert "mnist4" in done.stderr and "test" in done.stderr

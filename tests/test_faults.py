@@ -39,6 +39,7 @@ FAULTS = [
     ("data_preparation.subset", 0, r"data_preparation.subset must be >= 1; got 0"),
     ("data_preparation.split.seed", -1, r"data_preparation.split.seed must be >= 0; got -1"),
     ("data_preparation.classes", [11], r"\[11\], outside the valid range 0..9"),
+    ("data_preparation.classes", ["a 2"], r"classes must list class ids .*, got \['a'\]"),
     ("hypernetwork.training.steps", 0, r"hypernetwork.training.steps must be >= 1; got 0"),
     ("hypernetwork.training.precision", "float16", r"training.precision must be one of "),
     ("hypernetwork.model.heads", 3, r"hypernetwork.model.width \(\d+\) must be a multiple of "),
@@ -70,7 +71,14 @@ FAULTS = [
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return copy_project(tmp_path_factory.mktemp("faults"))
+    path = copy_project(tmp_path_factory.mktemp("faults"))
+    # mlflow caches a tracking store per URI for the process: with the test environment's
+    # relative sqlite:///mlflow-test.db, a later in-process run of another copy of the project
+    # would log into this copy's database
+    config = path / "conf/test/mlflow.yml"
+    relative = "sqlite:///mlflow-test.db"
+    config.write_text(config.read_text().replace(relative, f"sqlite:///{path}/mlflow-test.db"))
+    return path
 
 
 @pytest.mark.parametrize(("parameter", "value", "message"), FAULTS, ids=[f[0] for f in FAULTS])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import mlflow
@@ -380,6 +384,89 @@ def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tm
     )
 
 
+def manifests(project_path: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((project_path / "data/09_runs").glob("*"))]
+
+
+def test_a_complete_run_records_its_lineage(project):
+    (run,) = manifests(project)
+    assert run["complete"] and run["env"] == "test" and run["inputs"] == {}
+    assert {"original_weights", "train_split", "results_table"} <= set(run["outputs"])
+    version = only_version(project / "data/06_models/original_weights.safetensors").parent.name
+    assert run["save_version"] == version
+
+
+def test_classes_4_to_7_after_a_0_to_3_run_are_refused_never_mixed(project, tmp_path):
+    """Re-preparing the data with other classes, then rerunning unlearning and evaluation,
+    would score weights trained on 0-3 against splits of 4-7: refused, naming the fix; with the
+    earlier run named as lineage, the rerun reads that run's splits, not the new ones."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    first = manifests(copy)[0]["save_version"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(copy)
+        run_unlearn(copy, {"data_preparation": {"classes": [4, 5, 6, 7]}}, ("data_preparation",))
+        prepared = manifests(copy)[-1]
+        assert prepared["pipelines"] == ["data_preparation"]
+        before = written_files(copy)
+        with pytest.raises(ValueError, match=r"original_weights.* not in the lineage of run "):
+            run_unlearn(copy, {"unlearning": {"run": ["ssd"]}}, ("unlearning", "evaluation"))
+        assert written_files(copy) == before
+        run_unlearn(
+            copy, {"lineage": first, "unlearning": {"run": ["ssd"]}}, ("unlearning", "evaluation")
+        )
+    rerun = manifests(copy)[-1]
+    assert rerun["inputs"]["train_split"] == first != prepared["save_version"]
+    results = pd.read_csv(copy / "data/08_reporting/results.csv")
+    assert set(results["method"]) == {"original", "oracle", "ssd", *SPM_ROWS}
+
+
+def test_two_runs_at_once_each_report_only_their_own_rows(project, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    runs = {
+        method: subprocess.Popen(
+            [
+                kedro,
+                "run",
+                "--pipelines",
+                "unlearning,evaluation",
+                "--env",
+                "test",
+                "--params",
+                f"unlearning.run=[{method}]",
+            ],
+            cwd=copy,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for method in ("ssd", "ft")
+    }
+    for method, process in runs.items():
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, (method, stderr[-2000:])
+    new = manifests(copy)[1:]
+    assert len(new) == 2
+    for run in new:
+        table = pd.read_parquet(
+            copy / "data/08_reporting/results.parquet" / run["save_version"] / "results.parquet"
+        )
+        methods = set(table["method"]) - {"original", "oracle", *SPM_ROWS}
+        assert len(methods) == 1, methods
+        assert run["inputs"]["original_weights"] == manifests(project)[0]["save_version"]
+    assert {
+        m
+        for run in new
+        for m in pd.read_parquet(
+            copy / "data/08_reporting/results.parquet" / run["save_version"] / "results.parquet"
+        )["method"]
+    } >= {"ssd", "ft"}
+
+
 def test_spm_forgets_chosen_samples_and_refuses_unknown_ids(project, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(project, copy)
@@ -409,6 +496,21 @@ def test_unknown_method_fails_before_anything_is_written(project):
         patch.chdir(project)
         with pytest.raises(ValueError, match=r"'sdd' in unlearning.run; available: dihyfo1, "):
             run_unlearn(project, {"unlearning": {"run": ["ssd", "sdd"]}})
+    assert written_files(project) == before
+
+
+def test_a_partial_rerun_refuses_forget_classes_it_cannot_honour(project):
+    """The scenarios are planned in data_preparation: a rerun of unlearning,evaluation with
+    other forget_classes would silently run the saved ones."""
+    before = written_files(project)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(project)
+        with pytest.raises(ValueError, match=r"forget_classes is \[2\], but the saved forget "):
+            run_unlearn(
+                project,
+                {"unlearning": {"forget_classes": [2]}},
+                pipelines=("unlearning", "evaluation"),
+            )
     assert written_files(project) == before
 
 

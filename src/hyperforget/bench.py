@@ -80,7 +80,7 @@ def embedded_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     }
 
 
-def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: str | None) -> None:
+def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: str | None) -> None:  # noqa: PLR0915 (one benchmark, read top to bottom)
     splits = embedded_splits()
     (images, labels), (val_images, val_labels) = splits["train"], splits["val"]
     build = partial(build_target, (1, 28, 28), 10, (10,))

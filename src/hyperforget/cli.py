@@ -32,6 +32,7 @@ def cli() -> None:
 )
 @click.pass_context
 def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
+    _check_env(kwargs.get("env"))
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     try:
         return ctx.invoke(kedro_run, **kwargs)
@@ -54,6 +55,21 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _check_env(env: str | None) -> None:
+    """An environment that is not a folder of conf/ is refused, naming the ones there (Kedro
+    would run with base alone, and MLflow fail on a backend it was never given)."""
+    from pathlib import Path
+
+    if env is None:
+        return
+    conf = Path.cwd() / "conf"
+    known = sorted(p.name for p in conf.iterdir() if p.is_dir()) if conf.is_dir() else []
+    if env not in known:
+        raise click.ClickException(
+            f"No environment {env!r}: --env takes a folder of {conf} ({', '.join(known)})."
+        )
 
 
 class Terminated(BaseException):

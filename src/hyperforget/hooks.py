@@ -78,6 +78,34 @@ class CheckRunParametersHook:
             non_negative(evaluation, "oracle_max_z", 3.0, "a number of retrained sd")
         if names & {"plan_zoo", "evaluate", "plan_spm_deletions"}:
             run_counts(catalog.load("params:evaluation"))
+        if "plan_forget_scenarios" not in names:
+            _check_saved_scenarios(pipeline, catalog)
+
+
+def _check_saved_scenarios(pipeline, catalog) -> None:
+    """A partial rerun (``--pipelines unlearning,evaluation``) uses the forget scenarios saved
+    by ``data_preparation``, and the oracles ``model_zoo`` retrained for them: refuse when
+    ``unlearning.forget_classes`` asks for others, rather than silently run the saved ones."""
+    from hyperforget.core.params import list_param
+
+    if not any("forget_scenarios" in node.inputs for node in pipeline.nodes):
+        return
+    if not (catalog.exists("forget_scenarios") and catalog.exists("class_manifest")):
+        return  # nothing saved yet: the run fails on the missing input, naming it
+    saved = [s["classes"][0] for s in catalog.load("forget_scenarios") if len(s["classes"]) == 1]
+    requested = list_param(catalog.load("params:unlearning.forget_classes"))
+    wanted = list(range(int(catalog.load("class_manifest")["num_classes"])))
+    if requested is not None:
+        wanted = list(dict.fromkeys(requested))
+    if wanted != saved:
+        asked = "null (every class)" if requested is None else str(requested)
+        classes = " ".join(map(str, wanted))
+        raise ValueError(
+            f"unlearning.forget_classes is {asked}, but the saved forget scenarios are classes "
+            f"{saved}: they are planned in data_preparation and their oracles retrained in "
+            "model_zoo, so a partial rerun cannot change them. Run the chain to honour it: "
+            f'kedro run --pipelines unlearn --params "unlearning.forget_classes=[{classes}]"'
+        )
 
 
 def git_state(path: Path) -> dict[str, str]:

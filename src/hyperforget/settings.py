@@ -3,11 +3,12 @@
 from kedro.config import OmegaConfigLoader
 
 from hyperforget.hooks import CheckRunParametersHook, MlflowArtifactsHook, MlflowLineageHook
+from hyperforget.lineage import LineageHook
 from hyperforget.quiet import silence_unactionable_warnings
 
 silence_unactionable_warnings()
 
-HOOKS = (MlflowArtifactsHook(), CheckRunParametersHook(), MlflowLineageHook())
+HOOKS = (MlflowArtifactsHook(), CheckRunParametersHook(), LineageHook(), MlflowLineageHook())
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

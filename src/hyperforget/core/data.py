@@ -220,6 +220,12 @@ def select_classes(data: LabelledImages, classes: Sequence[int] | None) -> Label
     """
     if classes is None:
         classes = list(range(data.num_classes))
+    not_ids = [c for c in classes if isinstance(c, bool) or not isinstance(c, int)]
+    if not_ids:
+        raise ValueError(
+            f"data_preparation.classes must list class ids (whole numbers), got {not_ids}; e.g. "
+            '--params "data_preparation.classes=[0 1 2 3]".'
+        )
     classes = [int(c) for c in classes]
     if not classes:
         raise ValueError(

@@ -192,7 +192,7 @@ class Candidate:
     prompt_r2: float = math.nan
 
 
-def run_rows(
+def run_rows(  # noqa: PLR0913 (one row per run needs every part of its scenario)
     scenario: str,
     candidates: list[Candidate],
     reference: Candidate,

@@ -311,7 +311,7 @@ def train_hypernetwork(
 
 
 @torch.no_grad()
-def sample_params(
+def sample_params(  # noqa: PLR0913 (the sampler's knobs, each a parameter of unlearning.methods.<dihyfo>)
     model: DiHyFo,
     diffusion: GaussianDiffusion,
     target_loss: Tensor,

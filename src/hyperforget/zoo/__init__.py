@@ -134,7 +134,7 @@ class TrainedRuns:
     batch_size: int
 
 
-def train_runs(
+def train_runs(  # noqa: PLR0913 (a regime's runs: data, recipe, budget and starting weights)
     module: nn.Module,
     specs: Sequence[RunSpec],
     images: Tensor,
@@ -250,7 +250,7 @@ def _select(runs: TrainedRuns, rows: Sequence[int]) -> TrainedRuns:
     )
 
 
-def build_zoo(
+def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
     build: Callable[[], nn.Module],
     specs: Sequence[RunSpec],
     train: tuple[Tensor, Tensor],

@@ -129,7 +129,7 @@ def _batched_logits(module: nn.Module, params: dict[str, Tensor], inputs: Tensor
     return torch.vmap(lambda p, x: functional_call(module, p, (x,)))(params, inputs)
 
 
-def train_batched(
+def train_batched(  # noqa: PLR0913 (the batched trainer's whole recipe)
     module: nn.Module,
     init_params: Tensor,
     images: Tensor,
