@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import mlflow
@@ -421,6 +423,38 @@ def test_classes_4_to_7_after_a_0_to_3_run_are_refused_never_mixed(project, tmp_
     assert set(results["method"]) == {"original", "oracle", "ssd", *SPM_ROWS}
 
 
+def test_after_an_interrupted_rerun_the_next_reads_the_last_complete_run(project, tmp_path):
+    """An interrupted run leaves some versions behind; it writes no manifest, so the next
+    partial rerun reads the last complete run's weights, not the interrupted run's."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    first = manifests(copy)[0]["save_version"]
+    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    command = [kedro, "run", "--pipelines", "unlearning,evaluation", "--env", "test"]
+    process = subprocess.Popen(
+        [*command, "--params", "unlearning.run=[ssd]"],
+        cwd=copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    outputs = copy / "data/07_model_output"
+    deadline = time.monotonic() + 300
+    while not [v for v in outputs.glob("*/*") if v.name != first]:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=120) == 130
+    interrupted = {v.name for v in outputs.glob("*/*")} - {first}
+    assert interrupted and len(manifests(copy)) == 1
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(copy)
+        run_unlearn(copy, {"unlearning": {"run": ["ssd"]}}, ("evaluation",))
+    rerun = manifests(copy)[-1]
+    assert rerun["inputs"]["ssd_unlearned_weights"] == first
+
+
 def test_two_runs_at_once_each_report_only_their_own_rows(project, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(project, copy)
@@ -563,6 +597,8 @@ def test_a_fresh_rerun_with_the_same_seeds_gives_the_same_tables(project, tmp_pa
                         and torch.allclose(tensor, second[key], rtol=0, atol=0, equal_nan=True)
                     )
                     assert same, (file, key)
+            if "seconds" not in first:  # nothing timed inside: the very same bytes
+                assert file.read_bytes() == only_version(twin).read_bytes(), file
     pd.testing.assert_frame_equal(
         read_runs(project).drop(columns=["seconds", "speedup"]),
         read_runs(rerun).drop(columns=["seconds", "speedup"]),

@@ -149,3 +149,23 @@ def test_fine_tuning_takes_more_epochs_only_while_the_class_is_still_recognised(
     # epochs taken one at a time draw the same batches as one call for all of them
     fixed = run_method("ft", forget_request, replace(cfg, epochs=3, stop_accuracy=None))
     assert torch.equal(fixed.params, unreachable.params)
+
+
+def test_scrub_takes_max_passes_after_max_epochs_only_while_not_forgotten(
+    forget_request, monkeypatch
+):
+    (images, labels), _ = forget_retain(forget_request)
+    passes = []
+    real = common.minibatches
+
+    def counting(num_samples, batch_size, epochs, generator):
+        if num_samples == len(labels):  # a max pass over the forget set
+            passes.append(1)
+        return real(num_samples, batch_size, epochs, generator)
+
+    monkeypatch.setattr(common, "minibatches", counting)
+    cfg = config("scrub", epochs=3, max_epochs=0)
+    run_method("scrub", forget_request, replace(cfg, stop_accuracy=None))
+    assert passes == []
+    run_method("scrub", forget_request, replace(cfg, stop_accuracy=-1.0))  # never reached
+    assert passes == [1, 1, 1]
