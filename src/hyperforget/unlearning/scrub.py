@@ -11,7 +11,7 @@ first 3 with max-steps.
 
 A later epoch also starts with a max pass while the forget-train accuracy is above
 ``stop_accuracy`` (a departure from the paper's fixed ``msteps``): the min steps on the retain
-set pull a class back, and on MNIST-4 three max passes left digit 1 at 91% forget-train accuracy.
+set can pull a class back after the last of the paper's max passes (docs/carry-over.md).
 
 The max-step pass is ``forget_steps`` optimiser steps over the whole forget set (its batch is
 the forget set split that many ways), not a fixed batch size: the max-step is unbounded, so its
