@@ -34,6 +34,9 @@ def cli() -> None:
 def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     _check_env(kwargs.get("env"))
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
+    # Ctrl-C raises KeyboardInterrupt even where the run was started with SIGINT ignored (a
+    # background job of a non-interactive shell inherits that)
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return ctx.invoke(kedro_run, **kwargs)
     except (KeyboardInterrupt, Terminated) as interrupt:
@@ -55,6 +58,7 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def _check_env(env: str | None) -> None:
