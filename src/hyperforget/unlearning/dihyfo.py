@@ -26,14 +26,14 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from hyperforget.core.config import Config, ConfigError, setting
+from hyperforget.core.config import Config, setting
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.per_class import evaluate_per_class
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFoConfig, load_dihyfo
 from hyperforget.hypernet.train import prompt_alignment, sample_params
 from hyperforget.unlearning import ForgetRequest, MethodSpec, Unlearned
-from hyperforget.unlearning.common import STOP_ACCURACY
+from hyperforget.unlearning.common import STOP_ACCURACY, budget
 
 SELECTION_RULE = (
     "candidates at most stop_accuracy % val accuracy on the forgotten classes first, then min L2 "
@@ -61,11 +61,7 @@ class SamplingConfig(Config):
         return self.max_rounds or self.rounds
 
     def check(self, where: str) -> None:
-        if self.most_rounds < self.rounds:
-            raise ConfigError(
-                f"{where}.max_rounds ({self.max_rounds}) must be at least {where}.rounds "
-                f"({self.rounds}), or null."
-            )
+        budget(self.rounds, self.max_rounds, ("rounds", "max_rounds"), where)
 
 
 def _remembers(forget_acc: Tensor, stop_accuracy: float | None) -> Tensor:
