@@ -40,7 +40,11 @@ FAULTS = [
     ("data_preparation.split.seed", -1, r"data_preparation.split.seed must be >= 0; got -1"),
     ("data_preparation.classes", [11], r"\[11\], outside the valid range 0..9"),
     ("data_preparation.classes", ["a 2"], r"classes must list class ids .*, got \['a'\]"),
-    ("hypernetwork.training.steps", 0, r"hypernetwork.training.steps must be >= 1; got 0"),
+    (
+        "hypernetwork.variant_training.dihyfo1.steps",
+        0,
+        r"hypernetwork.variant_training.dihyfo1.steps must be >= 1; got 0",
+    ),
     ("hypernetwork.training.precision", "float16", r"training.precision must be one of "),
     ("hypernetwork.model.heads", 3, r"hypernetwork.model.width \(\d+\) must be a multiple of "),
     ("hypernetwork.diffusion.beta_end", 2.0, r"hypernetwork.diffusion.beta_end must be < 1.0"),

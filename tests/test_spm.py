@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from hyperforget import spm
+from tests.recipes import spm_recipe
 
 
 @pytest.fixture
@@ -79,7 +80,7 @@ def test_training_lowers_the_episodic_loss_on_separable_data():
     )
     torch.manual_seed(0)
     model = spm.SemiParametric((1, 1, 3), (16,), 8)
-    config = spm.SPMConfig(epochs=20, batch_size=32, support_per_class=4, lr=1e-2)
+    config = spm_recipe(epochs=20, batch_size=32, support_per_class=4, lr=1e-2)
     spm.train_spm(model, images, labels, 3, config, generator)
     memory = spm.build_memory(model, images, labels, torch.arange(120), 3)
     accuracy = (spm.predict(model, memory, images, "c").argmax(1) == labels).float().mean()
@@ -101,15 +102,18 @@ def test_an_unknown_encoder_is_refused():
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("mode", "x", "Unknown SPM memory mode 'x'"), ("encoder", "vit", "Unknown SPM encoder")],
+    [
+        ("mode", "x", "SPMConfig.mode must be one of 'c', 'r'"),
+        ("encoder", "vit", "SPMConfig.encoder must be one of"),
+    ],
 )
 def test_a_bad_recipe_is_refused_before_training(field, value, message):
     with pytest.raises(ValueError, match=message):
-        spm.SPMConfig(**{field: value})
+        spm_recipe(**{field: value})
 
 
 def test_min_steps_raises_the_epochs_of_small_data_only():
-    config = spm.SPMConfig(epochs=2, batch_size=100, min_steps=50)
+    config = spm_recipe(epochs=2, batch_size=100, min_steps=50)
     assert config.epochs_for(1000) == 5  # 10 steps an epoch: 5 epochs give 50
     assert config.epochs_for(100_000) == 2  # 2 epochs are already 2,000 steps
-    assert spm.SPMConfig(epochs=2, batch_size=100).epochs_for(10) == 2
+    assert spm_recipe(epochs=2, batch_size=100).epochs_for(10) == 2

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -85,8 +86,7 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: s
     (images, labels), (val_images, val_labels) = splits["train"], splits["val"]
     build = partial(build_target, (1, 28, 28), 10, (10,))
     module = build()
-    precision = {"input_dtype": input_dtype} if input_dtype else None
-    sgd = zoo_sgd(stage_parameters("model_zoo", env), precision)
+    sgd = zoo_sgd(stage_parameters("model_zoo", env), input_dtype)
     specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
     seeds = [s.seed for s in specs]
     subsets = [zoo.data_indices(labels, None, 0.8, s)[0] for s in seeds]
@@ -181,9 +181,7 @@ def _median_seconds(work, repeats: int) -> float:
 def bench_spm(env: str, repeats: int = 20) -> None:
     """SPM unlearning by deletion against retraining the SPM without the deleted samples."""
     params = stage_parameters("semi_parametric", env)
-    config = spm.SPMConfig(
-        **{k: v for k, v in params.items() if k in spm.SPMConfig.__dataclass_fields__}
-    )
+    config = spm.SPMConfig.of(params)
     (images, labels) = embedded_splits()["train"]
     torch.manual_seed(0)
     model = spm.SemiParametric((1, 28, 28), tuple(config.hidden), config.embed_dim, config.encoder)
@@ -224,7 +222,7 @@ def bench_sample(env: str, repeats: int = 5) -> None:
         f"{repeats}"
     )
     for variant in VARIANTS:
-        net = DiHyFo(layout, 10, DiHyFoConfig(variant=variant, **params["model"])).eval()
+        net = DiHyFo(layout, 10, DiHyFoConfig.of(variant, params["model"])).eval()
         # with guidance, as unlearning samples: two denoiser passes per step
         guidance = float(methods.get(variant, {}).get("guidance", 0.0))
         for count in (1, 32):
@@ -283,11 +281,15 @@ def bench_train(env: str, steps: int) -> None:
         per_step = {}
         for precision in PRECISIONS:
             torch.manual_seed(0)
-            net = DiHyFo(layout, 10, DiHyFoConfig(variant=variant, **params["model"]))
+            net = DiHyFo(layout, 10, DiHyFoConfig.of(variant, params["model"]))
 
-            def train(count: int, net=net, precision=precision) -> None:
-                config = HyperTrainConfig(
-                    steps=count, batch_size=batch_size, precision=precision, log_every=count
+            def train(count: int, net=net, precision=precision, variant=variant) -> None:
+                config = replace(
+                    HyperTrainConfig.for_variant(params, variant),
+                    steps=count,
+                    batch_size=batch_size,
+                    precision=precision,
+                    log_every=count,
                 )
                 train_hypernetwork(net, diffusion, zoo_set, config, seed=0, device=device)
                 synchronize(device)

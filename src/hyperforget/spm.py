@@ -22,13 +22,16 @@ change.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
+
+from hyperforget.core.config import Config, setting
 
 
 def build_encoder(
@@ -262,32 +265,33 @@ def support_indices(
     return torch.cat(chosen)
 
 
-@dataclass(frozen=True)
-class SPMConfig:
-    encoder: str = "mlp"
-    hidden: tuple[int, ...] = (256,)
-    embed_dim: int = 64
-    mode: str = "c"
-    epochs: int = 10
-    batch_size: int = 128
-    support_per_class: int = 16
-    lr: float = 1e-3
-    neighbours: int = 32
-    min_steps: int = 0  # at least this many optimiser steps, however few epochs' worth
+@dataclass(frozen=True, kw_only=True)
+class SPMConfig(Config):
+    """The SPM recipe (the model and training keys of ``semi_parametric``)."""
+
+    encoder: str = setting(choices=("mlp", "cnn", "resnet18"))
+    hidden: tuple[int, ...] = setting(ge=1)
+    embed_dim: int = setting(ge=1)
+    mode: str = setting(choices=("c", "r"))  # c: class means (SPM-C); r: k nearest (SPM-R)
+    epochs: int = setting(ge=1)
+    batch_size: int = setting(ge=1)
+    support_per_class: int = setting(ge=1)
+    lr: float = setting(gt=0.0)
+    neighbours: int = setting(ge=1)
+    min_steps: int = setting(ge=0)  # at least this many optimiser steps, however few epochs
+
+    @classmethod
+    def of(cls, semi_parametric: Mapping[str, Any]) -> SPMConfig:
+        """The recipe's keys of the ``semi_parametric`` block (the rest are the stage's)."""
+        names = {f.name for f in fields(cls)}
+        block = {k: v for k, v in semi_parametric.items() if k in names}
+        return cls.from_params(block, "semi_parametric")
 
     def epochs_for(self, num_samples: int) -> int:
         """``epochs``, raised so that training takes at least ``min_steps`` steps: on small
         data a few epochs are too few steps to train."""
         per_epoch = max(1, math.ceil(num_samples / self.batch_size))
         return max(int(self.epochs), math.ceil(int(self.min_steps) / per_epoch))
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("c", "r"):
-            raise ValueError(
-                f"Unknown SPM memory mode {self.mode!r}: use c (class means) or r (k-NN)."
-            )
-        if self.encoder not in ("mlp", "cnn", "resnet18"):
-            raise ValueError(f"Unknown SPM encoder {self.encoder!r}: use mlp, cnn or resnet18.")
 
 
 def train_spm(

@@ -11,10 +11,9 @@ from hyperforget.hypernet.model import (
     PerChunkLinear,
     load_dihyfo,
 )
+from tests.recipes import denoiser
 
-SMALL = DiHyFoConfig(
-    variant="dihyfo1", width=16, depth=1, heads=2, chunk_size=20, num_frequencies=4
-)
+SMALL = denoiser(width=16, depth=1, heads=2, chunk_size=20, num_frequencies=4)
 
 
 @pytest.fixture
@@ -151,5 +150,7 @@ def test_corrupt_weights_name_the_file(tmp_path):
 
 
 def test_unknown_variant():
-    with pytest.raises(ValueError, match="Unknown DiHyFo variant"):
-        DiHyFoConfig(variant="dihyfo3")
+    with pytest.raises(
+        ValueError, match="DiHyFoConfig.variant must be one of 'dihyfo1', 'dihyfo2'"
+    ):
+        denoiser("dihyfo3")

@@ -9,7 +9,6 @@ from hyperforget.core.targets import build_target
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig
 from hyperforget.hypernet.train import (
-    HyperTrainConfig,
     ZooSet,
     held_out_runs,
     hidden_unit_permutation,
@@ -17,10 +16,9 @@ from hyperforget.hypernet.train import (
     sample_params,
     train_hypernetwork,
 )
+from tests.recipes import denoiser, hyper_train
 
-CONFIG = DiHyFoConfig(
-    variant="dihyfo1", width=16, depth=1, heads=2, chunk_size=40, num_frequencies=4
-)
+CONFIG = denoiser(width=16, depth=1, heads=2, chunk_size=40, num_frequencies=4)
 
 
 @pytest.fixture
@@ -105,7 +103,7 @@ def test_training_and_sampling_are_reproducible(target, zoo):
     zoo_set, _ = zoo
     layout = ParamLayout.from_module(target)
     diffusion = GaussianDiffusion(num_steps=20)
-    config = HyperTrainConfig(steps=3, batch_size=4, log_every=1)
+    config = hyper_train(steps=3, batch_size=4, log_every=1)
     outs = []
     for _ in range(2):
         torch.manual_seed(0)
@@ -135,7 +133,7 @@ def test_cosine_schedule_changes_only_the_steps_after_the_first(target, zoo):
 
     def trained(steps: int, schedule: str) -> list[torch.Tensor]:
         torch.manual_seed(0)
-        config = HyperTrainConfig(steps=steps, batch_size=4, lr_schedule=schedule, ema_decay=0)
+        config = hyper_train(steps=steps, batch_size=4, lr_schedule=schedule, ema_decay=0)
         ema, _ = train_hypernetwork(
             DiHyFo(layout, 3, CONFIG), diffusion, zoo_set, config, 1, torch.device("cpu")
         )
@@ -194,7 +192,7 @@ def test_training_precision_acts_where_it_should_and_leaves_the_global_flag_alon
 
     def curve(precision: str) -> list[float]:
         torch.manual_seed(0)
-        config = HyperTrainConfig(steps=4, batch_size=4, log_every=1, precision=precision)
+        config = hyper_train(steps=4, batch_size=4, log_every=1, precision=precision)
         ema, losses = train_hypernetwork(
             DiHyFo(layout, 3, CONFIG), diffusion, zoo_set, config, 1, torch.device("cpu")
         )
@@ -210,5 +208,5 @@ def test_training_precision_acts_where_it_should_and_leaves_the_global_flag_alon
 
 
 def test_unknown_training_precision_is_refused():
-    with pytest.raises(ValueError, match="hypernetwork.training.precision must be one of"):
-        HyperTrainConfig(precision="float16")
+    with pytest.raises(ValueError, match="HyperTrainConfig.precision must be one of"):
+        hyper_train(precision="float16")

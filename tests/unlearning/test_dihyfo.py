@@ -11,8 +11,9 @@ from hyperforget.core.per_class import evaluate_per_class
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig
 from hyperforget.unlearning import dihyfo
+from tests.recipes import DENOISER
 
-TINY = {"width": 16, "depth": 1, "heads": 2, "chunk_size": 1000, "num_frequencies": 4}
+TINY = {**DENOISER, "width": 16, "depth": 1, "heads": 2, "num_frequencies": 4}
 CONFIG = {
     "candidates": 4,
     "sampler": "ddim",

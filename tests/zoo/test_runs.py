@@ -4,7 +4,8 @@ import torch
 
 from hyperforget import zoo
 from hyperforget.core.targets import build_target
-from hyperforget.zoo.training import AscentConfig, SGDConfig
+from hyperforget.zoo.training import AscentConfig
+from tests.recipes import sgd
 
 
 def build():
@@ -66,11 +67,11 @@ def test_build_zoo_table_describes_each_checkpoint_row(splits):
         train,
         val,
         3,
-        SGDConfig(batch_size=16),
+        sgd(batch_size=16),
         3,
-        SGDConfig(lr=0.02, batch_size=16),
+        sgd(lr=0.02, batch_size=16),
         1,
-        AscentConfig(cap=2.0),
+        AscentConfig(weight=1.0, cap=2.0),
         checkpoints=3,
         fraction=0.8,
         max_abs_weight=10.0,
@@ -103,7 +104,7 @@ def test_build_zoo_table_describes_each_checkpoint_row(splits):
 
 def test_reference_models_use_their_own_seeds_and_are_timed(splits):
     train, _ = splits
-    refs = zoo.train_reference_models(build, train, 3, SGDConfig(batch_size=16), 2, [7, 8, 9, 10])
+    refs = zoo.train_reference_models(build, train, 3, sgd(batch_size=16), 2, [7, 8, 9, 10])
     assert refs.oracles.shape == (3, refs.original.shape[0])
     assert all(s > 0 for s in refs.oracle_seconds) and refs.original_seconds > 0
     assert refs.seeds == [7, 8, 9, 10]
@@ -111,21 +112,21 @@ def test_reference_models_use_their_own_seeds_and_are_timed(splits):
 
 def test_oracle_replicas_repeat_the_oracle_recipe_with_other_seeds(splits):
     train, _ = splits
-    sgd = SGDConfig(batch_size=16)
-    refs = zoo.train_reference_models(build, train, 3, sgd, 2, [7, 8, 9, 10])
+    recipe = sgd(batch_size=16)
+    refs = zoo.train_reference_models(build, train, 3, recipe, 2, [7, 8, 9, 10])
     # replica 0 of each class reuses that class's oracle seed: it must be that oracle again
     seeds = [[8, 20], [9, 21], [10, 22]]
-    replicas = zoo.train_oracle_replicas(build, train, sgd, 2, seeds)
+    replicas = zoo.train_oracle_replicas(build, train, recipe, 2, seeds)
     assert replicas.shape == (3, 2, refs.oracles.shape[1])
     torch.testing.assert_close(replicas[:, 0], refs.oracles, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(replicas[:, 1], refs.oracles)
-    none = zoo.train_oracle_replicas(build, train, sgd, 2, [[], [], []])
+    none = zoo.train_oracle_replicas(build, train, recipe, 2, [[], [], []])
     assert none.shape == (3, 0, refs.oracles.shape[1])
 
 
 def test_reference_summary_gives_each_class_accuracy_as_plain_torch_does(splits):
     train, val = splits
-    refs = zoo.train_reference_models(build, train, 3, SGDConfig(batch_size=16), 2, [7, 8, 9, 10])
+    refs = zoo.train_reference_models(build, train, 3, sgd(batch_size=16), 2, [7, 8, 9, 10])
     images, labels = val
     table = zoo.summarise_references(
         build(), refs.original, 1.0, refs.oracles, [1.0] * 3, images, labels, 3
@@ -145,14 +146,14 @@ def test_min_steps_lifts_a_run_on_small_data_to_that_many_steps(splits):
     (images, labels), _ = splits
     spec = zoo.RunSpec(0, "learn", None, 7)
     init, module = zoo.initial_params(build, [7]), build()
-    few = zoo.train_runs(module, [spec], images, labels, SGDConfig(batch_size=16), 2, 2, 1.0, init)
+    few = zoo.train_runs(module, [spec], images, labels, sgd(batch_size=16), 2, 2, 1.0, init)
     assert few.steps[-1] == round(2 * 90 / 16)  # 2 epochs of 90 samples
     lifted = zoo.train_runs(
-        module, [spec], images, labels, SGDConfig(batch_size=16, min_steps=40), 2, 2, 1.0, init
+        module, [spec], images, labels, sgd(batch_size=16, min_steps=40), 2, 2, 1.0, init
     )
     assert lifted.steps[-1] == 40
 
 
 def test_a_negative_min_steps_is_refused():
-    with pytest.raises(ValueError, match="min_steps >= 0"):
-        SGDConfig(min_steps=-1)
+    with pytest.raises(ValueError, match="SGDConfig.min_steps must be >= 0"):
+        sgd(min_steps=-1)

@@ -5,11 +5,11 @@ from hyperforget.core.flat_params import flatten_module
 from hyperforget.core.targets import build_target
 from hyperforget.zoo.training import (
     AscentConfig,
-    SGDConfig,
     batch_schedule,
     train_batched,
     train_single,
 )
+from tests.recipes import sgd
 
 
 def build():
@@ -50,7 +50,7 @@ def test_batch_larger_than_the_data_is_a_clear_error():
 @pytest.mark.parametrize("input_dtype", ["float32", "bfloat16"])
 def test_network_trained_in_the_batch_equals_the_same_network_trained_alone(toy_data, input_dtype):
     images, labels = toy_data
-    config = SGDConfig(batch_size=8, input_dtype=input_dtype)
+    config = sgd(batch_size=8, input_dtype=input_dtype)
     seeds = [3, 4, 5]
     schedule = batch_schedule([torch.arange(60)] * 3, seeds, config.batch_size, steps=40)
     batched = train_batched(build(), inits(seeds), images, labels, schedule, config, [0, 20, 40])
@@ -63,7 +63,7 @@ def test_network_trained_in_the_batch_equals_the_same_network_trained_alone(toy_
 
 def test_training_reduces_the_loss(toy_data):
     images, labels = toy_data
-    config = SGDConfig(batch_size=12)
+    config = sgd(batch_size=12)
     schedule = batch_schedule([torch.arange(60)] * 2, [0, 1], 12, steps=60)
     ckpts = train_batched(build(), inits([0, 1]), images, labels, schedule, config, [0, 60])
     module = build()
@@ -76,7 +76,7 @@ def test_training_reduces_the_loss(toy_data):
 
 def test_bounded_ascent_raises_the_forget_loss_only(toy_data):
     images, labels = toy_data
-    config = SGDConfig(batch_size=8, lr=0.05)
+    config = sgd(batch_size=8, lr=0.05)
     retain = torch.nonzero(labels != 0).flatten()
     forget = torch.nonzero(labels == 0).flatten()
     steps = 60
@@ -122,6 +122,6 @@ def test_bfloat16_inputs_only_lower_the_first_multiply(toy_data):
 
 def test_unknown_input_dtype_is_a_clear_error():
     with pytest.raises(
-        ValueError, match="Unknown input_dtype 'float16'.*model_zoo.zoo_input_dtype"
+        ValueError, match="SGDConfig.input_dtype must be one of 'float32', 'bfloat16'"
     ):
-        SGDConfig(input_dtype="float16")
+        sgd(input_dtype="float16")

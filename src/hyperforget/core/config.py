@@ -14,9 +14,12 @@ import dataclasses
 import types
 import typing
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 C = TypeVar("C", bound="Config")
+# where in the parameters the config being built comes from (set by ``Config.from_params``)
+_WHERE: ContextVar[str | None] = ContextVar("config_where", default=None)
 
 
 def setting(
@@ -108,7 +111,18 @@ def _check_range(value: Any, metadata: Mapping[str, Any], name: str) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Base of every configuration: build with ``from_params(block, "where.in.yaml")``."""
+    """Base of every configuration: build with ``from_params(block, "where.in.yaml")``.
+
+    Built directly (``SGDConfig(lr=0.1, ...)``, as library code and tests do), the ranges,
+    choices and ``check`` hold too; the message then names the class instead of the YAML key.
+    """
+
+    def __post_init__(self) -> None:
+        where = _WHERE.get() or type(self).__name__
+        for field in dataclasses.fields(self):
+            key = f"{where}.{field.metadata.get('key', field.name)}"
+            _check_range(getattr(self, field.name), field.metadata, key)
+        self.check(where)
 
     @classmethod
     def from_params(cls: type[C], params: Mapping[str, Any] | None, where: str) -> C:
@@ -138,9 +152,11 @@ class Config:
             value = _convert(params[key], hints[field.name], full)
             _check_range(value, field.metadata, full)
             values[field.name] = value
-        config = cls(**values)
-        config.check(where)
-        return config
+        token = _WHERE.set(where)
+        try:
+            return cls(**values)
+        finally:
+            _WHERE.reset(token)
 
     def check(self, where: str) -> None:
         """Checks that involve several fields; raise :class:`ConfigError` naming them."""

@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from hyperforget.core.config import Config, ConfigError, setting
+from hyperforget.hypernet.model import VARIANTS, DenoiserConfig
+from hyperforget.hypernet.train import HyperTrainConfig
+from hyperforget.spm import SPMConfig
+from hyperforget.zoo.training import ForgetTraining, SGDConfig
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,26 +38,6 @@ class DataPreparationParams(Config):
     subset: int | None = setting(ge=1)
     split: SplitParams = setting()
     normalisation: Any = setting()
-
-
-@dataclass(frozen=True, kw_only=True)
-class ZooTraining(Config):
-    lr: float = setting(gt=0.0)
-    momentum: float = setting(ge=0.0, lt=1.0)
-    nesterov: bool = setting()
-    weight_decay: float = setting(ge=0.0)
-    batch_size: int = setting(ge=1)
-    epochs: int = setting(ge=1)
-    min_steps: int = setting(ge=0)
-
-
-@dataclass(frozen=True, kw_only=True)
-class ForgetTraining(Config):
-    lr: float = setting(gt=0.0)
-    epochs: int = setting(ge=1)
-    min_steps: int = setting(ge=0)
-    ascent_weight: float = setting(ge=0.0)
-    ascent_cap: float = setting(gt=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,7 +71,7 @@ class ModelZooParams(Config):
     train_fraction: float = setting(gt=0.0, le=1.0)
     checkpoints_per_run: int = setting(ge=2)
     max_abs_weight: float = setting(gt=0.0)
-    training: ZooTraining = setting()
+    training: SGDConfig = setting()
     zoo_input_dtype: str = setting(choices=("float32", "bfloat16"))
     forget_training: ForgetTraining = setting()
     regimes: Regimes = setting()
@@ -111,40 +95,6 @@ class Sampler(Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Denoiser(Config):
-    class_rows: bool = setting()
-    unit_rows: bool = setting()
-    width: int = setting(ge=1)
-    depth: int = setting(ge=1)
-    heads: int = setting(ge=1)
-    chunk_size: int = setting(ge=1)
-    num_frequencies: int = setting(ge=1)
-    max_frequency_log2: float = setting()
-
-    def check(self, where: str) -> None:
-        if self.width % self.heads:
-            raise ConfigError(
-                f"{where}.width ({self.width}) must be a multiple of {where}.heads ({self.heads})."
-            )
-
-
-@dataclass(frozen=True, kw_only=True)
-class HyperTraining(Config):
-    steps: int = setting(ge=1)
-    batch_size: int = setting(ge=1)
-    lr: float = setting(gt=0.0)
-    lr_schedule: str = setting(choices=("constant", "cosine"))
-    weight_decay: float = setting(ge=0.0)
-    grad_clip: float = setting(gt=0.0)
-    ema_decay: float = setting(ge=0.0, lt=1.0)
-    permute: bool = setting()
-    balance_tensors: bool = setting()
-    log_every: int = setting(ge=1)
-    regimes: tuple[str, ...] | None = setting(choices=None)
-    precision: str = setting(choices=("float32", "tf32", "bfloat16"))
-
-
-@dataclass(frozen=True, kw_only=True)
 class HypernetworkParams(Config):
     seed: int = setting(ge=0)
     held_out_fraction: float = setting(ge=0.0, lt=1.0)
@@ -152,16 +102,19 @@ class HypernetworkParams(Config):
     scale_numerator: float = setting(gt=0.0)
     diffusion: Diffusion = setting()
     sampler: Sampler = setting()
-    model: Denoiser = setting()
-    training: HyperTraining = setting()
+    model: DenoiserConfig = setting()
+    training: dict = setting()  # what both variants share; each variant's block adds the rest
     variant_training: dict = setting()
 
     def check(self, where: str) -> None:
-        base = self.training.to_dict()
-        for variant, overrides in self.variant_training.items():
-            HyperTraining.from_params(
-                {**base, **(overrides or {})}, f"{where}.variant_training.{variant}"
+        unknown = sorted(set(self.variant_training) - set(VARIANTS))
+        if unknown:
+            raise ConfigError(
+                f"{where}.variant_training has {unknown}, not DiHyFo variants; use "
+                f"{', '.join(VARIANTS)}."
             )
+        for variant in VARIANTS:
+            HyperTrainConfig.for_variant(self.to_dict(), variant)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,20 +124,12 @@ class SPMReplicas(Config):
 
 
 @dataclass(frozen=True, kw_only=True)
-class SemiParametricParams(Config):
+class SemiParametricParams(SPMConfig):
+    """The SPM recipe (``spm.SPMConfig``) and the stage's own keys."""
+
     seed: int = setting(ge=0)
     oracle_seed: int = setting(ge=0)
     oracle_replicas: SPMReplicas = setting()
-    encoder: str = setting(choices=("mlp", "cnn", "resnet18"))
-    hidden: tuple[int, ...] = setting(ge=1)
-    embed_dim: int = setting(ge=1)
-    mode: str = setting(choices=("c", "r"))
-    neighbours: int = setting(ge=1)
-    epochs: int = setting(ge=1)
-    min_steps: int = setting(ge=0)
-    batch_size: int = setting(ge=1)
-    support_per_class: int = setting(ge=1)
-    lr: float = setting(gt=0.0)
     sample_wise_fraction: float | None = setting(gt=0.0, lt=1.0)
     forget_sample_ids: Any = setting()  # null, a list of ids or its command-line spelling
 

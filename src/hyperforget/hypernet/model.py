@@ -27,34 +27,51 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from functools import partial
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from hyperforget.core.config import Config, ConfigError, setting
 from hyperforget.core.flat_params import ParamLayout, ParamSlot
 
 VARIANTS = ("dihyfo1", "dihyfo2")
 
 
-@dataclass(frozen=True)
-class DiHyFoConfig:
-    variant: str = "dihyfo1"
-    width: int = 128
-    depth: int = 3
-    heads: int = 4
-    chunk_size: int = 1000
-    num_frequencies: int = 32
-    max_frequency_log2: float = 6.0
-    class_rows: bool = True
-    unit_rows: bool = False
+@dataclass(frozen=True, kw_only=True)
+class DenoiserConfig(Config):
+    """The transformer denoiser (``hypernetwork.model``), the same for both variants."""
 
-    def __post_init__(self) -> None:
-        if self.variant not in VARIANTS:
-            raise ValueError(f"Unknown DiHyFo variant {self.variant!r}; use one of {VARIANTS}.")
+    width: int = setting(ge=1)
+    depth: int = setting(ge=1)
+    heads: int = setting(ge=1)
+    chunk_size: int = setting(ge=1)
+    num_frequencies: int = setting(ge=1)
+    max_frequency_log2: float = setting()
+    class_rows: bool = setting()  # one token per class for the last layer (see the module doc)
+    unit_rows: bool = setting()  # one token per hidden unit instead of plain chunks
+
+    def check(self, where: str) -> None:
         if self.width % self.heads:
-            raise ValueError(f"width {self.width} must be divisible by heads {self.heads}.")
+            raise ConfigError(
+                f"{where}.width ({self.width}) must be a multiple of {where}.heads ({self.heads})."
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiHyFoConfig(DenoiserConfig):
+    """The denoiser of one variant."""
+
+    variant: str = setting(choices=VARIANTS)
+
+    @classmethod
+    def of(cls, variant: str, model: Mapping[str, Any]) -> DiHyFoConfig:
+        """``variant``'s denoiser from the ``hypernetwork.model`` block."""
+        denoiser = DenoiserConfig.from_params(model, "hypernetwork.model")
+        return cls(variant=variant, **asdict(denoiser))
 
 
 class ParamChunks(nn.Module):
@@ -346,7 +363,8 @@ class DiHyFo(nn.Module):
     def metadata(self) -> dict[str, str]:
         """What a weight file needs to rebuild this model (stored in its safetensors header)."""
         return {
-            "dihyfo_config": json.dumps(asdict(self.config)),
+            # the variant first: the key order of files written before the config was split
+            "dihyfo_config": json.dumps({"variant": self.config.variant, **asdict(self.config)}),
             "num_classes": str(self.num_classes),
             "layout": self.layout.describe(),
         }

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import pandas as pd
 import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from hyperforget.core.config import Config, ConfigError, setting
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFo
@@ -85,8 +87,8 @@ class ZooSet:
         if unknown or not regimes:
             raise ValueError(
                 f"Hypernetwork training regimes {list(regimes)} must name regimes of the zoo, "
-                f"which has {sorted(set(self.regimes))}; fix hypernetwork.training.regimes "
-                "(or a variant's override), or null for all."
+                f"which has {sorted(set(self.regimes))}; fix "
+                "hypernetwork.variant_training.<variant>.regimes, or null for all."
             )
         return self.select_runs(self.run_ids[[r in regimes for r in self.regimes]].unique())
 
@@ -145,38 +147,42 @@ def hidden_unit_permutation(layout: ParamLayout, count: int, generator: torch.Ge
     return index
 
 
-@dataclass(frozen=True)
-class HyperTrainConfig:
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 1e-3
-    lr_schedule: str = "constant"  # or "cosine": anneal to 0 over the steps (a steadier end point)
-    weight_decay: float = 0.0
-    grad_clip: float = 1.0
-    ema_decay: float = 0.995
-    permute: bool = True
-    balance_tensors: bool = True
-    log_every: int = 50
-    regimes: Sequence[str] | None = None  # zoo regimes to learn from; None = all
-    precision: str = "float32"  # of the denoiser's matmuls in training: one of PRECISIONS
-
-    def __post_init__(self) -> None:
-        if self.lr_schedule not in ("constant", "cosine"):
-            raise ValueError(
-                f"hypernetwork.training.lr_schedule must be 'constant' or 'cosine', got "
-                f"{self.lr_schedule!r}."
-            )
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"hypernetwork.training.precision must be one of {', '.join(PRECISIONS)}, got "
-                f"{self.precision!r}."
-            )
-
-
 # float32: exact. tf32: CUDA matmuls in TensorFloat-32 (10-bit mantissa, float32 range; on the
 # CPU it is float32). bfloat16: the forward pass under autocast, float32 weights, gradients,
 # AdamW and EMA (``bench train`` prints the speed of each).
 PRECISIONS = ("float32", "tf32", "bfloat16")
+
+
+@dataclass(frozen=True, kw_only=True)
+class HyperTrainConfig(Config):
+    """How one variant is trained: ``hypernetwork.training`` with the variant's block of
+    ``hypernetwork.variant_training`` (its steps and the zoo regimes it learns from)."""
+
+    steps: int = setting(ge=1)
+    batch_size: int = setting(ge=1)
+    lr: float = setting(gt=0.0)
+    lr_schedule: str = setting(choices=("constant", "cosine"))  # cosine: anneal to 0 over steps
+    weight_decay: float = setting(ge=0.0)
+    grad_clip: float = setting(gt=0.0)
+    ema_decay: float = setting(ge=0.0, lt=1.0)
+    permute: bool = setting()
+    balance_tensors: bool = setting()
+    log_every: int = setting(ge=1)
+    regimes: tuple[str, ...] | None = setting()  # zoo regimes to learn from; None = all
+    precision: str = setting(choices=PRECISIONS)  # of the denoiser's matmuls in training
+
+    @classmethod
+    def for_variant(cls, hypernetwork: Mapping[str, Any], variant: str) -> HyperTrainConfig:
+        overrides = (hypernetwork.get("variant_training") or {}).get(variant) or {}
+        try:
+            return cls.from_params(
+                {**hypernetwork["training"], **overrides}, "hypernetwork.training"
+            )
+        except ConfigError as error:  # name the variant's block where the bad key is its own
+            shared, own = "hypernetwork.training.", f"hypernetwork.variant_training.{variant}."
+            if any(f"{shared}{key}" in str(error) for key in overrides):
+                raise ConfigError(str(error).replace(shared, own)) from None
+            raise
 
 
 @contextmanager

@@ -90,7 +90,7 @@ def prepare(
     """Build the hypernetwork from its weight file once, and the forgotten levels."""
     hyper = resources["hypernetwork_params"]
     layout = ParamLayout.from_module(request.build())
-    model_config = DiHyFoConfig(variant=variant, **hyper["model"])
+    model_config = DiHyFoConfig.of(variant, hyper["model"])
     net = load_dihyfo(resources["hypernetwork"], layout, request.num_classes, model_config)
     if config.most_rounds > 1 and not net.residual:
         raise ValueError(

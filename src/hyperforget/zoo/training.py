@@ -10,8 +10,8 @@ batched trainer is tested and benchmarked against.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -20,45 +20,32 @@ from torch import Tensor, nn
 from torch.func import functional_call
 from tqdm.auto import tqdm
 
+from hyperforget.core.config import Config, setting
 from hyperforget.core.flat_params import ParamLayout, load_flat_into
 from hyperforget.core.per_class import cross_entropy_per_sample
 
 INPUT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
-@dataclass(frozen=True)
-class SGDConfig:
-    """G.pt's MNIST recipe by default; the learning rate follows a cosine schedule to zero.
+@dataclass(frozen=True, kw_only=True)
+class SGDConfig(Config):
+    """The SGD recipe of the zoo and the reference models (``model_zoo.training``); the
+    learning rate follows a cosine schedule to zero over the run.
 
+    A run takes ``epochs`` passes over its data and at least ``min_steps`` optimiser steps.
     ``input_dtype`` is the precision the training images are multiplied in: ``"bfloat16"``
     about halves the cost of the first layer's matmuls, the bulk of the zoo's arithmetic (see
     ``targets.MLP``); weights, gradients and the optimiser stay float32 either way.
     """
 
-    lr: float = 0.1
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    batch_size: int = 128
-    input_dtype: str = "float32"
-    min_steps: int = 0  # a run takes at least this many steps, however few epochs' worth
-
-    def __post_init__(self) -> None:
-        if int(self.min_steps) < 0 or int(self.batch_size) < 1:
-            raise ValueError(
-                f"model_zoo.training needs batch_size >= 1 and min_steps >= 0; got "
-                f"batch_size={self.batch_size}, min_steps={self.min_steps}."
-            )
-        if self.input_dtype not in INPUT_DTYPES:
-            raise ValueError(
-                f"Unknown input_dtype {self.input_dtype!r}; use one of {sorted(INPUT_DTYPES)} "
-                "(model_zoo.zoo_input_dtype in parameters_model_zoo.yml)."
-            )
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> SGDConfig:
-        """The recipe in a parameters section (``model_zoo.training``); other keys are ignored."""
-        return cls(**{k: v for k, v in params.items() if k in cls.__dataclass_fields__})
+    lr: float = setting(gt=0.0)
+    momentum: float = setting(ge=0.0, lt=1.0)
+    nesterov: bool = setting()
+    weight_decay: float = setting(ge=0.0)
+    batch_size: int = setting(ge=1)
+    epochs: int = setting(ge=1)
+    min_steps: int = setting(ge=0)
+    input_dtype: str = setting("float32", choices=tuple(INPUT_DTYPES))
 
     def inputs(self, images: Tensor) -> Tensor:
         """The training images in the precision they are multiplied in."""
@@ -86,8 +73,26 @@ class AscentConfig:
     instead of diverging.
     """
 
-    weight: float = 1.0
-    cap: float = 8.0
+    weight: float
+    cap: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForgetTraining(Config):
+    """The zoo's forget runs (``model_zoo.forget_training``): from a trained run, the zoo's SGD
+    recipe with this ``lr``, ``epochs`` and ``min_steps``, and the bounded ascent on the class."""
+
+    lr: float = setting(gt=0.0)
+    epochs: int = setting(ge=1)
+    min_steps: int = setting(ge=0)
+    ascent_weight: float = setting(ge=0.0)
+    ascent_cap: float = setting(gt=0.0)
+
+    def sgd(self, zoo: SGDConfig) -> SGDConfig:
+        return replace(zoo, lr=self.lr, epochs=self.epochs, min_steps=self.min_steps)
+
+    def ascent(self) -> AscentConfig:
+        return AscentConfig(weight=self.ascent_weight, cap=self.ascent_cap)
 
 
 def batch_schedule(
@@ -148,6 +153,8 @@ def train_batched(  # noqa: PLR0913 (the batched trainer's whole recipe)
     ascent of ``AscentConfig``. Returns the parameters at ``checkpoint_steps`` (0 = initial,
     ``T`` = final) as ``[R, C, P]``.
     """
+    if (forget_batches is None) != (ascent is None):
+        raise ValueError("train_batched needs forget_batches and ascent together, or neither.")
     layout = ParamLayout.from_module(module)
     layout.check(init_params, what="initial parameters")
     n_runs, steps, _ = batches.shape
@@ -159,7 +166,6 @@ def train_batched(  # noqa: PLR0913 (the batched trainer's whole recipe)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(steps, 1))
     batches = batches.to(device)
     forget_batches = forget_batches.to(device) if forget_batches is not None else None
-    ascent = ascent or AscentConfig()
     wanted = set(checkpoint_steps)
     saved: dict[int, Tensor] = {}
 
@@ -226,7 +232,9 @@ def train_single(
     return torch.stack([saved[s].clone().cpu() for s in checkpoint_steps])
 
 
-def zoo_sgd(model_zoo: dict[str, Any], overrides: dict[str, Any] | None = None) -> SGDConfig:
-    """The zoo runs' recipe: ``training`` (with ``overrides``) at the zoo's input precision."""
-    precision = {"input_dtype": model_zoo["zoo_input_dtype"]}
-    return SGDConfig.from_params({**model_zoo["training"], **precision, **(overrides or {})})
+def zoo_sgd(model_zoo: dict[str, Any], input_dtype: str | None = None) -> SGDConfig:
+    """The zoo runs' recipe: ``model_zoo.training`` at the zoo's input precision (or
+    ``input_dtype``)."""
+    precision = input_dtype or model_zoo["zoo_input_dtype"]
+    training = SGDConfig.from_params(model_zoo["training"], "model_zoo.training")
+    return replace(training, input_dtype=precision)

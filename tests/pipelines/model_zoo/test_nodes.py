@@ -1,6 +1,7 @@
 import pytest
 
 from hyperforget.pipelines.model_zoo.nodes import plan_zoo
+from tests.recipes import SGD
 
 MANIFEST = {"num_classes": 3}
 
@@ -10,7 +11,7 @@ def zoo_config(**replicas):
         "seed": 100,
         "reference_seed": 0,
         "checkpoints_per_run": 3,
-        "training": {"lr": 0.1, "batch_size": 8, "epochs": 1},
+        "training": {**SGD, "batch_size": 8},
         "zoo_input_dtype": "float32",
         "regimes": {"learn": {"runs": 2}},
         "oracle_replicas": {"seed": 50, **replicas},
@@ -37,5 +38,5 @@ def test_bad_retrained_settings_fail_before_training(replicas, runs, message):
 
 def test_an_unknown_zoo_precision_fails_when_the_zoo_is_planned():
     config = {**zoo_config(), "zoo_input_dtype": "float16"}
-    with pytest.raises(ValueError, match="Unknown input_dtype 'float16'"):
+    with pytest.raises(ValueError, match="SGDConfig.input_dtype must be one of 'float32', 'bfloat16'; got 'float16'"):
         plan_zoo(MANIFEST, config, 2)

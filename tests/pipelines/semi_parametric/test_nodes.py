@@ -6,12 +6,14 @@ from hyperforget.pipelines.semi_parametric.nodes import (
     train_oracle_replicas,
     train_oracles,
 )
+from tests.recipes import SPM
 
 MANIFEST = {"input_shape": [1, 4, 4], "num_classes": 3}
 
 
 def spm_params(**replicas):
     return {
+        **SPM,
         "seed": 0,
         "oracle_seed": 10,
         "oracle_replicas": {"runs_per_scenario": 2, "seed": 20, **replicas},

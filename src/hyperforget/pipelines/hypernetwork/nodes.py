@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 
 def _dihyfo_config(variant: str, hypernetwork: dict[str, Any]) -> DiHyFoConfig:
-    return DiHyFoConfig(variant=variant, **hypernetwork["model"])
+    return DiHyFoConfig.of(variant, hypernetwork["model"])
 
 
 def _diffusion(hypernetwork: dict[str, Any]) -> GaussianDiffusion:
@@ -45,8 +45,7 @@ def _layout(model: dict[str, Any], manifest: dict[str, Any]) -> ParamLayout:
 
 
 def _train_config(variant: str, hypernetwork: dict[str, Any]) -> HyperTrainConfig:
-    overrides = (hypernetwork.get("variant_training") or {}).get(variant) or {}
-    return HyperTrainConfig(**{**hypernetwork["training"], **overrides})
+    return HyperTrainConfig.for_variant(hypernetwork, variant)
 
 
 def split_zoo(

@@ -19,7 +19,7 @@ from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.targets import target_builder, weights_metadata
 from hyperforget.evaluation.plots import zoo_loss_distributions
-from hyperforget.zoo.training import AscentConfig, SGDConfig, zoo_sgd
+from hyperforget.zoo.training import ForgetTraining, SGDConfig, zoo_sgd
 
 logger = logging.getLogger(__name__)
 
@@ -70,18 +70,19 @@ def train_zoo(
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
     """Train the zoo; returns its checkpoints ``[N, P]``, their table and size metrics."""
     dev = resolve_device(device)
-    training, forget = model_zoo["training"], model_zoo["forget_training"]
+    sgd = zoo_sgd(model_zoo)
+    forget = ForgetTraining.from_params(model_zoo["forget_training"], "model_zoo.forget_training")
     built = zoo.build_zoo(
         target_builder(model, class_manifest),
         zoo_plan["runs"],
         split_tensors(train_split, dev),
         split_tensors(val_split, dev),
         int(class_manifest["num_classes"]),
-        sgd=zoo_sgd(model_zoo),
-        epochs=training["epochs"],
-        forget_sgd=zoo_sgd(model_zoo, forget),
-        forget_epochs=forget["epochs"],
-        ascent=AscentConfig(weight=forget["ascent_weight"], cap=forget["ascent_cap"]),
+        sgd=sgd,
+        epochs=sgd.epochs,
+        forget_sgd=forget.sgd(sgd),
+        forget_epochs=forget.epochs,
+        ascent=forget.ascent(),
         checkpoints=int(model_zoo["checkpoints_per_run"]),
         fraction=float(model_zoo["train_fraction"]),
         max_abs_weight=float(model_zoo["max_abs_weight"]),
@@ -108,12 +109,9 @@ def _reference_recipe(
     """What the original, the oracles and their replicas are all trained with: the network
     builder, the train split on the device, the zoo's SGD recipe (``model_zoo.training``) and
     its epochs."""
-    return (
-        target_builder(model, class_manifest),
-        split_tensors(train_split, resolve_device(device)),
-        SGDConfig.from_params(training),
-        training["epochs"],
-    )
+    sgd = SGDConfig.from_params(training, "model_zoo.training")
+    build = target_builder(model, class_manifest)
+    return build, split_tensors(train_split, resolve_device(device)), sgd, sgd.epochs
 
 
 def train_reference_models(

@@ -29,17 +29,8 @@ MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "c
 
 
 def _config(params: dict[str, Any]) -> spm.SPMConfig:
-    """The SPM recipe, checked (memory mode, encoder, sample-wise share) before any training."""
-    fraction = params.get("sample_wise_fraction")
-    if fraction is not None and not 0 < fraction < 1:
-        raise ValueError(
-            f"semi_parametric.sample_wise_fraction must be in (0, 1) or null, got {fraction}."
-        )
-    fields = spm.SPMConfig.__dataclass_fields__
-    config = {k: v for k, v in params.items() if k in fields}
-    if "hidden" in config:
-        config["hidden"] = tuple(config["hidden"])
-    return spm.SPMConfig(**config)
+    """The SPM recipe, checked before any training."""
+    return spm.SPMConfig.of(params)
 
 
 def _model(config: spm.SPMConfig, manifest: dict[str, Any]) -> spm.SemiParametric:
@@ -212,7 +203,7 @@ def train_semi_parametric(
         logger, "SPM against the same encoder as a plain classifier:", table.round(2), index=False
     )
     metadata = {
-        "config": json.dumps(config.__dict__),
+        "config": json.dumps(config.to_dict()),
         "seeds": json.dumps(spm_seeds(params, method_runs)),
         "rows": "row r = the SPM trained with seed semi_parametric.seed + r",
     }
