@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import click
 import mlflow
 import pytest
 
+from hyperforget import cli
 from tests.conftest import copy_project, run_kedro
 
 BAD_CLASS = ["run", "--pipelines", "data_preparation", "--env", "test"]
@@ -79,3 +82,39 @@ def test_an_unknown_environment_is_refused_naming_the_known_ones(project):
     assert done.returncode == 1
     assert "Error: No environment 'nosuchenv': --env takes a folder of" in done.stderr
     assert "mnist4" in done.stderr and "test" in done.stderr
+
+
+def _tracking_project(tmp_path: Path) -> Path:
+    (tmp_path / "conf/base").mkdir(parents=True)
+    (tmp_path / "conf/test").mkdir()
+    (tmp_path / "conf/base/mlflow.yml").write_text(
+        "server:\n  mlflow_tracking_uri: sqlite:///m.db\n"
+    )
+    (tmp_path / "conf/test/mlflow.yml").write_text(
+        "server:\n  mlflow_tracking_uri: sqlite:///t.db\n"
+    )
+    return tmp_path
+
+
+def test_a_malformed_tracking_database_is_refused_naming_it_and_the_fix(tmp_path, monkeypatch):
+    monkeypatch.chdir(_tracking_project(tmp_path))
+    (tmp_path / "t.db").write_text("not a database")
+    with pytest.raises(click.ClickException, match=r"t.db \(sqlite:///t.db, set in .*conf/test"):
+        cli._check_tracking_store("test")
+    with pytest.raises(click.ClickException, match=r"is not a database. Fix: move it aside"):
+        cli._check_tracking_store("test")
+    assert (tmp_path / "t.db").read_text() == "not a database"  # left as it was
+    cli._check_tracking_store(None)  # local falls back to base's m.db: not there yet, fine
+
+
+def test_a_locked_tracking_database_is_refused_naming_who_holds_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(_tracking_project(tmp_path))
+    holder = sqlite3.connect(tmp_path / "m.db", isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(click.ClickException, match=r"m.db .* database is locked. Fix: another"):
+            cli._check_tracking_store(None)
+    finally:
+        holder.close()
+    cli._check_tracking_store(None)

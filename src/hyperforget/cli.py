@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,6 +34,7 @@ def cli() -> None:
 @click.pass_context
 def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     _check_env(kwargs.get("env"))
+    _check_tracking_store(kwargs.get("env"))
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     # Ctrl-C raises KeyboardInterrupt even where the run was started with SIGINT ignored (a
     # background job of a non-interactive shell inherits that)
@@ -64,8 +66,6 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
 def _check_env(env: str | None) -> None:
     """An environment that is not a folder of conf/ is refused, naming the ones there (Kedro
     would run with base alone, and MLflow fail on a backend it was never given)."""
-    from pathlib import Path
-
     if env is None:
         return
     conf = Path.cwd() / "conf"
@@ -74,6 +74,56 @@ def _check_env(env: str | None) -> None:
         raise click.ClickException(
             f"No environment {env!r}: --env takes a folder of {conf} ({', '.join(known)})."
         )
+
+
+def _tracking_uri(env: str | None) -> tuple[str, Path] | None:
+    """The MLflow tracking URI a run in ``env`` logs to and the file that sets it (the env's
+    ``mlflow.yml`` over base's, as kedro-mlflow reads them)."""
+    import yaml
+
+    for folder in (env or "local", "base"):
+        path = Path.cwd() / "conf" / folder / "mlflow.yml"
+        if path.is_file():
+            uri = ((yaml.safe_load(path.read_text()) or {}).get("server") or {}).get(
+                "mlflow_tracking_uri"
+            )
+            if uri:
+                return str(uri), path
+    return None
+
+
+def _check_tracking_store(env: str | None) -> None:
+    """A sqlite tracking database that is not one, or that another process holds locked, is
+    refused before the run starts, naming the file and the fix (MLflow would fail with an
+    SQL error, after the run began)."""
+    import sqlite3
+    from contextlib import closing
+
+    found = _tracking_uri(env)
+    if found is None or not found[0].startswith("sqlite:///"):
+        return
+    uri, config = found
+    database = Path(uri.removeprefix("sqlite:///"))
+    if not database.is_file():
+        return  # MLflow creates it
+    try:
+        with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5)) as db:
+            db.execute("SELECT name FROM sqlite_master").fetchall()
+    except sqlite3.DatabaseError as error:
+        if "locked" in str(error):
+            fix = (
+                "another process holds it (a kedro run, or mlflow ui, writing to it): wait for it "
+                "to finish or stop it"
+            )
+        else:
+            fix = (
+                f"move it aside (mv {database} {database}.broken) to start a new one, or set "
+                f"server.mlflow_tracking_uri in conf/local/mlflow.yml to another database"
+            )
+        raise click.ClickException(
+            f"The MLflow tracking database {database} ({uri}, set in {config}) cannot be "
+            f"used: {error}. Fix: {fix}. Nothing was run."
+        ) from None
 
 
 class Terminated(BaseException):

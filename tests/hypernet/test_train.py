@@ -143,7 +143,7 @@ def test_cosine_schedule_changes_only_the_steps_after_the_first(target, zoo):
         assert torch.equal(constant, cosine)  # the first step takes the full learning rate
     two_steps = zip(trained(2, "constant"), trained(2, "cosine"), strict=True)
     assert any(not torch.equal(constant, cosine) for constant, cosine in two_steps)
-    with pytest.raises(ValueError, match="lr_schedule must be 'constant' or 'cosine'"):
+    with pytest.raises(ValueError, match="lr_schedule must be one of 'constant', 'cosine'"):
         trained(1, "linear")
 
 

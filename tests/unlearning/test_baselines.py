@@ -10,6 +10,7 @@ import torch
 from hyperforget.core.flat_params import load_flat_into
 from hyperforget.unlearning import common, run_method
 from hyperforget.unlearning.common import forget_retain
+from tests.recipes import unchecked
 from tests.unlearning.conftest import forget_set_stats, method_params
 
 BASELINES = ["ft", "ga", "rl", "ssd", "scrub", "bad_teacher"]
@@ -142,7 +143,7 @@ def test_fine_tuning_takes_more_epochs_only_while_the_class_is_still_recognised(
     (_, retain_labels) = forget_retain(forget_request)[1]
     per_epoch = -(-len(retain_labels) // config("ft").batch_size)
     cfg = config("ft", epochs=1, max_steps=3 * per_epoch + 1)  # room for 3 epochs, not 4
-    unreachable = run_method("ft", forget_request, replace(cfg, stop_accuracy=-1.0))
+    unreachable = run_method("ft", forget_request, unchecked(cfg, stop_accuracy=-1.0))
     assert unreachable.info["epochs"] == 3 and unreachable.info["steps"] == 3 * per_epoch
     reached = run_method("ft", forget_request, replace(cfg, stop_accuracy=100.0))
     assert reached.info["epochs"] == 1
@@ -167,5 +168,5 @@ def test_scrub_takes_max_passes_after_max_epochs_only_while_not_forgotten(
     cfg = config("scrub", epochs=3, max_epochs=0)
     run_method("scrub", forget_request, replace(cfg, stop_accuracy=None))
     assert passes == []
-    run_method("scrub", forget_request, replace(cfg, stop_accuracy=-1.0))  # never reached
+    run_method("scrub", forget_request, unchecked(cfg, stop_accuracy=-1.0))  # never reached
     assert passes == [1, 1, 1]

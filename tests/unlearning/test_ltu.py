@@ -9,6 +9,7 @@ import torch
 
 from hyperforget.unlearning import method_config, run_method
 from hyperforget.unlearning.ltu import forget_loss, harmonise, retain_subset
+from tests.recipes import unchecked
 from tests.unlearning.conftest import DEFAULTS, forget_set_stats, method_params
 
 
@@ -87,9 +88,7 @@ def test_ltu_steps_on_while_the_forget_set_is_still_recognised(forget_request):
     """``steps`` is a minimum: with a stop_accuracy no run can reach within max_steps it takes
     every one of them; with one it has reached it stops at the first check after ``steps``."""
     config = method_params("ltu", steps=10, check_every=5, max_steps=40)
-    unreachable = replace(config)
-    object.__setattr__(unreachable, "stop_accuracy", -1.0)  # below any accuracy; users may not
-    unreachable = run_method("ltu", forget_request, unreachable)
+    unreachable = run_method("ltu", forget_request, unchecked(config, stop_accuracy=-1.0))
     assert unreachable.info["steps"] == 40
     reached = run_method("ltu", forget_request, replace(config, stop_accuracy=100.0))
     assert reached.info["steps"] == 10

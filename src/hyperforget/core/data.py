@@ -389,3 +389,21 @@ def class_counts(labels: Tensor, num_classes: int) -> list[int]:
 def split_tensors(split: dict[str, Tensor], device: torch.device) -> tuple[Tensor, Tensor]:
     """A split's (images, labels) on ``device``."""
     return split["images"].to(device), split["labels"].to(device)
+
+
+def class_manifest(
+    selected: LabelledImages,
+    class_ids: list[int],
+    normalisation: Mapping[str, list[float]],
+) -> dict:
+    """What later stages read about the prepared data: its classes (``class_ids``: the source's
+    labels of labels 0..K-1), input shape and the normalisation applied."""
+    return {
+        "dataset": selected.name,
+        "num_classes": selected.num_classes,
+        "class_ids": class_ids,
+        "class_names": selected.class_names,
+        "labels_reindexed": class_ids != list(range(selected.num_classes)),
+        "input_shape": list(selected.images.shape[1:]),
+        "normalisation": dict(normalisation),
+    }

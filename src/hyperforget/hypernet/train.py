@@ -93,6 +93,15 @@ class ZooSet:
         return self.select_runs(self.run_ids[[r in regimes for r in self.regimes]].unique())
 
 
+def loss_curve_steps(curve: Sequence[float], config: HyperTrainConfig) -> list[dict[str, float]]:
+    """The training loss curve as MLflow metric steps (one point per ``log_every`` steps)."""
+    every = config.log_every
+    return [
+        {"value": value, "step": min((i + 1) * every, config.steps)}
+        for i, value in enumerate(curve)
+    ]
+
+
 def held_out_runs(table: pd.DataFrame, fraction: float, seed: int) -> Tensor:
     """A seeded ``fraction`` of the runs of every regime (at least one where it has two)."""
     generator = torch.Generator().manual_seed(seed)

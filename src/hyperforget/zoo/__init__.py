@@ -506,3 +506,16 @@ def summarise_references(
             }
         )
     return pd.DataFrame(rows)
+
+
+def summary_metrics(summary: pd.DataFrame, references: pd.DataFrame) -> dict[str, dict]:
+    """MLflow metrics of ``summarise_regimes`` and ``summarise_references``."""
+    metrics = {}
+    for row in summary.to_dict("records"):
+        for column in ("final_test_acc", "final_val_acc", "end_acc_forgotten", "others_change"):
+            if pd.notna(row[column]):
+                metrics[f"zoo.{row['regime']}.{column}"] = {"value": row[column], "step": 0}
+    for row in references.to_dict("records"):
+        metrics[f"reference.{row['model']}.seconds"] = {"value": row["seconds"], "step": 0}
+        metrics[f"reference.{row['model']}.test_acc"] = {"value": row["test_acc"], "step": 0}
+    return metrics

@@ -83,27 +83,21 @@ def describe_splits(
     }
     classes = list_param(classes)
     class_ids = list(range(num_classes)) if classes is None else [int(c) for c in classes]
-    manifest = {
-        "dataset": selected.name,
-        "num_classes": num_classes,
-        "class_ids": class_ids,
-        "class_names": selected.class_names,
-        "labels_reindexed": class_ids != list(range(num_classes)),
-        "input_shape": list(selected.images.shape[1:]),
-        "normalisation": normalisation_used,
+    manifest = data.class_manifest(selected, class_ids, normalisation_used)
+    manifest |= {
         "split_seed": int(split["seed"]),
         "test_split": "official" if uses_official_test(selected, split) else "stratified",
         "fractions": {name: float(split["fractions"][name]) for name in SPLITS},
         "counts": counts,
     }
     metrics = {
-        f"{name}.count_c{cls}": {"value": float(n), "step": 0}
+        f"{name}.count{suffix}": {"value": float(n), "step": 0}
         for name in SPLITS
-        for cls, n in enumerate(counts[name])
+        for suffix, n in [
+            *((f"_c{k}", c) for k, c in enumerate(counts[name])),
+            ("", sum(counts[name])),
+        ]
     }
-    metrics.update(
-        {f"{name}.count": {"value": float(sum(counts[name])), "step": 0} for name in SPLITS}
-    )
     table = pd.DataFrame(
         {
             "label": range(num_classes),

@@ -13,19 +13,16 @@ from torch import Tensor
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import ParamLayout
-from hyperforget.core.per_class import evaluate_per_class
 from hyperforget.core.seeding import seeded
 from hyperforget.core.targets import target_builder
-from hyperforget.evaluation.plots import prompt_alignment_scatter
+from hyperforget.hypernet.check import held_out_alignment
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig, load_dihyfo
 from hyperforget.hypernet.train import (
     HyperTrainConfig,
     ZooSet,
-    held_out_prompts,
     held_out_runs,
-    prompt_alignment,
-    sample_params,
+    loss_curve_steps,
     train_hypernetwork,
 )
 
@@ -38,6 +35,10 @@ def _dihyfo_config(variant: str, hypernetwork: dict[str, Any]) -> DiHyFoConfig:
 
 def _diffusion(hypernetwork: dict[str, Any]) -> GaussianDiffusion:
     return GaussianDiffusion(**hypernetwork["diffusion"])
+
+
+def weights_file(net: DiHyFo) -> dict[str, Any]:
+    return {**{k: v.cpu() for k, v in net.state_dict().items()}, "__metadata__": net.metadata()}
 
 
 def _layout(model: dict[str, Any], manifest: dict[str, Any]) -> ParamLayout:
@@ -105,16 +106,8 @@ def train_dihyfo(
         progress=f"train {variant}",
     )
     logger.info("%s: diffusion loss %.4f -> %.4f", variant, curve[0], curve[-1])
-    every = train_config.log_every
-    metrics = {
-        f"{variant}.train_loss": [
-            {"value": value, "step": min((i + 1) * every, train_config.steps)}
-            for i, value in enumerate(curve)
-        ]
-    }
-    raw = {**{k: v.cpu() for k, v in net.state_dict().items()}, "__metadata__": net.metadata()}
-    averaged = {**{k: v.cpu() for k, v in ema.state_dict().items()}, "__metadata__": ema.metadata()}
-    return raw, averaged, metrics
+    metrics = {f"{variant}.train_loss": loss_curve_steps(curve, train_config)}
+    return weights_file(net), weights_file(ema), metrics
 
 
 def check_held_out(
@@ -127,61 +120,16 @@ def check_held_out(
     hypernetwork: dict[str, Any],
     device: str,
 ) -> tuple[pd.DataFrame, Figure, dict[str, Any]]:
-    """Prompt alignment on held-out runs: sample one network per prompt, measure its val losses."""
+    """Prompt alignment on held-out runs of the regimes the variant learned from."""
     dev = resolve_device(device)
     num_classes = int(class_manifest["num_classes"])
+    config = _dihyfo_config(variant, hypernetwork)
     layout = _layout(model, class_manifest)
-    net = (
-        load_dihyfo(dihyfo_weights, layout, num_classes, _dihyfo_config(variant, hypernetwork))
-        .to(dev)
-        .eval()
-    )
-    # prompts from the regimes the variant learned from
+    net = load_dihyfo(dihyfo_weights, layout, num_classes, config).to(dev).eval()
     held_out = hypernet_data["held_out"].of_regimes(_train_config(variant, hypernetwork).regimes)
-    seed = int(hypernetwork["seed"])
-    target_loss, current, current_loss = held_out_prompts(
-        net, held_out, int(hypernetwork["max_prompts"]), seed
-    )
-    sampler = hypernetwork["sampler"]
-    samples = sample_params(
-        net,
-        _diffusion(hypernetwork),
-        target_loss,
-        torch.Generator(device=dev).manual_seed(seed),
-        current,
-        current_loss,
-        sampler=sampler["kind"],
-        steps=int(sampler["steps"]),
-    )
     module = target_builder(model, class_manifest)()
-    observed = evaluate_per_class(
-        module, samples, *split_tensors(val_split, dev), num_classes
-    ).loss.cpu()
-    per_class, overall = prompt_alignment(target_loss, observed)
-    _, overall_log = prompt_alignment(torch.log1p(target_loss), torch.log1p(observed))
-    logger.info(
-        "%s held-out prompt alignment R^2 = %.3f (log-loss R^2 = %.3f, %d prompts)",
-        variant,
-        overall,
-        overall_log,
-        len(target_loss),
+    val = split_tensors(val_split, dev)
+    alignment = held_out_alignment(
+        variant, net, held_out, val, module, num_classes, hypernetwork, dev
     )
-    table = pd.DataFrame(
-        {
-            "class": [*(str(k) for k in range(num_classes)), "all", "all_log1p"],
-            "r2": [*per_class.tolist(), overall, overall_log],
-            "prompts": len(target_loss),
-        }
-    )
-    metrics = {
-        f"{variant}.held_out_r2": {"value": overall, "step": 0},
-        f"{variant}.held_out_r2_log1p": {"value": overall_log, "step": 0},
-        **{
-            f"{variant}.held_out_r2_c{k}": {"value": float(v), "step": 0}
-            for k, v in enumerate(per_class)
-        },
-    }
-    plot = prompt_alignment_scatter(
-        target_loss, observed, f"{variant}: held-out prompts (R² = {overall:.3f})"
-    )
-    return table, plot, metrics
+    return alignment.table, alignment.plot, alignment.mlflow_metrics

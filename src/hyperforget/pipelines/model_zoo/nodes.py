@@ -219,14 +219,7 @@ def summarise_zoo(
         labels,
         num_classes,
     )
-    metrics = {}
-    for row in summary.to_dict("records"):
-        for column in ("final_test_acc", "final_val_acc", "end_acc_forgotten", "others_change"):
-            if pd.notna(row[column]):
-                metrics[f"zoo.{row['regime']}.{column}"] = {"value": row[column], "step": 0}
-    for row in references.to_dict("records"):
-        metrics[f"reference.{row['model']}.seconds"] = {"value": row["seconds"], "step": 0}
-        metrics[f"reference.{row['model']}.test_acc"] = {"value": row["test_acc"], "step": 0}
+    metrics = zoo.summary_metrics(summary, references)
     show_table(logger, "Zoo summary (data/08_reporting/zoo_summary.parquet):", summary, False)
     show_table(
         logger, "Reference models (data/08_reporting/reference_models.parquet):", references, False

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import replace
 from typing import Any
 
-import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.targets import target_builder
-from hyperforget.unlearning import ForgetRequest, method_specs, run_method, select_methods
+from hyperforget.unlearning import ForgetRequest, method_specs, select_methods
 from hyperforget.unlearning import method_config as method_config_of
+from hyperforget.unlearning.scenarios import run_scenarios
 
 logger = logging.getLogger(__name__)
 
@@ -36,25 +33,16 @@ def unlearn(
     base_config: dict[str, Any] | None = None,
     **resources: Any,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
-    """Run ``method`` (parameters ``method_config``: ``unlearning.methods.<method>``, over
-    ``base_config``, the block of the method it extends, if any)
-    ``method_runs`` times on every forget scenario, run r with seed ``unlearning.seed + r``
-    (its minibatch order, random parts or sampling noise): weights
-    ``[S, M, P]``, seconds ``[S, M]``, and MLflow metrics of its seconds and numeric diagnostics
-    (e.g. LTU's share of conflicting steps), averaged over the runs.
-
-    A method left out of ``unlearning.run`` (``methods_to_run``) saves an empty result (no
-    rows), which the evaluation skips.
-    """
-    dev = resolve_device(device)
-    runs = int(method_runs)
-    if runs < 1:
-        raise ValueError(f"evaluation.method_runs must be at least 1, got {method_runs}.")
+    """``method`` (its block ``method_config`` over ``base_config``, the block of the method it
+    extends) on every forget scenario, ``evaluation.method_runs`` times (``run_scenarios``);
+    a method left out of ``unlearning.run`` saves an empty result."""
     if method not in select_methods(methods_to_run):
         logger.info("%s is not in unlearning.run: skipped", method)
         forget_scenarios = []
-    spec = method_specs()[method]
-    config = method_config_of(method, {method: method_config, spec.extends: base_config})
+    config = method_config_of(
+        method, {method: method_config, method_specs()[method].extends: base_config}
+    )
+    dev = resolve_device(device)
     base = ForgetRequest(
         original=original_weights["params"].to(dev),
         forget_classes=(),
@@ -64,82 +52,4 @@ def unlearn(
         build=target_builder(model, class_manifest),
         seed=int(seed),
     )
-    prepared = resources
-    if spec.prepare and forget_scenarios:
-        prepared = spec.prepare(resources, base, config)
-    results = []  # [scenario][run]
-    bar = tqdm(total=len(forget_scenarios) * runs, desc=f"unlearn {method}", mininterval=2)
-    for scenario in forget_scenarios:
-        scenario_results = []
-        for run in range(runs):
-            request = replace(
-                base,
-                forget_classes=tuple(scenario["classes"]),
-                seed=base.seed + run,
-                resources=prepared,
-            )
-            scenario_results.append(run_method(method, request, config))
-            bar.update()
-        results.append(scenario_results)
-        seconds = [r.seconds for r in scenario_results]
-        logger.info(
-            "%s forgot class %s in %.3f s (mean of %d run(s))",
-            method,
-            scenario["name"],
-            sum(seconds) / len(seconds),
-            runs,
-        )
-    bar.close()
-    num_classes, num_params = base.num_classes, base.original.numel()
-    nan_losses = torch.full((num_classes,), float("nan"))
-
-    def stacked(value, shape: tuple[int, ...]) -> Tensor:
-        if not results:
-            return torch.empty(0, runs, *shape)
-        return torch.stack([torch.stack([value(r) for r in row]) for row in results])
-
-    infos = [[r.info for r in row] for row in results]
-    weights = {
-        "params": stacked(lambda r: r.params.cpu(), (num_params,)),
-        "seconds": stacked(lambda r: torch.tensor(r.seconds, dtype=torch.float64), ()),
-        "prompt_r2": stacked(lambda r: torch.tensor(r.info.get("prompt_r2", float("nan"))), ()),
-        "target_loss": stacked(
-            lambda r: r.info.get("target_loss", nan_losses).cpu(), (num_classes,)
-        ),
-        "observed_loss": stacked(
-            lambda r: r.info.get("observed_loss", nan_losses).cpu(), (num_classes,)
-        ),
-        "__metadata__": {
-            "method": method,
-            "skipped": json.dumps(not results),
-            "forget_classes": json.dumps([s["name"] for s in forget_scenarios]),
-            "runs": str(runs),
-            "seeds": json.dumps([base.seed + r for r in range(runs)]),
-            "config": json.dumps(config.to_dict()),
-            "selection_rule": str(infos[0][0].get("selection_rule", "")) if infos else "",
-            "rows": "[s, r] = run r (seed unlearning.seed + r) on forget scenario s",
-        },
-    }
-    return weights, _scalar_metrics(method, forget_scenarios, weights["seconds"], infos)
-
-
-def _scalar_metrics(
-    method: str, scenarios: list[dict[str, Any]], seconds: Tensor, infos: list[list[dict]]
-) -> dict[str, dict[str, float]]:
-    """MLflow metrics: per scenario the mean over runs of the seconds and of every numeric
-    diagnostic, and their means over scenarios."""
-    per_key: dict[str, list[float]] = {}
-    metrics = {}
-    for scenario, spent, runs in zip(scenarios, seconds, infos, strict=True):
-        scalars: dict[str, list[float]] = {"seconds": spent.tolist()}
-        for info in runs:
-            for key, value in info.items():
-                if isinstance(value, int | float | bool):
-                    scalars.setdefault(key, []).append(float(value))
-        for key, values in scalars.items():
-            value = sum(values) / len(values)
-            metrics[f"unlearning.{method}.c{scenario['name']}.{key}"] = value
-            per_key.setdefault(key, []).append(value)
-    for key, values in per_key.items():
-        metrics[f"unlearning.{method}.mean.{key}"] = sum(values) / len(values)
-    return {name: {"value": value, "step": 0} for name, value in metrics.items()}
+    return run_scenarios(method, base, config, forget_scenarios, int(method_runs), resources)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hyperforget.pipelines.semi_parametric.nodes import (
+from hyperforget.spm.runs import (
     oracle_replica_seeds,
     train_oracle_replicas,
     train_oracles,

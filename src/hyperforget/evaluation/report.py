@@ -1,0 +1,538 @@
+"""The benchmark's report: every run of every method scored per forget scenario against the
+retrained distribution (the per-run and results tables, warnings for what was not forgotten or
+cannot be trusted, plots and MLflow metrics), and how far retraining alone moves retain-test
+accuracy (the oracle spread).
+
+Agreement and KL compare with the reference oracle (trained alone; its seconds give the
+speed-up); accuracies and MIA are judged against the retrained models. The SPM's rows arrive
+computed by its own stage (another model family, with its own retrained SPMs).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from hyperforget.core.console import show_table
+from hyperforget.core.params import optional_positive_int, parse_retain_margins, verdict_bars
+from hyperforget.evaluation import distribution, forgetting, metrics
+from hyperforget.evaluation.intervals import mean_ci
+from hyperforget.evaluation.plots import (
+    final_score_bars,
+    loss_alignment_panels,
+    oracle_agreement_heatmap,
+    oracle_spread_panels,
+    per_class_accuracy_grid,
+)
+
+logger = logging.getLogger(__name__)
+
+# the per-run table's metrics, each summarised over runs in the results table
+METRICS = [
+    "acc_forget_train",
+    "acc_forget_test",
+    "acc_retain_train",
+    "acc_retain_test",
+    "acc_test",
+    "mia_entropy",
+    "mia_efficacy",
+    "agreement_oracle",
+    "kl_oracle",
+    "avg_gap",
+    "seconds",
+    "speedup",
+    "prompt_r2",
+]
+RUN_COLUMNS = ["method", "forget_classes", "run", *METRICS]
+SUMMARY = [
+    "acc_forget_test",
+    "acc_retain_test",
+    "mia_efficacy",
+    "agreement_oracle",
+    "forgetting_quality",
+    "relative_forgetting_quality",
+    "final_score",
+    "seconds",
+]
+SPM_METHODS = ("spm", "spm_oracle")
+
+
+def retrained_of(method: str) -> str:
+    """The retrained distribution a method's runs are judged against."""
+    return "spm_oracle" if method in SPM_METHODS else "oracle"
+
+
+def check_scenarios(name: str, metadata: dict[str, str], scenarios: list[str]) -> None:
+    saved = json.loads(metadata.get("scenarios") or metadata.get("forget_classes") or "[]")
+    if saved != scenarios:
+        raise ValueError(
+            f"{name} holds forget scenarios {saved}, but this run evaluates {scenarios}; re-run "
+            "the pipeline that wrote it (e.g. kedro run --pipeline unlearn)."
+        )
+
+
+@dataclass
+class Report:
+    """What the evaluation writes: the results table (per method and scenario), the per-run
+    table, the results as markdown, its four plots and the MLflow metrics."""
+
+    table: pd.DataFrame
+    runs_table: pd.DataFrame
+    markdown: str
+    plots: tuple[Figure, Figure, Figure, Figure]
+    mlflow_metrics: dict[str, Any]
+
+
+@dataclass
+class _Scores:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    f_rows: list[dict[str, Any]] = field(default_factory=list)
+    per_class_acc: dict[str, list[list[float]]] = field(default_factory=dict)
+    prompts: dict[str, list[tuple[Tensor, Tensor]]] = field(default_factory=dict)
+
+
+def unlearned_to_score(
+    unlearned: dict[str, dict[str, Any]], scenarios: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """The methods' weights that were run (a method left out of ``unlearning.run`` saved an
+    empty result), each checked to hold this run's scenarios."""
+    names = [s["name"] for s in scenarios]
+    ran = {
+        method: weights
+        for method, weights in unlearned.items()
+        if not json.loads(weights["__metadata__"].get("skipped", "false"))
+    }
+    for method, weights in ran.items():
+        check_scenarios(f"{method}_unlearned_weights", weights["__metadata__"], names)
+    return ran
+
+
+def _per_class_test_acc(outputs: metrics.Outputs, labels: Tensor, num_classes: int) -> list[float]:
+    return [
+        metrics.accuracy(outputs.test[labels == k], labels[labels == k]) for k in range(num_classes)
+    ]
+
+
+def _method_candidates(
+    method: str, weights: dict[str, Any], i: int, outputs: Callable[[Tensor], metrics.Outputs]
+) -> list[metrics.Candidate]:
+    return [
+        metrics.Candidate(
+            method,
+            outputs(params),
+            r,
+            float(weights["seconds"][i, r]),
+            float(weights["prompt_r2"][i, r]),
+        )
+        for r, params in enumerate(weights["params"][i])
+    ]
+
+
+def _score_scenarios(  # noqa: PLR0913 (the benchmark's whole input)
+    build: Callable[[], nn.Module],
+    num_classes: int,
+    weights: dict[str, dict[str, Any]],
+    unlearned: dict[str, dict[str, Any]],
+    splits: tuple[dict[str, Tensor], dict[str, Tensor]],
+    scenarios: list[dict[str, Any]],
+    evaluation_params: dict[str, Any],
+    device: torch.device,
+) -> _Scores:
+    """Every run of the original, the retrained models and every method, per scenario.
+    ``weights``: the ``original``, the reference ``oracle`` and the ``retrained`` models."""
+    train_split, test_split = splits
+    train_images, test_images = train_split["images"].to(device), test_split["images"].to(device)
+    train_labels, test_labels = train_split["labels"], test_split["labels"]
+    seed = int(evaluation_params["seed"])
+    mia_max_samples = optional_positive_int(evaluation_params, "mia_max_samples", "evaluation")
+    forget_examples = optional_positive_int(evaluation_params, "forget_examples", "evaluation")
+    check_scenarios(
+        "retrained_weights", weights["retrained"]["__metadata__"], [s["name"] for s in scenarios]
+    )
+
+    def outputs(params: Tensor) -> metrics.Outputs:
+        return metrics.model_outputs(build, params.to(device), train_images, test_images)
+
+    original, scores = outputs(weights["original"]["params"]), _Scores()
+    for i, scenario in enumerate(tqdm(scenarios, desc="evaluate scenarios")):
+        name, classes = scenario["name"], tuple(scenario["classes"])
+        if len(classes) != 1:
+            raise ValueError(f"Scenario {name}: only single-class scenarios have an oracle.")
+        oracle_seconds = float(weights["oracle"]["seconds"][classes[0]])
+        reference = metrics.Candidate(
+            "oracle", outputs(weights["oracle"]["params"][classes[0]]), seconds=oracle_seconds
+        )
+        # every retrained model counts the reference's seconds: they train batched, alone
+        # each would take what the reference took
+        runs = {
+            "original": [metrics.Candidate("original", original)],
+            "oracle": [
+                metrics.Candidate("oracle", outputs(params), r, oracle_seconds)
+                for r, params in enumerate(weights["retrained"]["params"][i])
+            ],
+        }
+        for method, method_weights in unlearned.items():
+            runs[method] = _method_candidates(method, method_weights, i, outputs)
+            if not torch.isnan(method_weights["target_loss"][i]).all():
+                scores.prompts.setdefault(method, []).extend(
+                    zip(
+                        method_weights["target_loss"][i],
+                        method_weights["observed_loss"][i],
+                        strict=True,
+                    )
+                )
+        f_train, f_test = metrics.class_masks(train_labels, test_labels, classes)
+        candidates = [c for method_runs in runs.values() for c in method_runs]
+        scores.rows += metrics.run_rows(
+            name,
+            candidates,
+            reference,
+            train_labels,
+            test_labels,
+            f_train,
+            f_test,
+            seed,
+            mia_max_samples,
+        )
+        scores.f_rows += _forgetting_rows(
+            name,
+            runs,
+            train_labels,
+            forgetting.example_sample(f_train, forget_examples, seed + i),
+            int(evaluation_params["method_runs"]),
+            seed + i,
+        )
+        for method, method_runs in runs.items():
+            scores.per_class_acc.setdefault(method, []).append(
+                torch.tensor(
+                    [_per_class_test_acc(c.outputs, test_labels, num_classes) for c in method_runs]
+                )
+                .nanmean(0)
+                .tolist()
+            )
+    return scores
+
+
+def evaluate_benchmark(  # noqa: PLR0913 (the benchmark's whole input)
+    build: Callable[[], nn.Module],
+    num_classes: int,
+    weights: dict[str, dict[str, Any]],
+    unlearned: dict[str, dict[str, Any]],
+    splits: tuple[dict[str, Tensor], dict[str, Tensor]],
+    scenarios: list[dict[str, Any]],
+    evaluation_params: dict[str, Any],
+    device: torch.device,
+    spm_tables: tuple[pd.DataFrame, pd.DataFrame],
+) -> Report:
+    """Score every run (``_score_scenarios``), add the SPM's rows (``spm_tables``: its per-run
+    and forgetting-quality rows), summarise per method and scenario against the retrained
+    distribution (``retrained_of(method)``), warn about what was not forgotten or
+    cannot be trusted, and draw the plots."""
+    scores = _score_scenarios(
+        build, num_classes, weights, unlearned, splits, scenarios, evaluation_params, device
+    )
+    spm_runs, spm_forgetting = spm_tables
+    runs_table = distribution.add_avg_gap(
+        pd.concat([pd.DataFrame(scores.rows), spm_runs], ignore_index=True), retrained_of
+    )[RUN_COLUMNS]
+    qualities = pd.concat([pd.DataFrame(scores.f_rows), spm_forgetting], ignore_index=True)
+    verdicts = distribution.Verdicts(*verdict_bars(evaluation_params))
+    table = distribution.summary_table(runs_table, qualities, METRICS, retrained_of, verdicts)
+    _warn_about_verdicts(table, verdicts)
+    overview = _overview(table)
+    show_table(
+        logger,
+        f"Unlearning results, mean over {len(scenarios)} forget scenario(s) "
+        "(in_retrained_95: scenarios whose retain-test mean lies in the retrained central 95%; "
+        "forgot: scenarios forgotten); per scenario in data/08_reporting/results.md",
+        overview.round(3),
+    )
+    prompts = {
+        m: (torch.stack([t for t, _ in p]), torch.stack([o for _, o in p]))
+        for m, p in scores.prompts.items()
+    }
+    plots = (
+        per_class_accuracy_grid(scores.per_class_acc, [s["name"] for s in scenarios]),
+        loss_alignment_panels(prompts),
+        oracle_agreement_heatmap(table),
+        final_score_bars(_score_intervals(table)),
+    )
+    markdown = distribution.with_intervals(table, SUMMARY_INTERVALS).to_markdown(index=False)
+    return Report(table, runs_table, markdown, plots, _mlflow_metrics(table, overview))
+
+
+SUMMARY_INTERVALS = [
+    "acc_forget_test",
+    "acc_retain_test",
+    "acc_test",
+    "mia_efficacy",
+    "agreement_oracle",
+    "avg_gap",
+    "seconds",
+]
+
+
+def _forgetting_rows(
+    scenario: str,
+    runs: dict[str, list[metrics.Candidate]],
+    train_labels: Tensor,
+    examples: Tensor,
+    method_runs: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """F of every method on one scenario from its forget examples' confidences. The original
+    is one model: its M runs are M copies (F = 0, it never forgot); the oracle's F is retraining
+    scored against itself, the ceiling at this number of runs."""
+    labels = train_labels[examples]
+
+    def confidences(candidates: list[metrics.Candidate]) -> Tensor:
+        return torch.stack(
+            [forgetting.logit_confidence(c.outputs.train[examples], labels) for c in candidates]
+        )
+
+    retrained = confidences(runs["oracle"])
+    rows = []
+    ceiling = math.nan
+    for method, candidates in runs.items():
+        if method == "oracle":
+            continue
+        method_confidences = confidences(candidates)
+        if method == "original":
+            method_confidences = method_confidences.expand(method_runs, -1)
+        quality, ceiling = distribution.forgetting_qualities(method_confidences, retrained, seed)
+        rows.append({"method": method, "forget_classes": scenario, "forgetting_quality": quality})
+    rows.append({"method": "oracle", "forget_classes": scenario, "forgetting_quality": ceiling})
+    for row in rows:
+        row["retrained_forgetting_quality"] = ceiling
+    return rows
+
+
+def _warn_about_verdicts(table: pd.DataFrame, verdicts: distribution.Verdicts) -> None:
+    """A warning for every method and scenario it did not forget, and for every scenario whose
+    retrained distribution cannot serve as the reference."""
+    for row in table[~table["forgot"] & (table["method"] != "original")].to_dict("records"):
+        logger.warning(
+            "%s did NOT forget scenario %s: forget-train %.2f%%, forget-test %.2f%% (mean of %d "
+            "runs, %d forgot) against retraining's 95%% range + %g points; its row says "
+            "forgot: false",
+            row["method"],
+            row["forget_classes"],
+            row["acc_forget_train"],
+            row["acc_forget_test"],
+            row["runs"],
+            row["runs_forgot"],
+            verdicts.forgot_tolerance,
+        )
+    reliable = table["retrained_reliable"].fillna(True).astype(bool)
+    unreliable = table[(table["method"] == "oracle") & ~reliable]
+    for row in unreliable.to_dict("records"):
+        logger.warning(
+            "The retrained models of scenario %s are UNRELIABLE: their mean retain-test accuracy "
+            "%.2f%% is more than %g points under the original's; every gap to retraining on this "
+            "scenario is marked retrained_reliable: false (the retraining recipe does not fit "
+            "this data)",
+            row["forget_classes"],
+            row["acc_retain_test"],
+            verdicts.retrain_max_drop,
+        )
+
+
+def _overview(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method, means over scenarios, and on how many its retain-test mean is inside the
+    retrained central 95% range."""
+    overview = table.groupby("method", sort=False)[SUMMARY].mean()
+    inside = table.groupby("method", sort=False)["acc_retain_test_in_retrained_95"]
+    overview["in_retrained_95"] = (
+        inside.sum().astype(int).astype(str) + "/" + inside.size().astype(str)
+    )
+    forgot = table.groupby("method", sort=False)["forgot"]
+    overview["forgot"] = forgot.sum().astype(int).astype(str) + "/" + forgot.size().astype(str)
+    return overview
+
+
+def _score_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """Per method, the mean final score over scenarios with its 95% CI over scenarios, and the
+    mean F retraining scores against itself (the ceiling at this number of runs)."""
+    rows = []
+    for method, group in table.groupby("method", sort=False):
+        ci = mean_ci(group["final_score"].to_numpy())
+        rows.append(
+            {
+                "method": method,
+                "final_score": ci.mean,
+                "ci_low": ci.low,
+                "ci_high": ci.high,
+                "retrained_forgetting_quality": group["retrained_forgetting_quality"].mean(),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _mlflow_metrics(table: pd.DataFrame, overview: pd.DataFrame) -> dict[str, Any]:
+    """Per method and scenario its summary metrics and flags, and per method their means."""
+    mlflow_metrics: dict[str, Any] = {}
+    for row in table.to_dict("records"):
+        for column in [*SUMMARY, "acc_retain_test_z"]:
+            value = row[column]
+            if not pd.isna(value) and math.isfinite(value):
+                name = f"eval.{row['method']}.c{row['forget_classes']}.{column}"
+                mlflow_metrics[name] = {"value": float(value), "step": 0}
+        flag = f"eval.{row['method']}.c{row['forget_classes']}"
+        mlflow_metrics[f"{flag}.forgot"] = {"value": float(row["forgot"]), "step": 0}
+        if not pd.isna(row["retrained_reliable"]):
+            value = float(row["retrained_reliable"])
+            mlflow_metrics[f"{flag}.retrained_reliable"] = {"value": value, "step": 0}
+    for method, means in overview[SUMMARY].iterrows():
+        for column, value in means.items():
+            if not pd.isna(value):
+                mlflow_metrics[f"eval.{method}.mean.{column}"] = {"value": float(value), "step": 0}
+    for method, share in table.groupby("method", sort=False)["forgot"].mean().items():
+        mlflow_metrics[f"eval.{method}.share_forgot"] = {"value": float(share), "step": 0}
+    return mlflow_metrics
+
+
+@dataclass
+class Spread:
+    """How far retraining alone moves retain-test accuracy: per scenario (``table``, ``plot``),
+    how often a retrained model meets each margin (``pass_table``), and MLflow metrics."""
+
+    table: pd.DataFrame
+    plot: Figure
+    pass_table: pd.DataFrame
+    mlflow_metrics: dict[str, Any]
+
+
+def oracle_spread(  # noqa: PLR0913 (what the spread is measured on)
+    results_table: pd.DataFrame,
+    build: Callable[[], nn.Module],
+    weights: dict[str, dict[str, Any]],
+    test_split: dict[str, Tensor],
+    forget_scenarios: list[dict[str, Any]],
+    dev: torch.device,
+    retain_margins: Any,
+    oracle_max_z: float,
+    target_methods: set[str],
+) -> Spread:
+    """Per forget scenario, how far retain-test accuracy moves over the retrained distribution
+    (table; plot of every method's mean and CI against its central 95% band; MLflow metrics),
+    and how often a retrained model would itself meet "at least the reference oracle's minus m
+    points on every scenario" for each of ``retain_margins`` (the pass-rate table).
+    ``masked_original_retain_test`` is the original with the forgotten classes' outputs ignored:
+    where a network that keeps the original's retained losses, as DiHyFo's target asks, lands.
+    A reference oracle more than ``oracle_max_z`` retrained sd from the retrained mean is a
+    seed far outside its own distribution: warned about and flagged (``oracle_outside``), since
+    agreement, KL and speed-up are measured against it. ``weights``: the ``original``, the
+    reference ``oracle`` and the ``retrained`` models; the plot shows ``target_methods`` (the
+    SPM's rows have their own oracle, another model family)."""
+    original_weights, oracle_weights = weights["original"], weights["oracle"]
+    retrained_weights = weights["retrained"]
+    test_images, test_labels = test_split["images"].to(dev), test_split["labels"]
+    rows, replica_accuracies = [], []
+    for i, scenario in enumerate(forget_scenarios):
+        classes = tuple(scenario["classes"])
+
+        def accuracies(params: Tensor, classes=classes) -> Tensor:
+            return metrics.retain_test_accuracy(
+                build, params.to(dev), test_images, test_labels, classes
+            )
+
+        oracle = accuracies(oracle_weights["params"][classes[0]][None])[0]
+        replicas = accuracies(retrained_weights["params"][i])
+        spread = metrics.retrain_spread(float(oracle), replicas)
+        masked = metrics.retain_test_accuracy(
+            build,
+            original_weights["params"][None].to(dev),
+            test_images,
+            test_labels,
+            classes,
+            mask_forgotten=True,
+        )
+        rows.append(
+            {
+                "forget_classes": scenario["name"],
+                **spread,
+                "masked_original_retain_test": float(masked[0]),
+            }
+        )
+        replica_accuracies.append(replicas.cpu())
+    table = pd.DataFrame(rows)
+    table["oracle_outside"] = table["oracle_z"].abs() > float(oracle_max_z)
+    for row in table[table["oracle_outside"]].to_dict("records"):
+        logger.warning(
+            "The reference oracle of scenario %s is far outside its retrained distribution: "
+            "retain-test %.2f%% against %.2f%% +- %.2f (z %+.1f, beyond evaluation.oracle_max_z "
+            "= %g); agreement, KL and speed-up against it are unreliable",
+            row["forget_classes"],
+            row["oracle_retain_test"],
+            row["retrained_mean"],
+            row["retrained_sd"],
+            row["oracle_z"],
+            float(oracle_max_z),
+        )
+    pass_table = pd.DataFrame(
+        metrics.retrain_pass_rates(
+            torch.tensor(table["oracle_retain_test"].to_numpy()),
+            torch.stack(replica_accuracies),
+            parse_retain_margins(retain_margins),
+        )
+    )
+    for row in pass_table.to_dict("records"):
+        logger.info(
+            "Retraining with another seed keeps retain-test within %g points of the oracle on "
+            "every scenario for %d of %d seeds (%d scenario misses, worst %+.2f)",
+            row["margin"],
+            row["replicas_passing"],
+            row["replicas"],
+            row["misses"],
+            row["worst_gap"],
+        )
+    logger.info(
+        "%d retrained oracles per scenario: retain-test accuracy sd %.2f on average "
+        "(largest %.2f); the reference oracle is %+.2f points from their mean on average",
+        int(table["retrained"].max()),
+        table["retrained_sd"].mean(),
+        table["retrained_sd"].max(),
+        table["oracle_minus_retrained"].mean(),
+    )
+    masked_gap = table["masked_original_retain_test"] - table["oracle_retain_test"]
+    logger.info(
+        "The original with the forgotten classes' outputs ignored (what DiHyFo's target asks "
+        "for on the retained classes) is %+.2f points from the oracle on average, %+.2f at worst "
+        "(scenario %s)",
+        masked_gap.mean(),
+        masked_gap.min(),
+        table["forget_classes"][masked_gap.idxmin()],
+    )
+    mlflow_metrics = {
+        f"eval.oracle_spread.c{row['forget_classes']}.{column}": {"value": row[column], "step": 0}
+        for row in rows
+        for column in (
+            "retrained_sd",
+            "oracle_minus_retrained",
+            "oracle_z",
+            "masked_original_retain_test",
+        )
+        if not pd.isna(row[column]) and math.isfinite(row[column])
+    }
+    mlflow_metrics |= {
+        f"eval.retrain_pass.within_{row['margin']:g}.share_passing": {
+            "value": row["share_passing"],
+            "step": 0,
+        }
+        for row in pass_table.to_dict("records")
+        if not pd.isna(row["share_passing"])
+    }
+    methods = [m for m in dict.fromkeys(results_table["method"]) if m in target_methods]
+    return Spread(
+        table, oracle_spread_panels(table, results_table, methods), pass_table, mlflow_metrics
+    )

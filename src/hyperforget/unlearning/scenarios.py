@@ -1,0 +1,115 @@
+"""Running one unlearning method on every forget scenario, several times: the stacked
+weights ``[S, M, P]``, seconds and diagnostics the evaluation reads, and their MLflow metrics."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from hyperforget.core.config import Config
+from hyperforget.unlearning import ForgetRequest, method_specs, run_method
+
+logger = logging.getLogger(__name__)
+
+
+def run_scenarios(
+    method: str,
+    base: ForgetRequest,
+    config: Config,
+    forget_scenarios: list[dict[str, Any]],
+    runs: int,
+    resources: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+    """Run ``method`` ``runs`` times on every forget scenario, run r with seed ``base.seed + r``
+    (its minibatch order, random parts or sampling noise): weights ``[S, M, P]``, seconds
+    ``[S, M]``, and MLflow metrics of its seconds and numeric diagnostics (e.g. LTU's share of
+    conflicting steps), averaged over the runs. With no scenarios (a method left out of
+    ``unlearning.run``) the result is empty (no rows), which the evaluation skips."""
+    if runs < 1:
+        raise ValueError(f"evaluation.method_runs must be at least 1, got {runs}.")
+    spec = method_specs()[method]
+    prepared = resources
+    if spec.prepare and forget_scenarios:
+        prepared = spec.prepare(resources, base, config)
+    results = []  # [scenario][run]
+    bar = tqdm(total=len(forget_scenarios) * runs, desc=f"unlearn {method}", mininterval=2)
+    for scenario in forget_scenarios:
+        scenario_results = []
+        for run in range(runs):
+            request = replace(
+                base,
+                forget_classes=tuple(scenario["classes"]),
+                seed=base.seed + run,
+                resources=prepared,
+            )
+            scenario_results.append(run_method(method, request, config))
+            bar.update()
+        results.append(scenario_results)
+        seconds = [r.seconds for r in scenario_results]
+        logger.info(
+            "%s forgot class %s in %.3f s (mean of %d run(s))",
+            method,
+            scenario["name"],
+            sum(seconds) / len(seconds),
+            runs,
+        )
+    bar.close()
+    num_classes, num_params = base.num_classes, base.original.numel()
+    nan_losses = torch.full((num_classes,), float("nan"))
+
+    def stacked(value, shape: tuple[int, ...]) -> Tensor:
+        if not results:
+            return torch.empty(0, runs, *shape)
+        return torch.stack([torch.stack([value(r) for r in row]) for row in results])
+
+    infos = [[r.info for r in row] for row in results]
+    weights = {
+        "params": stacked(lambda r: r.params.cpu(), (num_params,)),
+        "seconds": stacked(lambda r: torch.tensor(r.seconds, dtype=torch.float64), ()),
+        "prompt_r2": stacked(lambda r: torch.tensor(r.info.get("prompt_r2", float("nan"))), ()),
+        "target_loss": stacked(
+            lambda r: r.info.get("target_loss", nan_losses).cpu(), (num_classes,)
+        ),
+        "observed_loss": stacked(
+            lambda r: r.info.get("observed_loss", nan_losses).cpu(), (num_classes,)
+        ),
+        "__metadata__": {
+            "method": method,
+            "skipped": json.dumps(not results),
+            "forget_classes": json.dumps([s["name"] for s in forget_scenarios]),
+            "runs": str(runs),
+            "seeds": json.dumps([base.seed + r for r in range(runs)]),
+            "config": json.dumps(config.to_dict()),
+            "selection_rule": str(infos[0][0].get("selection_rule", "")) if infos else "",
+            "rows": "[s, r] = run r (seed unlearning.seed + r) on forget scenario s",
+        },
+    }
+    return weights, _scalar_metrics(method, forget_scenarios, weights["seconds"], infos)
+
+
+def _scalar_metrics(
+    method: str, scenarios: list[dict[str, Any]], seconds: Tensor, infos: list[list[dict]]
+) -> dict[str, dict[str, float]]:
+    """MLflow metrics: per scenario the mean over runs of the seconds and of every numeric
+    diagnostic, and their means over scenarios."""
+    per_key: dict[str, list[float]] = {}
+    metrics = {}
+    for scenario, spent, runs in zip(scenarios, seconds, infos, strict=True):
+        scalars: dict[str, list[float]] = {"seconds": spent.tolist()}
+        for info in runs:
+            for key, value in info.items():
+                if isinstance(value, int | float | bool):
+                    scalars.setdefault(key, []).append(float(value))
+        for key, values in scalars.items():
+            value = sum(values) / len(values)
+            metrics[f"unlearning.{method}.c{scenario['name']}.{key}"] = value
+            per_key.setdefault(key, []).append(value)
+    for key, values in per_key.items():
+        metrics[f"unlearning.{method}.mean.{key}"] = sum(values) / len(values)
+    return {name: {"value": value, "step": 0} for name, value in metrics.items()}
