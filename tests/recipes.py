@@ -57,7 +57,6 @@ DENOISER = {
     "num_frequencies": 32,
     "max_frequency_log2": 6.0,
     "class_rows": True,
-    "unit_rows": False,
 }
 
 

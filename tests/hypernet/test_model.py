@@ -46,21 +46,6 @@ def test_class_row_chunks_hold_one_class_each(layout):
         assert torch.all(tokens[:, c, 6:] == 0)
 
 
-def test_unit_rows_hold_one_hidden_unit_each(layout):
-    # layers.0 is 5 units x 16 inputs: token j = unit j's 16 input weights and its bias
-    chunks = ParamChunks(layout, chunk_size=20, num_classes=3, unit_rows=True)
-    flat = torch.randn(2, layout.num_params)
-    tokens = chunks.split(flat)
-    assert torch.equal(chunks.merge(tokens), flat)
-    assert chunks.lengths == [17] * 5 + [6] * 3 and chunks.class_row_start == 5
-    weight, bias = flat[:, :80].view(2, 5, 16), flat[:, 80:85]
-    for j in range(5):
-        assert torch.equal(tokens[:, j, :16], weight[:, j])
-        assert torch.equal(tokens[:, j, 16], bias[:, j])
-    # a row that does not fit a chunk falls back to plain chunks (layers.0, 16 + 1 > 10)
-    assert ParamChunks(layout, chunk_size=10, unit_rows=True).lengths == [10] * 8 + [5, 6, 6, 6]
-
-
 def test_class_rows_need_a_classifier_layer(layout):
     with pytest.raises(ValueError, match="class_rows: false"):
         ParamChunks(layout, chunk_size=20, num_classes=4)

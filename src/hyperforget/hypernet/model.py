@@ -13,8 +13,6 @@ Tokens, as in G.pt:
   one token per class: row k of its weight and its bias k, the parameters that decide class k's
   logit. They share one projection, and class k's condition embedding is added to its row token,
   so "make class k's loss high" acts where class k lives, the same way for every class;
-* with ``unit_rows``, every other layer whose rows fit a chunk is cut one token per unit (its
-  input weights and bias), so a hidden-unit permutation only reorders tokens.
 
 DiHyFo-1 reads [current params, noisy params, current per-class losses, target per-class losses,
 timestep] and predicts ``x0 = current params + output`` (a global residual: untrained, it is
@@ -52,7 +50,6 @@ class DenoiserConfig(Config):
     num_frequencies: int = setting(ge=1)
     max_frequency_log2: float = setting()
     class_rows: bool = setting()  # one token per class for the last layer (see the module doc)
-    unit_rows: bool = setting()  # one token per hidden unit instead of plain chunks
 
     def check(self, where: str) -> None:
         if self.width % self.heads:
@@ -80,8 +77,6 @@ class ParamChunks(nn.Module):
     Every tensor is cut into runs of at most ``chunk_size`` values, except, with ``class_rows``,
     the last layer (a weight ``[K, H]`` followed by a bias ``[K]``): its chunk k holds weight row
     k and bias k. ``class_row_start`` is the index of the first such chunk (``None`` without).
-    With ``unit_rows``, the other ``[out, in]`` weights followed by an ``[out]`` bias are cut the
-    same way (unit j's row and bias j) when ``in + 1 <= chunk_size``.
     """
 
     def __init__(
@@ -89,16 +84,13 @@ class ParamChunks(nn.Module):
         layout: ParamLayout,
         chunk_size: int,
         num_classes: int | None = None,
-        unit_rows: bool = False,
     ) -> None:
         super().__init__()
         rows = (
             _class_row_slots(layout, num_classes, chunk_size) if num_classes is not None else None
         )
         # weight name -> (weight, bias) cut one token per output unit
-        row_pairs = _unit_row_slots(layout, chunk_size, rows) if unit_rows else {}
-        if rows:
-            row_pairs[rows[0].name] = rows
+        row_pairs = {rows[0].name: rows} if rows else {}
         row_biases = {bias.name for _, bias in row_pairs.values()}
         gather: list[list[int]] = []
         self.class_row_start = None
@@ -143,21 +135,6 @@ def _row_chunks(weight: ParamSlot, bias: ParamSlot) -> list[list[int]]:
         [*range(weight.offset + j * fan_in, weight.offset + (j + 1) * fan_in), bias.offset + j]
         for j in range(weight.shape[0])
     ]
-
-
-def _unit_row_slots(
-    layout: ParamLayout, chunk_size: int, class_rows: tuple[ParamSlot, ParamSlot] | None
-) -> dict[str, tuple[ParamSlot, ParamSlot]]:
-    """The (weight, bias) pairs cut one token per unit: every ``[out, in]`` weight followed by
-    an ``[out]`` bias whose row fits a chunk, except the class rows. Keyed by weight name."""
-    pairs = {}
-    for weight, bias in zip(layout.slots, layout.slots[1:], strict=False):
-        if class_rows and weight is class_rows[0]:
-            continue
-        if len(weight.shape) == 2 and bias.shape == weight.shape[:1]:
-            if weight.shape[1] + 1 <= chunk_size:
-                pairs[weight.name] = (weight, bias)
-    return pairs
 
 
 def _class_row_slots(
@@ -269,7 +246,6 @@ class DiHyFo(nn.Module):
             layout,
             config.chunk_size,
             num_classes if config.class_rows else None,
-            unit_rows=config.unit_rows,
         )
         n_chunks, width, size = self.chunks.num_chunks, config.width, config.chunk_size
         rows = self.chunks.class_row_start
