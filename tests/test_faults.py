@@ -38,6 +38,16 @@ FAULTS = [
     ("model.hidden", [0], r"model.hidden must be >= 1; got \(0,\)"),
     ("data_preparation.subset", 0, r"data_preparation.subset must be >= 1; got 0"),
     ("data_preparation.split.seed", -1, r"data_preparation.split.seed must be >= 0; got -1"),
+    (
+        "data_preparation.normalisation.mean",
+        [0.5, 0.5, 0.5],
+        r"3 mean and 1 std values for images with 1 channel\(s\); set data_preparation",
+    ),
+    (
+        "data_preparation.normalisation.std",
+        ["a b"],
+        r"data_preparation.normalisation.std must be a list of numbers, one per image channel",
+    ),
     ("data_preparation.classes", [11], r"\[11\], outside the valid range 0..9"),
     ("data_preparation.classes", ["a 2"], r"classes must list class ids .*, got \['a'\]"),
     (

@@ -368,6 +368,15 @@ def channel_stats(images: Tensor) -> tuple[list[float], list[float]]:
 def normalise(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Tensor:
     """Scale uint8 images ``[N, C, H, W]`` to [0, 1], then standardise each channel."""
     channels = images.shape[1]
+    check_statistics(mean, std, channels)
+    view = (1, channels, 1, 1)
+    mean_t = torch.tensor([float(m) for m in mean]).view(view)
+    std_t = torch.tensor([float(s) for s in std]).view(view)
+    return (images.to(torch.float32) / 255.0 - mean_t) / std_t
+
+
+def check_statistics(mean: Sequence[float], std: Sequence[float], channels: int) -> None:
+    """One mean and one positive std per channel, or a message naming the parameter."""
     if len(mean) != channels or len(std) != channels:
         raise ValueError(
             f"Normalisation has {len(mean)} mean and {len(std)} std values for images with "
@@ -375,11 +384,7 @@ def normalise(images: Tensor, mean: Sequence[float], std: Sequence[float]) -> Te
             "each, or to null to compute them from the train split."
         )
     if any(s <= 0 for s in std):
-        raise ValueError(f"Normalisation std must be positive, got {list(std)}.")
-    view = (1, channels, 1, 1)
-    mean_t = torch.tensor([float(m) for m in mean]).view(view)
-    std_t = torch.tensor([float(s) for s in std]).view(view)
-    return (images.to(torch.float32) / 255.0 - mean_t) / std_t
+        raise ValueError(f"data_preparation.normalisation.std must be positive, got {list(std)}.")
 
 
 def class_counts(labels: Tensor, num_classes: int) -> list[int]:

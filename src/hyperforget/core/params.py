@@ -26,6 +26,21 @@ def list_param(value: Any) -> Any:
     return [int(p) if isinstance(p, str) and re.fullmatch(r"-?\d+", p) else p for p in items]
 
 
+def float_list(value: Any, name: str) -> list[float] | None:
+    """A list of numbers (``null`` stays ``None``); a command line gives ``[0.5 0.5 0.5]``, which
+    ``list_param`` splits."""
+    if value is None:
+        return None
+    items = list_param(value)
+    try:
+        return [float(item) for item in items]
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"{name} must be a list of numbers, one per image channel (e.g. [0.1307]; on the "
+            f'command line "{name}=[0.5 0.5 0.5]"), or null; got {value!r}.'
+        ) from None
+
+
 def parse_retain_margins(value: Any) -> list[float]:
     """``evaluation.retain_margins`` checked and read as numbers (a command line gives them as
     ``[1 2 3]``, which ``list_param`` splits)."""

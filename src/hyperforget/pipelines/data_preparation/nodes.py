@@ -13,19 +13,36 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from hyperforget.core import data
-from hyperforget.core.params import list_param
+from hyperforget.core.params import float_list, list_param
 from hyperforget.evaluation.plots import class_count_bars
 
 SPLITS = ("train", "val", "test")
 
 
 def select_classes(
-    raw_images: data.LabelledImages, classes: list[int] | None, subset: int | None, seed: int
+    raw_images: data.LabelledImages,
+    classes: list[int] | None,
+    subset: int | None,
+    seed: int,
+    normalisation: dict | None,
 ) -> data.LabelledImages:
     """Keep the requested classes (all when ``null``), labels re-indexed to 0..K-1, and of them
-    a stratified sample of ``subset`` digits (seeded by ``split.seed``; ``null``: all)."""
+    a stratified sample of ``subset`` digits (seeded by ``split.seed``; ``null``: all). The
+    normalisation is checked against the images' channels here, before anything is saved."""
+    _statistics(normalisation, raw_images.images.shape[1])
     selected = data.select_classes(raw_images, list_param(classes))
     return selected if subset is None else data.subsample(selected, int(subset), int(seed))
+
+
+def _statistics(
+    normalisation: dict | None, channels: int
+) -> tuple[list[float] | None, list[float] | None]:
+    """``normalisation``'s mean and std as numbers, checked against ``channels``."""
+    normalisation = normalisation or {}
+    mean = float_list(normalisation.get("mean"), "data_preparation.normalisation.mean")
+    std = float_list(normalisation.get("std"), "data_preparation.normalisation.std")
+    data.check_statistics(mean or [0.0] * channels, std or [1.0] * channels, channels)
+    return mean, std
 
 
 def uses_official_test(selected: data.LabelledImages, split: dict[str, Any]) -> bool:
@@ -54,8 +71,7 @@ def normalise_splits(
     selected: data.LabelledImages, split_indices: dict[str, Tensor], normalisation: dict | None
 ) -> tuple[dict[str, Tensor], dict[str, Tensor], dict[str, Tensor], dict[str, list[float]]]:
     """Standardise every split with the given statistics (or the train split's when ``null``)."""
-    normalisation = normalisation or {}
-    mean, std = normalisation.get("mean"), normalisation.get("std")
+    mean, std = _statistics(normalisation, selected.images.shape[1])
     if mean is None or std is None:
         train_mean, train_std = data.channel_stats(selected.images[split_indices["train"]])
         mean, std = mean or train_mean, std or train_std

@@ -15,6 +15,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:data_preparation.classes",
                     "params:data_preparation.subset",
                     "params:data_preparation.split.seed",
+                    "params:data_preparation.normalisation",
                 ],
                 outputs="selected_images",
                 name="select_classes",
