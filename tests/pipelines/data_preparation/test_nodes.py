@@ -7,7 +7,7 @@ SPLIT = {"fractions": {"train": 0.6, "val": 0.2, "test": 0.2}, "seed": 0}
 
 
 def test_nodes_chain_to_normalised_splits_and_manifest(tiny_images):
-    selected = nodes.select_classes(tiny_images, [0, 2], None, 0)
+    selected = nodes.select_classes(tiny_images, [0, 2], None, 0, None)
     indices = nodes.split_stratified(selected, SPLIT)
     train, val, test, used = nodes.normalise_splits(selected, indices, None)
     assert train["images"].shape == (12, 1, 4, 4) and val["labels"].shape == (4,)
@@ -34,5 +34,5 @@ def test_split_names_must_be_train_val_test(tiny_images):
 
 
 def test_a_subset_keeps_each_class_share(tiny_images):
-    selected = nodes.select_classes(tiny_images, [0, 2], 10, 0)
+    selected = nodes.select_classes(tiny_images, [0, 2], 10, 0, None)
     assert torch.bincount(selected.labels).tolist() == [5, 5]
