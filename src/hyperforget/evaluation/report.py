@@ -138,19 +138,29 @@ def _method_candidates(
     ]
 
 
-def _score_scenarios(  # noqa: PLR0913 (the benchmark's whole input)
-    build: Callable[[], nn.Module],
-    num_classes: int,
-    weights: dict[str, dict[str, Any]],
-    unlearned: dict[str, dict[str, Any]],
-    splits: tuple[dict[str, Tensor], dict[str, Tensor]],
-    scenarios: list[dict[str, Any]],
-    evaluation_params: dict[str, Any],
-    device: torch.device,
-) -> _Scores:
-    """Every run of the original, the retrained models and every method, per scenario.
-    ``weights``: the ``original``, the reference ``oracle`` and the ``retrained`` models."""
-    train_split, test_split = splits
+@dataclass(frozen=True)
+class Benchmark:
+    """What every run is scored on: the target network (``build``, ``num_classes``), the
+    ``original``, reference ``oracle`` and ``retrained`` models (``weights``), each method's
+    runs (``unlearned``), the train and test splits, the scenarios, ``evaluation.*`` and the
+    device."""
+
+    build: Callable[[], nn.Module]
+    num_classes: int
+    weights: dict[str, dict[str, Any]]
+    unlearned: dict[str, dict[str, Any]]
+    splits: tuple[dict[str, Tensor], dict[str, Tensor]]
+    scenarios: list[dict[str, Any]]
+    evaluation_params: dict[str, Any]
+    device: torch.device
+
+
+def _score_scenarios(bench: Benchmark) -> _Scores:
+    """Every run of the original, the retrained models and every method, per scenario."""
+    build, num_classes, weights = bench.build, bench.num_classes, bench.weights
+    unlearned, scenarios, device = bench.unlearned, bench.scenarios, bench.device
+    evaluation_params = bench.evaluation_params
+    train_split, test_split = bench.splits
     train_images, test_images = train_split["images"].to(device), test_split["images"].to(device)
     train_labels, test_labels = train_split["labels"], test_split["labels"]
     seed = int(evaluation_params["seed"])
@@ -223,24 +233,13 @@ def _score_scenarios(  # noqa: PLR0913 (the benchmark's whole input)
     return scores
 
 
-def evaluate_benchmark(  # noqa: PLR0913 (the benchmark's whole input)
-    build: Callable[[], nn.Module],
-    num_classes: int,
-    weights: dict[str, dict[str, Any]],
-    unlearned: dict[str, dict[str, Any]],
-    splits: tuple[dict[str, Tensor], dict[str, Tensor]],
-    scenarios: list[dict[str, Any]],
-    evaluation_params: dict[str, Any],
-    device: torch.device,
-    spm_tables: tuple[pd.DataFrame, pd.DataFrame],
-) -> Report:
+def evaluate_benchmark(bench: Benchmark, spm_tables: tuple[pd.DataFrame, pd.DataFrame]) -> Report:
     """Score every run (``_score_scenarios``), add the SPM's rows (``spm_tables``: its per-run
     and forgetting-quality rows), summarise per method and scenario against the retrained
     distribution (``retrained_of(method)``), warn about what was not forgotten or
     cannot be trusted, and draw the plots."""
-    scores = _score_scenarios(
-        build, num_classes, weights, unlearned, splits, scenarios, evaluation_params, device
-    )
+    scores = _score_scenarios(bench)
+    scenarios, evaluation_params = bench.scenarios, bench.evaluation_params
     spm_runs, spm_forgetting = spm_tables
     runs_table = distribution.add_avg_gap(
         pd.concat([pd.DataFrame(scores.rows), spm_runs], ignore_index=True), retrained_of

@@ -31,7 +31,7 @@ def evaluate(
 ) -> tuple[Any, ...]:
     """The results table (also as CSV and markdown), the per-run table, the plots and the MLflow
     metrics of every method's runs (``report.evaluate_benchmark``)."""
-    result = report.evaluate_benchmark(
+    bench = report.Benchmark(
         target_builder(model, class_manifest),
         int(class_manifest["num_classes"]),
         {"original": original_weights, "oracle": oracle_weights, "retrained": retrained_weights},
@@ -40,8 +40,8 @@ def evaluate(
         forget_scenarios,
         evaluation_params,
         resolve_device(device),
-        (spm_runs, spm_forgetting),
     )
+    result = report.evaluate_benchmark(bench, (spm_runs, spm_forgetting))
     table = result.table
     return table, table, result.runs_table, result.markdown, *result.plots, result.mlflow_metrics
 
