@@ -38,19 +38,15 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
     # Ctrl-C raises KeyboardInterrupt even where the run was started with SIGINT ignored (a
     # background job of a non-interactive shell inherits that)
-    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
+    previous_int = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
+    _INTERRUPTS.clear()
     try:
         return ctx.invoke(kedro_run, **kwargs)
     except (KeyboardInterrupt, Terminated) as interrupt:
-        by, code = ("SIGTERM", 143) if isinstance(interrupt, Terminated) else ("Ctrl-C", 130)
-        tracked = _end_mlflow_run("KILLED")
-        logger.error("kedro run interrupted by %s", by)
-        click.echo(
-            f"Interrupted by {by}" + (f"; MLflow run {tracked} marked KILLED." if tracked else "."),
-            err=True,
-        )
-        ctx.exit(code)
+        _exit_interrupted(ctx, "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C")
     except Exception as error:
+        if _INTERRUPTS:  # a library turned the interrupt into an error of its own
+            _exit_interrupted(ctx, _INTERRUPTS[0])
         if verbose:
             raise
         log_file = _log_to_file(error)
@@ -131,8 +127,31 @@ class Terminated(BaseException):
     node or hook may swallow it)."""
 
 
+# the signals that interrupted the current run, in order
+_INTERRUPTS: list[str] = []
+
+
 def _raise_interrupted(signum: int, frame: Any) -> None:
+    _INTERRUPTS.append("SIGTERM")
     raise Terminated
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    _INTERRUPTS.append("Ctrl-C")
+    raise KeyboardInterrupt
+
+
+def _exit_interrupted(ctx: click.Context, by: str) -> None:
+    """End the MLflow run as KILLED and exit with 130 (Ctrl-C) or 143 (SIGTERM)."""
+    try:
+        tracked = _end_mlflow_run("KILLED")
+        marked = f"; MLflow run {tracked} marked KILLED." if tracked else "."
+    except Exception as error:  # the interrupt may have cut an MLflow write short
+        logger.exception("could not mark the MLflow run KILLED")
+        marked = f"; the MLflow run could not be marked KILLED ({type(error).__name__}: {error})."
+    logger.error("kedro run interrupted by %s", by)
+    click.echo(f"Interrupted by {by}{marked}", err=True)
+    ctx.exit(143 if by == "SIGTERM" else 130)
 
 
 def _end_mlflow_run(status: str) -> str | None:
@@ -142,7 +161,10 @@ def _end_mlflow_run(status: str) -> str | None:
     active = mlflow.active_run()
     if active is None:
         return None
-    mlflow.end_run(status=status)
+    try:
+        mlflow.end_run(status=status)
+    except Exception:  # retry through a new client, as nothing else will end it
+        mlflow.MlflowClient().set_terminated(active.info.run_id, status)
     return active.info.run_id
 
 
