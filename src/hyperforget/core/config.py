@@ -150,7 +150,6 @@ class Config:
                     )
                 continue
             value = _convert(params[key], hints[field.name], full)
-            _check_range(value, field.metadata, full)
             values[field.name] = value
         token = _WHERE.set(where)
         try:
