@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from hyperforget.unlearning import method_config, run_method
+from hyperforget.unlearning import common, method_config, run_method
 from hyperforget.unlearning.ltu import forget_loss, harmonise, retain_subset
 from tests.recipes import unchecked
 from tests.unlearning.conftest import DEFAULTS, forget_set_stats, method_params
@@ -94,6 +94,26 @@ def test_ltu_steps_on_while_the_forget_set_is_still_recognised(forget_request):
     assert reached.info["steps"] == 10
     fixed = run_method("ltu", forget_request, replace(config, stop_accuracy=None))
     assert fixed.info["steps"] == 10
+
+
+def test_ltu_steps_on_while_the_forgotten_class_is_recognised_on_val(forget_request, monkeypatch):
+    """The stopping rule also checks the forgotten classes' val samples, which LTU never trains
+    on: a forget-val split still recognised (here: class-1 digits) keeps it going to max_steps."""
+    config = method_params("ltu", steps=10, check_every=5, max_steps=40, stop_accuracy=50.0)
+    assert run_method("ltu", forget_request, config).info["steps"] == 10
+    images, labels = forget_request.val
+    recognised = images[labels == 1], labels[labels == 1]
+    monkeypatch.setattr(common, "forget_val", lambda request: recognised)
+    assert run_method("ltu", forget_request, config).info["steps"] == 40
+
+
+def test_forgotten_checks_every_split_it_is_given_and_skips_empty_ones(forget_request):
+    module = common.network(forget_request)
+    (images, labels), _ = common.forget_retain(forget_request)
+    empty = images[:0], labels[:0]
+    assert common.forgotten(module, (images, labels), empty, stop_accuracy=100.0)
+    assert not common.forgotten(module, empty, (images, labels), stop_accuracy=1.0)
+    assert common.forgotten(module, (images, labels), stop_accuracy=None)
 
 
 def test_a_step_budget_below_its_minimum_is_refused():

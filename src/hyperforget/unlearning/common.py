@@ -98,10 +98,23 @@ def budget(minimum: int, maximum: int | None, names: tuple[str, str], where: str
         )
 
 
-def forgotten(module: nn.Module, forget: Split, stop_accuracy: float | None) -> bool:
-    """Whether the forget-train accuracy is at most ``stop_accuracy`` percent (null: a stopping
+def forget_val(request: ForgetRequest) -> Split:
+    """The validation samples of the forgotten classes (possibly none): what a stopping rule may
+    check besides the forget set it trains on, which it fits better than unseen samples."""
+    images, labels = request.val
+    forget = torch.isin(labels, torch.tensor(request.forget_classes, device=labels.device))
+    return images[forget], labels[forget]
+
+
+def forgotten(module: nn.Module, *forget: Split, stop_accuracy: float | None) -> bool:
+    """Whether the accuracy on each of the ``forget`` splits (forget-train, and forget-val where
+    given) is at most ``stop_accuracy`` percent; an empty split does not count (null: a stopping
     rule that never asks for more, so always True)."""
-    return stop_accuracy is None or accuracy(module, *forget) <= float(stop_accuracy)
+    if stop_accuracy is None:
+        return True
+    return all(
+        accuracy(module, *split) <= float(stop_accuracy) for split in forget if len(split[1])
+    )
 
 
 def step(optimiser: torch.optim.Optimizer, loss: Tensor) -> None:

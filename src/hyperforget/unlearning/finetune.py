@@ -39,7 +39,9 @@ def forget(request: ForgetRequest, config: FinetuneConfig) -> Unlearned:
     max_steps = max(config.max_steps or 0, config.epochs * steps_per_epoch)
     taken = 0
     while (taken + 1) * steps_per_epoch <= max_steps:
-        if taken >= config.epochs and common.forgotten(module, forget_set, config.stop_accuracy):
+        if taken >= config.epochs and common.forgotten(
+            module, forget_set, stop_accuracy=config.stop_accuracy
+        ):
             break
         for idx in common.minibatches(len(labels), config.batch_size, 1, rng):
             common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))

@@ -46,7 +46,7 @@ def forget(request: ForgetRequest, config: AscentConfig) -> Unlearned:
         common.step(optimiser, loss)
         steps += 1
         if stop_accuracy is not None and common.forgotten(
-            module, (forget_images, forget_labels), stop_accuracy
+            module, (forget_images, forget_labels), stop_accuracy=stop_accuracy
         ):
             break
     return common.result(module, ascent_steps=steps)

@@ -28,9 +28,11 @@ public; every choice below is ours.
   ``forget_weight``. Without conflict they are summed unchanged. ``harmonise: false`` gives the
   ablation ``ltu_no_harmonisation``.
 * The summed gradient feeds an Adam step for ``steps`` steps, then for more (up to
-  ``max_steps``, checked every ``check_every``) while the forget-train accuracy is above
-  ``stop_accuracy`` percent: a fixed number of steps forgets a small class but leaves a few
-  percent of a large one; the share of steps whose gradients conflicted is reported.
+  ``max_steps``, checked every ``check_every``) while the forget-train or the forget-val
+  accuracy is above ``stop_accuracy`` percent: a fixed number of steps forgets a small class but
+  leaves a few percent of a large one, and the forget samples LTU trains on are forgotten
+  before unseen ones of their class, which only the val samples show. The share of steps whose
+  gradients conflicted is reported.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def forget_loss(
 
 def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
     forget_set, (retain_images, retain_labels) = common.forget_retain(request)
-    forget_images = forget_set[0]
+    forget_images, forget_val = forget_set[0], common.forget_val(request)
     rng = common.generator(request)
     min_steps, max_steps = config.steps, config.max_steps or config.steps
     check_every = config.check_every
@@ -140,7 +142,9 @@ def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
     conflicts, steps = 0, 0
     while steps < max_steps:
         checked = steps >= min_steps and (steps - min_steps) % check_every == 0
-        if checked and common.forgotten(module, forget_set, config.stop_accuracy):
+        if checked and common.forgotten(
+            module, forget_set, forget_val, stop_accuracy=config.stop_accuracy
+        ):
             break
         steps += 1
         order = torch.randperm(len(subset), generator=rng)

@@ -55,7 +55,7 @@ def forget(request: ForgetRequest, config: ScrubConfig) -> Unlearned:
     forget_batch = math.ceil(len(forget_images) / config.forget_steps)
     for epoch in range(config.epochs):
         if epoch < config.max_epochs or not common.forgotten(
-            student, forget_set, config.stop_accuracy
+            student, forget_set, stop_accuracy=config.stop_accuracy
         ):
             for idx in common.minibatches(len(forget_images), forget_batch, 1, rng):
                 x = forget_images[idx]

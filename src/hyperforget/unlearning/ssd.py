@@ -100,7 +100,8 @@ def forget(request: ForgetRequest, config: SSDConfig) -> Unlearned:
     alpha, max_passes = config.alpha, config.max_passes or config.passes
     selected, passes = 0, 0
     while passes < config.passes or (
-        passes < max_passes and not forgotten(module, forget_set, config.stop_accuracy)
+        passes < max_passes
+        and not forgotten(module, forget_set, stop_accuracy=config.stop_accuracy)
     ):
         selected += dampen(
             module, *request.train, forget_set, alpha, config.dampening, config.batch_size
