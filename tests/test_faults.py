@@ -21,6 +21,14 @@ def nested(dotted: str, value) -> dict:
 
 
 FAULTS = [
+    # where the zoo trains: an unknown backend, and a Dask scheduler nobody runs (refused within
+    # compute.connect_timeout, naming the address and how to start one)
+    ("compute.backend", "spark", r"compute.backend must be one of 'local', 'dask'"),
+    (
+        "compute",
+        {"backend": "dask", "address": "tcp://127.0.0.1:9", "workers": 2, "connect_timeout": 3},
+        r"no Dask scheduler answered at tcp://127.0.0.1:9 within 3 s.*dask scheduler",
+    ),
     # target-network training: every one of these used to be trained on, or crashed in torch
     ("model_zoo.training.epochs", -2, r"model_zoo.training.epochs must be >= 1; got -2"),
     ("model_zoo.training.lr", -0.1, r"model_zoo.training.lr must be > 0.0; got -0.1"),

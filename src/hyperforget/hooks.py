@@ -52,11 +52,14 @@ class CheckRunParametersHook:
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        from hyperforget.core.compute import check_reachable
         from hyperforget.core.schema import STAGES, check_stage
         from hyperforget.unlearning import method_config, method_specs, select_methods
 
         for stage in STAGES:  # every block, whichever stages run: keys, types, ranges
             check_stage(stage, catalog.load(f"params:{stage}"))
+        if "train_zoo" in {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}:
+            check_reachable(check_stage("compute", catalog.load("params:compute")))
         names = {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}
         if any(name.startswith("unlearn_") for name in names):
             unlearning = catalog.load("params:unlearning")

@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from hyperforget import zoo
+from hyperforget.core import compute
 from hyperforget.core.targets import build_target
 from hyperforget.zoo.training import AscentConfig
 from tests.recipes import sgd
@@ -58,12 +59,11 @@ def test_diverged_runs_are_detected():
     assert zoo.diverged(params, max_abs_weight=10.0).tolist() == [False, True, True]
 
 
-def test_build_zoo_table_describes_each_checkpoint_row(splits):
+def tiny_zoo(splits, regimes=REGIMES, **sharding) -> zoo.Zoo:
     train, val = splits
-    specs = zoo.plan_runs(REGIMES, 3, 0)
-    built = zoo.build_zoo(
+    return zoo.build_zoo(
         build,
-        specs,
+        zoo.plan_runs(regimes, 3, 0),
         train,
         val,
         3,
@@ -75,7 +75,29 @@ def test_build_zoo_table_describes_each_checkpoint_row(splits):
         checkpoints=3,
         fraction=0.8,
         max_abs_weight=10.0,
+        **sharding,
     )
+
+
+@pytest.mark.parametrize("shards", [2, 3, 8])
+def test_a_zoo_cut_into_shards_has_the_weights_of_the_whole_batch(splits, shards):
+    """Shards (tasks of a cluster) take the regime's step count, and each run its own batches:
+    the same weights whatever the cut, up to float rounding (a batched matmul of another batch
+    size rounds differently: about 1e-7 here), and the same table."""
+    regimes = {
+        "learn": {"runs": 3},
+        "retain": {"runs_per_class": 2},
+        "forget": {"runs_per_class": 1},
+    }
+    whole = tiny_zoo(splits, regimes)
+    cut = tiny_zoo(splits, regimes, map_tasks=compute._local_map, shards=shards)
+    torch.testing.assert_close(cut.params, whole.params, rtol=0.0, atol=1e-6)
+    pd.testing.assert_frame_equal(whole.table, cut.table, rtol=1e-5)
+
+
+def test_build_zoo_table_describes_each_checkpoint_row(splits):
+    train, val = splits
+    built = tiny_zoo(splits)
     assert built.params.shape == (8 * 3, 5 * 16 + 5 + 5 * 3 + 3)
     assert len(built.table) == len(built.params)
     expected = ["run_id", "regime", "forget_classes", "seed", "step", "epoch"]

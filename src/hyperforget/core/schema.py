@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hyperforget.core.compute import ComputeConfig
 from hyperforget.core.config import Config, ConfigError, setting
 from hyperforget.hypernet.model import VARIANTS, DenoiserConfig
 from hyperforget.hypernet.train import HyperTrainConfig
@@ -136,6 +137,7 @@ class SemiParametricParams(SPMConfig):
 
 # the block of each stage, by its key in the parameters
 STAGES: dict[str, type[Config]] = {
+    "compute": ComputeConfig,
     "model": ModelParams,
     "data_preparation": DataPreparationParams,
     "model_zoo": ModelZooParams,

@@ -13,15 +13,17 @@ order; runs of a regime are trained together by ``training.train_batched``.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from hyperforget.core.compute import MapTasks
 from hyperforget.core.devices import synchronize
 from hyperforget.core.flat_params import flatten_module
 from hyperforget.core.per_class import PerClass, evaluate_per_class
@@ -134,6 +136,86 @@ class TrainedRuns:
     batch_size: int
 
 
+def run_steps(
+    specs: Sequence[RunSpec], labels: Tensor, sgd: SGDConfig, epochs: float, fraction: float
+) -> int:
+    """The steps every run of ``specs`` takes: ``epochs`` passes over the largest run's data, and
+    at least ``sgd.min_steps`` (on small data a few epochs are too few steps to train at all)."""
+    largest = max(
+        len(data_indices(labels.cpu(), s.forget_class, fraction, s.seed)[0]) for s in specs
+    )
+    return max(1, int(sgd.min_steps), round(epochs * largest / sgd.batch_size))
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Some runs of one regime, trained batched in one task: their specs and starting weights."""
+
+    specs: list[RunSpec]
+    init: Tensor  # [R, P], on the CPU
+
+
+def train_shard(  # noqa: PLR0913 (train_runs' recipe, plus where the data is sent)
+    shard: Shard,
+    *,
+    build: Callable[[], nn.Module],
+    images: Tensor,
+    labels: Tensor,
+    device: str,
+    recipe: dict,
+) -> Tensor:
+    """One task of a sharded regime (e.g. on a Dask worker): ``shard``'s runs trained batched on
+    ``device``, returned as checkpoints ``[R, C, P]`` on the CPU."""
+    from hyperforget.core.devices import resolve_device
+
+    dev = resolve_device(device)
+    images, labels = images.to(dev), labels.to(dev)
+    runs = train_runs(build(), shard.specs, images, labels, init=shard.init.to(dev), **recipe)
+    return replace(runs, params=runs.params.cpu())
+
+
+def train_regime(  # noqa: PLR0913 (train_runs' arguments, and where its shards run)
+    build: Callable[[], nn.Module],
+    specs: Sequence[RunSpec],
+    images: Tensor,
+    labels: Tensor,
+    init: Tensor,
+    recipe: dict,
+    progress: str,
+    map_tasks: MapTasks | None = None,
+    shards: int = 1,
+) -> TrainedRuns:
+    """``train_runs`` of a regime, whole (``shards`` 1) or cut into ``shards`` batches of runs
+    trained as tasks of ``map_tasks`` (e.g. on a Dask cluster). Every shard takes the regime's
+    step count, and a run's batches depend only on its own seed, so the shards give the runs'
+    weights as the whole batch does."""
+    if shards <= 1 or len(specs) < 2 or map_tasks is None:
+        return train_runs(build(), specs, images, labels, init=init, progress=progress, **recipe)
+    steps = run_steps(specs, labels, recipe["sgd"], recipe["epochs"], recipe["fraction"])
+    size = math.ceil(len(specs) / shards)
+    pieces = [
+        Shard(list(specs[i : i + size]), init[i : i + size].cpu())
+        for i in range(0, len(specs), size)
+    ]
+    parts = map_tasks(
+        train_shard,
+        pieces,
+        progress,
+        build=build,
+        images=images.cpu(),
+        labels=labels.cpu(),
+        device=str(images.device),
+        recipe={**recipe, "steps": steps},
+    )
+    return TrainedRuns(
+        [spec for part in parts for spec in part.specs],
+        torch.cat([part.params for part in parts]).to(images.device),
+        parts[0].steps,
+        [n for part in parts for n in part.samples],
+        parts[0].batch_size,
+    )
+
+
 def train_runs(  # noqa: PLR0913 (a regime's runs: data, recipe, budget and starting weights)
     module: nn.Module,
     specs: Sequence[RunSpec],
@@ -146,16 +228,17 @@ def train_runs(  # noqa: PLR0913 (a regime's runs: data, recipe, budget and star
     init: Tensor,
     ascent: AscentConfig | None = None,
     progress: str | None = None,
+    steps: int | None = None,
 ) -> TrainedRuns:
     """Train ``specs`` together from ``init [R, P]``; ascent on the forget class when given.
 
-    All runs take the same number of steps, ``epochs`` passes over the largest run's data, and
-    at least ``sgd.min_steps``: on small data a few epochs are too few steps to train at all.
+    All runs take the same number of steps (default: ``run_steps`` of ``specs``; a shard of a
+    regime's runs is given the regime's, so it trains exactly as in the whole batch).
     """
     index_sets = [data_indices(labels.cpu(), s.forget_class, fraction, s.seed) for s in specs]
     retain_sets = [retain for retain, _ in index_sets]
-    epoch_steps = round(epochs * max(len(r) for r in retain_sets) / sgd.batch_size)
-    steps = max(1, int(sgd.min_steps), epoch_steps)
+    if steps is None:
+        steps = run_steps(specs, labels, sgd, epochs, fraction)
     seeds = [s.seed for s in specs]
     batches = batch_schedule(retain_sets, seeds, sgd.batch_size, steps)
     forget_batches = None
@@ -264,12 +347,16 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
     checkpoints: int,
     fraction: float,
     max_abs_weight: float,
+    map_tasks: MapTasks | None = None,
+    shards: int = 1,
 ) -> Zoo:
     """Train every run of ``specs``: from scratch (learn, retain) then forget from learn finals.
 
     Runs with a diverged checkpoint are dropped whole; the j-th ``forget`` run of a class starts
-    from the final weights of the j-th kept learn run (cycling).
+    from the final weights of the j-th kept learn run (cycling). With ``map_tasks`` and
+    ``shards`` above 1 each regime is cut into that many tasks (``train_regime``).
     """
+    tasks = (map_tasks, shards)
     module = build()
     images, labels = train
     kept: list[TrainedRuns] = []
@@ -288,17 +375,9 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
     forget = [s for s in specs if s.regime == "forget"]
     if scratch:
         init = initial_params(build, [s.seed for s in scratch]).to(images.device)
-        runs = train_runs(
-            module,
-            scratch,
-            images,
-            labels,
-            sgd,
-            epochs,
-            checkpoints,
-            fraction,
-            init,
-            progress="zoo: learn + retain runs",
+        recipe = {"sgd": sgd, "epochs": epochs, "checkpoints": checkpoints, "fraction": fraction}
+        runs = train_regime(
+            build, scratch, images, labels, init, recipe, "zoo: learn + retain runs", *tasks
         )
         scratch_kept = keep_converged(runs)
     if forget:
@@ -314,19 +393,15 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
         for spec in forget:
             starts.append(learn_finals[position[spec.forget_class] % len(learn_finals)])
             position[spec.forget_class] += 1
-        runs = train_runs(
-            module,
-            forget,
-            images,
-            labels,
-            forget_sgd,
-            forget_epochs,
-            checkpoints,
-            fraction,
-            torch.stack(starts).to(images.device),
-            ascent,
-            progress="zoo: forget runs",
-        )
+        recipe = {
+            "sgd": forget_sgd,
+            "epochs": forget_epochs,
+            "checkpoints": checkpoints,
+            "fraction": fraction,
+            "ascent": ascent,
+        }
+        init = torch.stack(starts).to(images.device)
+        runs = train_regime(build, forget, images, labels, init, recipe, "zoo: forget runs", *tasks)
         keep_converged(runs)
     if not kept:
         raise RuntimeError(

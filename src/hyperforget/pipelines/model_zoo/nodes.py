@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from hyperforget import zoo
 from hyperforget.core import seeding
+from hyperforget.core.compute import ComputeConfig, tasks
 from hyperforget.core.console import show_table
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
@@ -67,26 +68,32 @@ def train_zoo(
     model: dict[str, Any],
     model_zoo: dict[str, Any],
     device: str,
+    compute: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
-    """Train the zoo; returns its checkpoints ``[N, P]``, their table and size metrics."""
+    """Train the zoo (on ``compute``'s backend); returns its checkpoints ``[N, P]``, their table
+    and size metrics."""
     dev = resolve_device(device)
     sgd = zoo_sgd(model_zoo)
     forget = ForgetTraining.from_params(model_zoo["forget_training"], "model_zoo.forget_training")
-    built = zoo.build_zoo(
-        target_builder(model, class_manifest),
-        zoo_plan["runs"],
-        split_tensors(train_split, dev),
-        split_tensors(val_split, dev),
-        int(class_manifest["num_classes"]),
-        sgd=sgd,
-        epochs=sgd.epochs,
-        forget_sgd=forget.sgd(sgd),
-        forget_epochs=forget.epochs,
-        ascent=forget.ascent(),
-        checkpoints=int(model_zoo["checkpoints_per_run"]),
-        fraction=float(model_zoo["train_fraction"]),
-        max_abs_weight=float(model_zoo["max_abs_weight"]),
-    )
+    cluster = ComputeConfig.from_params(compute, "compute")
+    with tasks(cluster) as map_tasks:
+        built = zoo.build_zoo(
+            target_builder(model, class_manifest),
+            zoo_plan["runs"],
+            split_tensors(train_split, dev),
+            split_tensors(val_split, dev),
+            int(class_manifest["num_classes"]),
+            sgd=sgd,
+            epochs=sgd.epochs,
+            forget_sgd=forget.sgd(sgd),
+            forget_epochs=forget.epochs,
+            ascent=forget.ascent(),
+            checkpoints=int(model_zoo["checkpoints_per_run"]),
+            fraction=float(model_zoo["train_fraction"]),
+            max_abs_weight=float(model_zoo["max_abs_weight"]),
+            map_tasks=map_tasks,
+            shards=cluster.shards,
+        )
     n_dropped = sum(built.dropped.values())
     log = logger.warning if n_dropped else logger.info
     log("Zoo: %d checkpoints kept; diverged runs dropped: %s", len(built.params), built.dropped)

@@ -33,6 +33,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:model",
                     "params:model_zoo",
                     "params:device",
+                    "params:compute",
                 ],
                 outputs=["zoo_weights", "zoo_checkpoints", "zoo_size_metrics"],
                 name="train_zoo",

@@ -1,0 +1,149 @@
+"""Where a stage's independent trainings run (the ``compute`` block of ``parameters.yml``).
+
+``local`` runs them one after another in this process. ``dask`` sends each as a task to a Dask
+cluster: a ``distributed.LocalCluster`` started for the stage (``address: null``; one thread per
+worker process) or a running scheduler (``address: tcp://host:8786``). Tasks take and return
+tensors; the caller keeps writing every output, so nothing a worker computes is saved by it. A
+task whose worker dies is rerun on another worker (the scheduler's ``allowed-failures``); past
+that the map raises, so a stage never returns a partial result as if it were complete.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from tqdm.auto import tqdm
+
+from hyperforget.core.config import Config, ConfigError, setting
+
+logger = logging.getLogger(__name__)
+
+BACKENDS = ("local", "dask")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComputeConfig(Config):
+    backend: str = setting(choices=BACKENDS)
+    address: str | None = setting()  # a running scheduler; null: a LocalCluster for the stage
+    workers: int = setting(ge=1)  # tasks a batch of trainings is cut into (and, address: null,
+    # the LocalCluster's worker processes)
+    connect_timeout: float = setting(gt=0.0)  # seconds to reach the scheduler at address
+
+    @property
+    def shards(self) -> int:
+        """How many tasks a batch of trainings is cut into (local: one, the whole batch)."""
+        return self.workers if self.backend == "dask" else 1
+
+
+class MapTasks(Protocol):
+    def __call__(
+        self, task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any
+    ) -> list[Any]:
+        """``[task(item, **shared) for item in items]``, in order; ``shared`` is sent once."""
+
+
+def _local_map(task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any) -> list:
+    return [task(item, **shared) for item in tqdm(items, desc=desc, disable=len(items) < 2)]
+
+
+def _threads_of_worker(task: Callable[..., Any], item: Any, **shared: Any) -> Any:
+    """Run ``task`` with as many torch threads as the worker has task threads (so two workers
+    on two cores do not each start a thread per core)."""
+    from distributed import get_worker
+
+    torch.set_num_threads(max(1, get_worker().state.nthreads))
+    return task(item, **shared)
+
+
+def _dask_map(client, task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any):
+    from distributed import as_completed
+
+    # hash=False: each map its own copy, so one map's release cannot take another's data away
+    sent = {
+        name: client.scatter(value, broadcast=True, hash=False) for name, value in shared.items()
+    }
+    futures = [client.submit(_threads_of_worker, task, item, pure=False, **sent) for item in items]
+    order = {future.key: i for i, future in enumerate(futures)}
+    results: list[Any] = [None] * len(futures)
+    try:
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"{desc} (dask)"):
+            results[order[future.key]] = future.result()
+    except BaseException:
+        client.cancel(futures)  # nothing of a failed or interrupted map keeps running
+        raise
+    return results
+
+
+def connect(address: str, timeout: float):
+    """A client of the scheduler at ``address``, or a :class:`ConfigError` naming it and the fix."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError) as error:
+        raise ConfigError(
+            f"compute.address: no Dask scheduler answered at {address} within {timeout:g} s "
+            f"({type(error).__name__}). Start one there (`dask scheduler`, then `dask worker "
+            f"{address}` on each machine), fix the address, or set compute.address: null for a "
+            "local cluster (compute.backend: local runs without Dask)."
+        ) from error
+
+
+def _dask_installed() -> None:
+    try:
+        import distributed  # noqa: F401
+    except ImportError as error:
+        raise ConfigError(
+            "compute.backend is dask but Dask is not installed; install the extra "
+            "(`uv sync --extra dask`, or `pip install 'dask[distributed]'`) or set "
+            "compute.backend: local."
+        ) from error
+
+
+@contextmanager
+def tasks(config: ComputeConfig) -> Iterator[MapTasks]:
+    """A map over independent tasks on ``config``'s backend, for the length of the block."""
+    if config.backend == "local":
+        yield _local_map
+        return
+    _dask_installed()
+    from functools import partial
+
+    from distributed import Client, LocalCluster
+
+    cluster = None
+    if config.address is None:
+        cluster = LocalCluster(
+            n_workers=config.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+        )
+        client = Client(cluster)
+    else:
+        client = connect(config.address, config.connect_timeout)
+    workers = len(client.scheduler_info()["workers"])
+    logger.info(
+        "Dask: scheduler %s with %d workers; dashboard %s",
+        client.scheduler.address,
+        workers,
+        client.dashboard_link,
+    )
+    try:
+        yield partial(_dask_map, client)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def check_reachable(config: ComputeConfig) -> None:
+    """Refuse, before a run writes anything, a ``dask`` backend that cannot be used: Dask not
+    installed, or no scheduler at ``address`` within ``connect_timeout``."""
+    if config.backend != "dask":
+        return
+    _dask_installed()
+    if config.address is not None:
+        connect(config.address, config.connect_timeout).close()
