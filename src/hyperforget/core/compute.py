@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Protocol
 
 import torch
@@ -112,8 +113,6 @@ def tasks(config: ComputeConfig) -> Iterator[MapTasks]:
         yield _local_map
         return
     _dask_installed()
-    from functools import partial
-
     from distributed import Client, LocalCluster
 
     cluster = None

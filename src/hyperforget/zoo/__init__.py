@@ -141,9 +141,12 @@ def run_steps(
 ) -> int:
     """The steps every run of ``specs`` takes: ``epochs`` passes over the largest run's data, and
     at least ``sgd.min_steps`` (on small data a few epochs are too few steps to train at all)."""
-    largest = max(
-        len(data_indices(labels.cpu(), s.forget_class, fraction, s.seed)[0]) for s in specs
-    )
+    retain_sets = [data_indices(labels.cpu(), s.forget_class, fraction, s.seed)[0] for s in specs]
+    return _steps(retain_sets, sgd, epochs)
+
+
+def _steps(retain_sets: Sequence[Tensor], sgd: SGDConfig, epochs: float) -> int:
+    largest = max(len(retain) for retain in retain_sets)
     return max(1, int(sgd.min_steps), round(epochs * largest / sgd.batch_size))
 
 
@@ -163,9 +166,9 @@ def train_shard(  # noqa: PLR0913 (train_runs' recipe, plus where the data is se
     labels: Tensor,
     device: str,
     recipe: dict,
-) -> Tensor:
+) -> TrainedRuns:
     """One task of a sharded regime (e.g. on a Dask worker): ``shard``'s runs trained batched on
-    ``device``, returned as checkpoints ``[R, C, P]`` on the CPU."""
+    ``device``, their checkpoints ``[R, C, P]`` returned on the CPU."""
     from hyperforget.core.devices import resolve_device
 
     dev = resolve_device(device)
@@ -238,7 +241,7 @@ def train_runs(  # noqa: PLR0913 (a regime's runs: data, recipe, budget and star
     index_sets = [data_indices(labels.cpu(), s.forget_class, fraction, s.seed) for s in specs]
     retain_sets = [retain for retain, _ in index_sets]
     if steps is None:
-        steps = run_steps(specs, labels, sgd, epochs, fraction)
+        steps = _steps(retain_sets, sgd, epochs)  # run_steps, from the index sets drawn here
     seeds = [s.seed for s in specs]
     batches = batch_schedule(retain_sets, seeds, sgd.batch_size, steps)
     forget_batches = None
