@@ -59,7 +59,7 @@ class CheckRunParametersHook:
         for stage in STAGES:  # every block, whichever stages run: keys, types, ranges
             check_stage(stage, catalog.load(f"params:{stage}"))
         names = {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}
-        if "train_zoo" in names:
+        if any("params:compute" in node.inputs for node in pipeline.nodes):
             check_reachable(check_stage("compute", catalog.load("params:compute")))
         if any(name.startswith("unlearn_") for name in names):
             unlearning = catalog.load("params:unlearning")

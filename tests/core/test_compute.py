@@ -4,10 +4,12 @@ worker`` commands, as on a cluster, and a LocalCluster started by the run."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -15,8 +17,13 @@ import torch
 
 from hyperforget.core import compute
 from hyperforget.core.config import ConfigError
+from hyperforget.core.flat_params import flatten_module
+from hyperforget.core.targets import build_target
 from hyperforget.datasets.safetensors_dataset import SafetensorsDataset
+from hyperforget.unlearning import ForgetRequest
+from hyperforget.unlearning.scenarios import run_scenarios
 from tests.conftest import copy_project, run_kedro
+from tests.unlearning.conftest import method_params
 
 distributed = pytest.importorskip("distributed")
 
@@ -35,7 +42,12 @@ def scheduler_address():
     address = f"tcp://127.0.0.1:{_free_port()}"
     # the workers import this module's tasks as tests.core.test_compute
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
+    quiet = {
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+        "env": env,
+        "start_new_session": True,  # a process group each: its nanny's worker goes with it
+    }
     port = address.rsplit(":", 1)[1]
     processes = [
         subprocess.Popen(
@@ -60,7 +72,11 @@ def scheduler_address():
         for process in processes:
             process.terminate()
         for process in processes:
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a nanny still restarting a killed worker
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def config(**overrides) -> compute.ComputeConfig:
@@ -68,42 +84,51 @@ def config(**overrides) -> compute.ComputeConfig:
     return compute.ComputeConfig(**{**block, **overrides})
 
 
-def zoo_versions(project: Path) -> list[torch.Tensor]:
-    root = project / "data/06_models/zoo_weights.safetensors"
-    files = sorted(root.glob("*/zoo_weights.safetensors"))
-    return [SafetensorsDataset(filepath=str(f)).load()["params"] for f in files]
+# what goes to a cluster in the model_zoo pipeline: the zoo and the retrained distribution
+TRAININGS = ("zoo_weights", "retrained_weights")
+
+
+def newest(project: Path, name: str) -> torch.Tensor:
+    files = sorted((project / f"data/06_models/{name}.safetensors").glob(f"*/{name}.safetensors"))
+    return SafetensorsDataset(filepath=str(files[-1])).load()["params"]
+
+
+def _trained_on(project: Path, *params: str) -> dict[str, torch.Tensor]:
+    done = run_kedro(
+        project, "run", "--env", "test", "--to-nodes", "train_zoo,retrain_oracles", *params
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ("Dask: scheduler" in done.stdout + done.stderr) == bool(params)
+    return {name: newest(project, name) for name in TRAININGS}
 
 
 @pytest.fixture(scope="module")
 def local_zoo(tmp_path_factory):
-    """The test environment's data and zoo (the model_zoo pipeline up to the zoo: the part that
-    goes to a cluster), trained with the default local backend."""
+    """The test environment's data, zoo and retrained oracles (the model_zoo pipeline up to
+    them), trained with the default local backend."""
     project = copy_project(tmp_path_factory.mktemp("dask_project"))
-    done = run_kedro(project, "run", "--env", "test", "--to-nodes", "train_zoo")
-    assert done.returncode == 0, done.stderr[-3000:]
-    (zoo,) = zoo_versions(project)
-    return project, zoo
+    return project, _trained_on(project)
 
 
-def _zoo_on(project: Path, params: str) -> torch.Tensor:
-    done = run_kedro(project, "run", "--env", "test", "--to-nodes", "train_zoo", "--params", params)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "Dask: scheduler" in done.stdout + done.stderr
-    return zoo_versions(project)[-1]
+def _on_dask(project: Path, params: str) -> dict[str, torch.Tensor]:
+    return _trained_on(project, "--params", params)
 
 
 def test_the_zoo_on_running_scheduler_and_workers_is_the_local_zoo(local_zoo, scheduler_address):
     """Each regime is cut into shards, one task each; a shard's batched matmuls have another
-    batch size than the whole regime's, so float rounding differs (not bit for bit)."""
+    batch size than the whole regime's, so float rounding differs (not bit for bit). A
+    scenario's retrained oracles are one task, the batch they are locally."""
     project, local = local_zoo
-    remote = _zoo_on(project, f"compute.backend=dask,compute.address={scheduler_address}")
-    torch.testing.assert_close(remote, local, rtol=0.0, atol=1e-5)
+    remote = _on_dask(project, f"compute.backend=dask,compute.address={scheduler_address}")
+    for name in TRAININGS:
+        torch.testing.assert_close(remote[name], local[name], rtol=0.0, atol=1e-5, msg=name)
 
 
 def test_the_zoo_on_a_local_cluster_of_the_run_is_the_local_zoo(local_zoo):
     project, local = local_zoo
-    cluster = _zoo_on(project, "compute.backend=dask,compute.workers=2")
-    torch.testing.assert_close(cluster, local, rtol=0.0, atol=1e-5)
+    cluster = _on_dask(project, "compute.backend=dask,compute.workers=2")
+    for name in TRAININGS:
+        torch.testing.assert_close(cluster[name], local[name], rtol=0.0, atol=1e-5, msg=name)
 
 
 def test_an_unreachable_address_names_it_and_the_fix():
@@ -115,3 +140,50 @@ def test_an_unreachable_address_names_it_and_the_fix():
 def test_the_local_backend_maps_in_order_without_dask():
     with compute.tasks(config(backend="local")) as map_tasks:
         assert map_tasks(pow, [1, 2, 3], "powers", exp=2) == [1, 4, 9]
+
+
+def test_a_task_whose_worker_dies_is_rerun_on_another_worker(scheduler_address, tmp_path):
+    marker = tmp_path / "died"
+
+    def dies_once(item: int) -> int:  # nested: pickled by value, nothing to import on a worker
+        if not marker.exists():
+            marker.touch()
+            os._exit(1)
+        return 2 * item
+
+    with compute.tasks(config(address=scheduler_address)) as map_tasks:
+        assert map_tasks(dies_once, [1, 2, 3], "dies once") == [2, 4, 6]
+    assert marker.exists()
+
+
+def test_a_task_that_kills_every_worker_fails_the_map_clearly(scheduler_address):
+    def always_dies(item: int) -> int:
+        os._exit(1)
+
+    with compute.tasks(config(address=scheduler_address)) as map_tasks:
+        with pytest.raises(RuntimeError, match="worker died on every try.*nothing of this stage"):
+            map_tasks(always_dies, [1], "always dies")
+
+
+def test_a_methods_seeded_runs_on_the_cluster_are_its_local_runs(scheduler_address):
+    """Each (scenario, seed) run of a method is one task; the driver stacks their weights."""
+    gen = torch.Generator().manual_seed(0)
+    images, labels = torch.randn(300, 1, 28, 28, generator=gen), torch.arange(300) % 3
+    build = partial(build_target, (1, 28, 28), 3, (10,))
+    base = ForgetRequest(
+        original=flatten_module(build()),
+        forget_classes=(),
+        train=(images[:200], labels[:200]),
+        val=(images[200:], labels[200:]),
+        num_classes=3,
+        build=build,
+        seed=4,
+    )
+    scenarios = [{"name": "0", "classes": [0]}, {"name": "2", "classes": [2]}]
+    rl = method_params("rl")
+    local, _ = run_scenarios("rl", base, rl, scenarios, 2, {})
+    with compute.tasks(config(address=scheduler_address)) as map_tasks:
+        remote, metrics = run_scenarios("rl", base, rl, scenarios, 2, {}, map_tasks)
+    assert remote["params"].shape == (2, 2, base.original.numel())
+    torch.testing.assert_close(remote["params"], local["params"], rtol=0.0, atol=1e-6)
+    assert (remote["seconds"] > 0).all() and "unlearning.rl.c2.seconds" in metrics

@@ -48,11 +48,12 @@ class MapTasks(Protocol):
         """``[task(item, **shared) for item in items]``, in order; ``shared`` is sent once."""
 
 
-def _local_map(task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any) -> list:
-    return [task(item, **shared) for item in tqdm(items, desc=desc, disable=len(items) < 2)]
+def local_map(task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any) -> list:
+    bar = tqdm(items, desc=desc, disable=len(items) < 2, mininterval=2)
+    return [task(item, **shared) for item in bar]
 
 
-def _threads_of_worker(task: Callable[..., Any], item: Any, **shared: Any) -> Any:
+def _threads_of_worker(task: Callable[..., Any], item: Any, shared: dict[str, Any]) -> Any:
     """Run ``task`` with as many torch threads as the worker has task threads (so two workers
     on two cores do not each start a thread per core)."""
     from distributed import get_worker
@@ -62,18 +63,28 @@ def _threads_of_worker(task: Callable[..., Any], item: Any, **shared: Any) -> An
 
 
 def _dask_map(client, task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any):
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
 
-    # hash=False: each map its own copy, so one map's release cannot take another's data away
+    # hash=False: each map its own copy, so one map's release cannot take another's data away;
+    # [value]: one future per value (scatter would send a dict's items one by one)
     sent = {
-        name: client.scatter(value, broadcast=True, hash=False) for name, value in shared.items()
+        name: client.scatter([value], broadcast=True, hash=False)[0]
+        for name, value in shared.items()
     }
-    futures = [client.submit(_threads_of_worker, task, item, pure=False, **sent) for item in items]
+    # the shared data as one dict argument: some names (resources, workers, key) are submit's own
+    futures = [client.submit(_threads_of_worker, task, item, sent, pure=False) for item in items]
     order = {future.key: i for i, future in enumerate(futures)}
     results: list[Any] = [None] * len(futures)
     try:
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"{desc} (dask)"):
             results[order[future.key]] = future.result()
+    except KilledWorker as error:
+        client.cancel(futures)
+        raise RuntimeError(
+            f"{desc}: a task's worker died on every try (Dask's "
+            "distributed.scheduler.allowed-failures); nothing of this stage was saved. Read "
+            "the workers' logs (out of memory? raise `dask worker --memory-limit`) and rerun."
+        ) from error
     except BaseException:
         client.cancel(futures)  # nothing of a failed or interrupted map keeps running
         raise
@@ -110,7 +121,7 @@ def _dask_installed() -> None:
 def tasks(config: ComputeConfig) -> Iterator[MapTasks]:
     """A map over independent tasks on ``config``'s backend, for the length of the block."""
     if config.backend == "local":
-        yield _local_map
+        yield local_map
         return
     _dask_installed()
     from distributed import Client, LocalCluster

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import Tensor
-from tqdm.auto import tqdm
 
+from hyperforget.core.compute import MapTasks, local_map
 from hyperforget.core.config import Config
-from hyperforget.unlearning import ForgetRequest, method_specs, run_method
+from hyperforget.unlearning import ForgetRequest, TimedResult, method_specs, run_method
 
 logger = logging.getLogger(__name__)
 
@@ -25,9 +25,12 @@ def run_scenarios(
     forget_scenarios: list[dict[str, Any]],
     runs: int,
     resources: dict[str, Any],
+    map_tasks: MapTasks | None = None,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Run ``method`` ``runs`` times on every forget scenario, run r with seed ``base.seed + r``
-    (its minibatch order, random parts or sampling noise): weights ``[S, M, P]``, seconds
+    (its minibatch order, random parts or sampling noise), each run a task of ``map_tasks``
+    (e.g. on a Dask worker, which then times it; default: one after another here): weights
+    ``[S, M, P]``, seconds
     ``[S, M]``, and MLflow metrics of its seconds and numeric diagnostics (e.g. LTU's share of
     conflicting steps), averaged over the runs. With no scenarios (a method left out of
     ``unlearning.run``) the result is empty (no rows), which the evaluation skips."""
@@ -37,20 +40,22 @@ def run_scenarios(
     prepared = resources
     if spec.prepare and forget_scenarios:
         prepared = spec.prepare(resources, base, config)
-    results = []  # [scenario][run]
-    bar = tqdm(total=len(forget_scenarios) * runs, desc=f"unlearn {method}", mininterval=2)
-    for scenario in forget_scenarios:
-        scenario_results = []
-        for run in range(runs):
-            request = replace(
-                base,
-                forget_classes=tuple(scenario["classes"]),
-                seed=base.seed + run,
-                resources=prepared,
-            )
-            scenario_results.append(run_method(method, request, config))
-            bar.update()
-        results.append(scenario_results)
+    items = [
+        SeededRun(tuple(s["classes"]), base.seed + run)
+        for s in forget_scenarios
+        for run in range(runs)
+    ]
+    done = (map_tasks or local_map)(
+        _one_run,
+        items,
+        f"unlearn {method}",
+        method=method,
+        base=base,
+        config=config,
+        resources=prepared,
+    )
+    results = [done[i * runs : (i + 1) * runs] for i in range(len(forget_scenarios))]  # [s][r]
+    for scenario, scenario_results in zip(forget_scenarios, results, strict=True):
         seconds = [r.seconds for r in scenario_results]
         logger.info(
             "%s forgot class %s in %.3f s (mean of %d run(s))",
@@ -59,7 +64,6 @@ def run_scenarios(
             sum(seconds) / len(seconds),
             runs,
         )
-    bar.close()
     num_classes, num_params = base.num_classes, base.original.numel()
     nan_losses = torch.full((num_classes,), float("nan"))
 
@@ -91,6 +95,26 @@ def run_scenarios(
         },
     }
     return weights, _scalar_metrics(method, forget_scenarios, weights["seconds"], infos)
+
+
+@dataclass(frozen=True)
+class SeededRun:
+    """One run of a method (a task): the classes it forgets and its seed."""
+
+    forget_classes: tuple[int, ...]
+    seed: int
+
+
+def _one_run(
+    run: SeededRun,
+    *,
+    method: str,
+    base: ForgetRequest,
+    config: Config,
+    resources: dict[str, Any],
+) -> TimedResult:
+    request = replace(base, forget_classes=run.forget_classes, seed=run.seed, resources=resources)
+    return run_method(method, request, config)
 
 
 def _scalar_metrics(

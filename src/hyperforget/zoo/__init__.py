@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from hyperforget.core.compute import MapTasks
+from hyperforget.core.compute import MapTasks, local_map
 from hyperforget.core.devices import synchronize
 from hyperforget.core.flat_params import flatten_module
 from hyperforget.core.per_class import PerClass, evaluate_per_class
@@ -457,13 +457,14 @@ def train_reference_models(
     return ReferenceModels(original, original_seconds, torch.stack(oracles), seconds, list(seeds))
 
 
-def train_oracle_replicas(
+def train_oracle_replicas(  # noqa: PLR0913 (the reference recipe, the replicas, where they run)
     build: Callable[[], nn.Module],
     train: tuple[Tensor, Tensor],
     sgd: SGDConfig,
     epochs: float,
     seeds: Sequence[Sequence[int]],
     classes: Sequence[int] | None = None,
+    map_tasks: MapTasks | None = None,
 ) -> Tensor:
     """The oracle without class ``classes[s]`` retrained with each seed of ``seeds[s]``:
     ``[S, J, P]`` (``classes`` defaults to 0..len(seeds)-1, one row per class).
@@ -471,22 +472,34 @@ def train_oracle_replicas(
     The oracle is one draw of a noisy process: on a small dataset, retraining moves its
     accuracy by about a point from seed to seed. Replicas trained exactly like it (all its
     retain data, the same steps; only the seed differs) measure that spread, against which a
-    method's gap to the oracle can be read. The J replicas of a class train together.
+    method's gap to the oracle can be read. The J replicas of a class train together, as one
+    task of ``map_tasks`` (e.g. on a Dask cluster; default: one after another here).
     """
-    module = build()
-    init_row = flatten_module(module)
+    images, labels = train
+    init_row = flatten_module(build())
     classes = range(len(seeds)) if classes is None else classes
-    rows = []
-    bar = tqdm(zip(classes, seeds, strict=True), total=len(seeds), desc="retrained models")
-    for k, class_seeds in bar:
-        if not class_seeds:
-            rows.append(init_row.new_empty(0, init_row.numel()))
-            continue
-        specs = [RunSpec(-1, "retain", k, int(s)) for s in class_seeds]
-        init = initial_params(build, class_seeds)
-        runs = train_runs(module, specs, *train, sgd, epochs, 2, 1.0, init)
-        rows.append(runs.params[:, -1])
-    return torch.stack(rows)
+    shards = [
+        Shard(
+            [RunSpec(-1, "retain", k, int(s)) for s in class_seeds],
+            initial_params(build, class_seeds),
+        )
+        for k, class_seeds in zip(classes, seeds, strict=True)
+        if class_seeds
+    ]
+    trained = iter(
+        (map_tasks or local_map)(
+            train_shard,
+            shards,
+            "retrained models",
+            build=build,
+            images=images,
+            labels=labels,
+            device=str(images.device),
+            recipe={"sgd": sgd, "epochs": epochs, "checkpoints": 2, "fraction": 1.0},
+        )
+    )
+    empty = init_row.new_empty(0, init_row.numel())
+    return torch.stack([next(trained).params[:, -1] if s else empty for s in seeds])
 
 
 def summarise_regimes(

@@ -165,14 +165,16 @@ def retrain_oracles(
     training: dict[str, Any],
     device: str,
     forget_scenarios: list[dict[str, Any]],
+    compute: dict[str, Any],
 ) -> dict[str, Any]:
     """The retrained distribution: per forget scenario, ``evaluation.oracle_runs`` oracles
-    retrained from scratch without its class, each with its own held-out seed, ``[S, R, P]``."""
+    retrained from scratch without its class, each with its own held-out seed, ``[S, R, P]``
+    (a scenario's oracles are one task on ``compute``'s backend)."""
     classes = [_single_class(s) for s in forget_scenarios]
     seeds = [zoo_plan["replica_seeds"][k] for k in classes]
-    retrained = zoo.train_oracle_replicas(
-        *_reference_recipe(train_split, class_manifest, model, training, device), seeds, classes
-    )
+    recipe = _reference_recipe(train_split, class_manifest, model, training, device)
+    with tasks(ComputeConfig.from_params(compute, "compute")) as map_tasks:
+        retrained = zoo.train_oracle_replicas(*recipe, seeds, classes, map_tasks=map_tasks)
     logger.info(
         "Retrained %d oracle(s) for each of %d forget scenario(s) with held-out seeds",
         retrained.shape[1],

@@ -46,7 +46,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.retrain_oracles,
-                inputs=[*reference_inputs, "forget_scenarios"],
+                inputs=[*reference_inputs, "forget_scenarios", "params:compute"],
                 outputs="retrained_weights",
                 name="retrain_oracles",
             ),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from torch import Tensor
 
+from hyperforget.core.compute import ComputeConfig, tasks
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.targets import target_builder
@@ -30,12 +32,14 @@ def unlearn(
     method_config: dict[str, Any] | None,
     method_runs: int,
     device: str,
+    compute: dict[str, Any],
     base_config: dict[str, Any] | None = None,
     **resources: Any,
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """``method`` (its block ``method_config`` over ``base_config``, the block of the method it
-    extends) on every forget scenario, ``evaluation.method_runs`` times (``run_scenarios``);
-    a method left out of ``unlearning.run`` saves an empty result."""
+    extends) on every forget scenario, ``evaluation.method_runs`` times (``run_scenarios``), the
+    runs on ``compute``'s backend; a method left out of ``unlearning.run`` saves an empty
+    result."""
     if method not in select_methods(methods_to_run):
         logger.info("%s is not in unlearning.run: skipped", method)
         forget_scenarios = []
@@ -52,4 +56,10 @@ def unlearn(
         build=target_builder(model, class_manifest),
         seed=int(seed),
     )
-    return run_scenarios(method, base, config, forget_scenarios, int(method_runs), resources)
+    cluster = ComputeConfig.from_params(compute, "compute")
+    if not forget_scenarios:  # nothing to run: no cluster to start
+        cluster = replace(cluster, backend="local")
+    with tasks(cluster) as map_tasks:
+        return run_scenarios(
+            method, base, config, forget_scenarios, int(method_runs), resources, map_tasks
+        )

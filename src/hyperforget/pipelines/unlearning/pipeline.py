@@ -29,6 +29,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         "seed": "params:unlearning.seed",
         "method_runs": "params:evaluation.method_runs",
         "device": "params:device",
+        "compute": "params:compute",
     }
     return Pipeline(
         [
