@@ -36,6 +36,20 @@ def test_bench_zoo_compares_thread_counts_and_restores_torch_s(capsys):
     assert torch.get_num_threads() == before
 
 
+def test_bench_zoo_on_dask_prints_throughput_per_worker_count(capsys):
+    pytest.importorskip("distributed")
+    bench.main(["zoo", "--backend", "dask", "--workers", "1", "--runs", "2", "--epochs", "1"])
+    out = capsys.readouterr().out
+    assert "dask, 1 worker(s)" in out and "ratio dask 1 worker(s) / local" in out
+    gap = float(out.split("max |dask - local| weight ")[1].split()[0])
+    assert gap < 1e-5  # one worker, one shard: the local batch's own runs
+
+
+def test_bench_zoo_refuses_a_worker_count_below_one():
+    with pytest.raises(SystemExit):
+        bench.main(["zoo", "--backend", "dask", "--workers", "0"])
+
+
 def test_bench_train_prints_every_precision_for_both_variants(capsys):
     bench.main(["train", "--env", "test", "--steps", "1"])
     out = capsys.readouterr().out

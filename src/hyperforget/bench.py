@@ -2,6 +2,7 @@
 
     uv run python -m hyperforget.bench zoo [--runs 64] [--epochs 5] [--checkpoints 6]
         [--env base] [--input-dtype float32|bfloat16] [--threads 1 2 ...]
+    uv run python -m hyperforget.bench zoo --backend dask [--workers 1 2 ...] [--runs 64]
     uv run python -m hyperforget.bench sample [--env base]
     uv run python -m hyperforget.bench train [--env base] [--steps 5]
     uv run python -m hyperforget.bench spm [--env base]
@@ -16,6 +17,11 @@ ways and reports checkpoints per second, each checkpoint evaluated per class on 
 * loop + DataLoader: the usual training script, a shuffled ``DataLoader`` per run.
 ``--threads`` repeats the whole comparison at each CPU thread count: the batched trainer's large
 matmuls use every core, the loops' small ones barely more than one, so the ratio grows with cores.
+
+``zoo --backend dask`` trains those ``learn`` runs as ``compute.backend: dask`` does, on a
+``LocalCluster`` of each ``--workers`` count (one thread per worker, the runs cut into that many
+tasks), and prints runs per second, the speed-up over the first count and over the local
+backend, and the largest weight difference from the local backend's.
 
 ``sample`` times the fast sampler of both DiHyFo variants, sized as in
 ``conf/<env>/parameters_hypernetwork.yml`` and guided as in ``parameters_unlearning.yml``,
@@ -54,6 +60,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from hyperforget import spm, zoo
 from hyperforget.core import data
+from hyperforget.core.compute import ComputeConfig, tasks
 from hyperforget.core.devices import resolve_device, synchronize
 from hyperforget.core.flat_params import ParamLayout, flatten_module, load_flat_into
 from hyperforget.core.per_class import evaluate_per_class, per_class_from_logits
@@ -155,6 +162,54 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: s
     print(f"  ratio batched / loop               {t_loop / t_batched:6.2f}")
     print(f"  ratio batched / loop + DataLoader  {t_loader / t_batched:6.2f}")
     print(f"  max |batched - loop| weight difference: {gap:.2e}")
+
+
+def _worker_ready(item: int) -> int:
+    """A first task per worker, untimed: it imports torch and the project there."""
+    import hyperforget.zoo  # noqa: F401
+
+    return item
+
+
+def bench_zoo_dask(runs: int, epochs: int, checkpoints: int, env: str, workers: list[int]) -> None:
+    """The zoo's learn runs trained as on ``compute.backend: dask``, a ``LocalCluster`` of each
+    worker count (one thread each; the regime cut into that many tasks), against the local
+    backend (one batch, torch's threads): runs per second of training alone (the cluster's
+    start and each worker's imports are not timed)."""
+    (images, labels) = embedded_splits()["train"]
+    build = partial(build_target, (1, 28, 28), 10, (10,))
+    sgd = zoo_sgd(stage_parameters("model_zoo", env))
+    specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
+    init = zoo.initial_params(build, [s.seed for s in specs])
+    recipe = {"sgd": sgd, "epochs": epochs, "checkpoints": checkpoints, "fraction": 0.8}
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # warm-up: lazy imports
+
+    start = time.perf_counter()
+    local = zoo.train_regime(build, specs, images, labels, init, recipe, None)
+    t_local = time.perf_counter() - start
+    print(
+        f"zoo on dask: {runs} learn runs x {local.steps[-1]} steps ({env} config), "
+        f"{torch.get_num_threads()} torch threads locally, one per worker"
+    )
+    print(f"  local (one batch)   {runs / t_local:8.2f} runs/s ({t_local:.2f} s)")
+    timed = {}
+    for n in workers:
+        config = ComputeConfig(backend="dask", address=None, workers=n, connect_timeout=10)
+        with tasks(config) as map_tasks:
+            map_tasks(_worker_ready, list(range(2 * n)), "workers ready")
+            start = time.perf_counter()
+            cut = zoo.train_regime(build, specs, images, labels, init, recipe, None, map_tasks, n)
+            timed[n] = time.perf_counter() - start
+        gap = (cut.params - local.params).abs().max().item()
+        print(
+            f"  dask, {n} worker(s)  {runs / timed[n]:8.2f} runs/s ({timed[n]:.2f} s), "
+            f"max |dask - local| weight {gap:.1e}"
+        )
+    first = workers[0]
+    for n in workers[1:]:
+        print(f"  speed-up {n} / {first} worker(s)   {timed[first] / timed[n]:6.2f}")
+    for n in workers:
+        print(f"  ratio dask {n} worker(s) / local  {t_local / timed[n]:6.2f}")
 
 
 def stage_parameters(stage: str, env: str) -> dict:
@@ -416,6 +471,15 @@ def main(argv: list[str] | None = None) -> None:
     zoo_parser.add_argument(
         "--threads", type=int, nargs="+", help="CPU thread counts to compare (default: torch's)"
     )
+    zoo_parser.add_argument(
+        "--backend",
+        choices=["local", "dask"],
+        default="local",
+        help="dask: the runs on a LocalCluster of each --workers count, against local",
+    )
+    zoo_parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1, 2], help="worker counts (--backend dask)"
+    )
     sample_parser = sub.add_parser("sample", help="DiHyFo fast-sampler latency")
     sample_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
     train_parser = sub.add_parser("train", help="DiHyFo training step time per precision")
@@ -443,7 +507,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.bench == "zoo" and any(n < 1 for n in args.threads or []):
         parser.error(f"--threads takes positive thread counts, got {args.threads}")
-    if args.bench == "zoo":
+    if args.bench == "zoo" and args.backend == "dask":
+        if any(n < 1 for n in args.workers):
+            parser.error(f"--workers takes positive worker counts, got {args.workers}")
+        bench_zoo_dask(args.runs, args.epochs, args.checkpoints, args.env, args.workers)
+    elif args.bench == "zoo":
         default_threads = torch.get_num_threads()
         try:
             for threads in args.threads or [default_threads]:
