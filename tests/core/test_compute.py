@@ -93,10 +93,10 @@ def newest(project: Path, name: str) -> torch.Tensor:
     return SafetensorsDataset(filepath=str(files[-1])).load()["params"]
 
 
-def _trained_on(project: Path, *params: str) -> dict[str, torch.Tensor]:
-    done = run_kedro(
-        project, "run", "--env", "test", "--to-nodes", "train_zoo,retrain_oracles", *params
-    )
+def _trained_on(
+    project: Path, *params: str, to: tuple[str, ...] = ("train_zoo", "retrain_oracles")
+) -> dict[str, torch.Tensor]:
+    done = run_kedro(project, "run", "--env", "test", "--to-nodes", ",".join(to), *params)
     assert done.returncode == 0, done.stderr[-3000:]
     assert ("Dask: scheduler" in done.stdout + done.stderr) == bool(params)
     return {name: newest(project, name) for name in TRAININGS}
@@ -110,8 +110,8 @@ def local_zoo(tmp_path_factory):
     return project, _trained_on(project)
 
 
-def _on_dask(project: Path, params: str) -> dict[str, torch.Tensor]:
-    return _trained_on(project, "--params", params)
+def _on_dask(project: Path, params: str, **to) -> dict[str, torch.Tensor]:
+    return _trained_on(project, "--params", params, **to)
 
 
 def test_the_zoo_on_running_scheduler_and_workers_is_the_local_zoo(local_zoo, scheduler_address):
@@ -125,10 +125,11 @@ def test_the_zoo_on_running_scheduler_and_workers_is_the_local_zoo(local_zoo, sc
 
 
 def test_the_zoo_on_a_local_cluster_of_the_run_is_the_local_zoo(local_zoo):
+    """Up to the zoo only: a LocalCluster is started per node, and the oracles' tasks are
+    those of the test above."""
     project, local = local_zoo
-    cluster = _on_dask(project, "compute.backend=dask,compute.workers=2")
-    for name in TRAININGS:
-        torch.testing.assert_close(cluster[name], local[name], rtol=0.0, atol=1e-5, msg=name)
+    cluster = _on_dask(project, "compute.backend=dask,compute.workers=2", to=("train_zoo",))
+    torch.testing.assert_close(cluster["zoo_weights"], local["zoo_weights"], rtol=0.0, atol=1e-5)
 
 
 def test_an_unreachable_address_names_it_and_the_fix():
