@@ -165,9 +165,11 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: s
 
 
 def _worker_ready(item: int) -> int:
-    """A first task per worker, untimed: it imports torch and the project there."""
+    """A first task per worker, untimed: it imports torch and the project there (and takes a
+    second, so that the scheduler hands one to every worker)."""
     import hyperforget.zoo  # noqa: F401
 
+    time.sleep(1.0)
     return item
 
 
