@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import pandas as pd
 import pytest
 import torch
 
@@ -69,20 +68,21 @@ def test_each_round_starts_from_the_closest_candidate_so_far(forget_request, mon
     assert torch.equal(starts[1], first_best)
 
 
-def test_only_dihyfo1_takes_several_rounds(forget_request):
-    layout = ParamLayout.from_module(forget_request.build())
-    config = DiHyFoConfig(variant="dihyfo2", **TINY)
-    net = DiHyFo(layout, 10, config)
-    resources = {
-        "hypernetwork": {**net.state_dict(), "__metadata__": net.metadata()},
-        "hypernetwork_params": {"model": TINY, "diffusion": {"num_steps": 50}},
-        "zoo_checkpoints": pd.DataFrame(
-            {"regime": ["retain"], "run_id": [0], "step": [1], "forget_classes": ["0"]}
-            | {f"val_loss_c{k}": [5.0] for k in range(10)}
-        ),
-    }
-    with pytest.raises(ValueError, match="only DiHyFo-1 .* can take more than one round"):
-        dihyfo.prepare("dihyfo2", resources, forget_request, sampling(rounds=2))
+def test_dihyfo2_draws_fresh_batches_from_l_star_until_one_forgot(forget_request, monkeypatch):
+    starts = []
+
+    def fake_sample(net, diffusion, target, generator, current, current_loss, **kwargs):
+        starts.append(current)
+        drawn = forget_request.original.expand(len(target), -1).clone()
+        if len(starts) >= 3:
+            drawn[0, -10] = -1.0e3  # the last layer's bias of class 0: never predicted
+        return drawn
+
+    monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
+    request = with_net(forget_request, variant="dihyfo2")
+    result = dihyfo.forget(request, sampling(rounds=1, max_rounds=6, stop_accuracy=1.0))
+    assert starts == [None, None, None] and result.info["rounds"] == 3
+    assert result.info["forgot_on_val"] is True and float(result.params[-10]) == -1.0e3
 
 
 def test_a_max_rounds_below_rounds_is_refused():

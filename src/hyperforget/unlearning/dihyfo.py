@@ -5,10 +5,11 @@ loss is high on the forgotten classes and unchanged elsewhere, then keep the bes
   entry replaced by its forgotten level (``request.resources["levels"]``: by default
   the mean class-k validation loss of the zoo's retain_k runs);
 * N candidates are drawn in one batch (DiHyFo-1 starts from the original weights and their
-  losses; DiHyFo-2 only sees ``l*``); DiHyFo-1 takes ``rounds`` rounds, each starting from
-  the best network so far, and more (up to ``max_rounds``) while that network still recognises
-  a forgotten class on val: each round is one more step of a learned optimiser, and how many a
-  class needs depends on the data (the best over all rounds is kept);
+  losses; DiHyFo-2 only sees ``l*``); ``rounds`` rounds are taken, and more (up to
+  ``max_rounds``) while the best network so far still recognises a forgotten class on val. A
+  DiHyFo-1 round starts from that network: one more step of a learned optimiser, and how many
+  a class needs depends on the data. A DiHyFo-2 round is a fresh batch drawn from ``l*``: more
+  candidates only when none of the first N forgot (the best over all rounds is kept);
 * selection on the validation split only: candidates whose val accuracy on every forgotten
   class is at most ``stop_accuracy`` percent rank first; among them (or among all, if none),
   the one whose observed per-class losses are closest to ``l*`` in ``log1p`` space (L2), a
@@ -45,7 +46,7 @@ SELECTION_RULE = (
 class SamplingConfig(Config):
     """How a DiHyFo variant is sampled and its candidates chosen. ``rounds`` are always taken,
     ``max_rounds`` at most while the best network still recognises a forgotten class on val
-    (above ``stop_accuracy`` percent); only DiHyFo-1 takes more than one."""
+    (above ``stop_accuracy`` percent)."""
 
     candidates: int = setting(ge=1)
     sampler: str = setting(choices=("ddim", "ddpm"))
@@ -92,11 +93,6 @@ def prepare(
     layout = ParamLayout.from_module(request.build())
     model_config = DiHyFoConfig.of(variant, hyper["model"])
     net = load_dihyfo(resources["hypernetwork"], layout, request.num_classes, model_config)
-    if config.most_rounds > 1 and not net.residual:
-        raise ValueError(
-            f"unlearning.methods.{variant}: only DiHyFo-1 (which starts from current "
-            f"weights) can take more than one round; set rounds and max_rounds to 1."
-        )
     levels = forgotten_levels(resources["zoo_checkpoints"], request.num_classes)
     if config.forgotten_level is not None:
         levels = dict.fromkeys(range(request.num_classes), config.forgotten_level)
@@ -148,7 +144,7 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
     best_rank, taken = (True, float("inf")), 0
     for taken in range(1, max_rounds + 1):
         # DiHyFo-1 starts every round from the best network so far, a learned optimiser
-        # stepping again towards l*; DiHyFo-2 draws from l* alone
+        # stepping again towards l*; DiHyFo-2 draws a fresh batch from l* alone
         current = best_params.expand(n, -1) if net.residual else None
         current_loss = best_loss.expand(n, -1) if net.residual else None
         candidates = sample_params(
