@@ -40,7 +40,8 @@ def _free_port() -> int:
 def scheduler_address():
     """A scheduler and two single-thread workers, each its own process."""
     address = f"tcp://127.0.0.1:{_free_port()}"
-    # the workers import this module's tasks as tests.core.test_compute
+    # the repository on the workers' path, as on a cluster's machines (the tests' own tasks
+    # are nested functions, sent by value)
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
     quiet = {
         "stdout": subprocess.DEVNULL,
@@ -84,22 +85,29 @@ def config(**overrides) -> compute.ComputeConfig:
     return compute.ComputeConfig(**{**block, **overrides})
 
 
-# what goes to a cluster in the model_zoo pipeline: the zoo and the retrained distribution
-TRAININGS = ("zoo_weights", "retrained_weights")
+# what goes to a cluster in the model_zoo pipeline (node: the weights it writes)
+TRAININGS = {"train_zoo": "zoo_weights", "retrain_oracles": "retrained_weights"}
 
 
-def newest(project: Path, name: str) -> torch.Tensor:
-    files = sorted((project / f"data/06_models/{name}.safetensors").glob(f"*/{name}.safetensors"))
-    return SafetensorsDataset(filepath=str(files[-1])).load()["params"]
+def versions(project: Path, name: str) -> list[Path]:
+    return sorted((project / f"data/06_models/{name}.safetensors").glob(f"*/{name}.safetensors"))
 
 
 def _trained_on(
-    project: Path, *params: str, to: tuple[str, ...] = ("train_zoo", "retrain_oracles")
+    project: Path, *params: str, to: tuple[str, ...] = tuple(TRAININGS)
 ) -> dict[str, torch.Tensor]:
+    """The weights the nodes ``to`` write in one run: each a new version, loaded."""
+    names = [TRAININGS[node] for node in to]
+    before = {name: len(versions(project, name)) for name in names}
     done = run_kedro(project, "run", "--env", "test", "--to-nodes", ",".join(to), *params)
     assert done.returncode == 0, done.stderr[-3000:]
     assert ("Dask: scheduler" in done.stdout + done.stderr) == bool(params)
-    return {name: newest(project, name) for name in TRAININGS}
+    trained = {}
+    for name in names:
+        files = versions(project, name)
+        assert len(files) == before[name] + 1, name  # this run's own version, not an older one
+        trained[name] = SafetensorsDataset(filepath=str(files[-1])).load()["params"]
+    return trained
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +128,7 @@ def test_the_zoo_on_running_scheduler_and_workers_is_the_local_zoo(local_zoo, sc
     scenario's retrained oracles are one task, the batch they are locally."""
     project, local = local_zoo
     remote = _on_dask(project, f"compute.backend=dask,compute.address={scheduler_address}")
-    for name in TRAININGS:
+    for name in TRAININGS.values():
         torch.testing.assert_close(remote[name], local[name], rtol=0.0, atol=1e-5, msg=name)
 
 

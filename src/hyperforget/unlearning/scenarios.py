@@ -30,10 +30,10 @@ def run_scenarios(
     """Run ``method`` ``runs`` times on every forget scenario, run r with seed ``base.seed + r``
     (its minibatch order, random parts or sampling noise), each run a task of ``map_tasks``
     (e.g. on a Dask worker, which then times it; default: one after another here): weights
-    ``[S, M, P]``, seconds
-    ``[S, M]``, and MLflow metrics of its seconds and numeric diagnostics (e.g. LTU's share of
-    conflicting steps), averaged over the runs. With no scenarios (a method left out of
-    ``unlearning.run``) the result is empty (no rows), which the evaluation skips."""
+    ``[S, M, P]``, seconds ``[S, M]``, and MLflow metrics of its seconds and numeric
+    diagnostics (e.g. LTU's share of conflicting steps), averaged over the runs. With no
+    scenarios (a method left out of ``unlearning.run``) the result is empty (no rows), which
+    the evaluation skips."""
     if runs < 1:
         raise ValueError(f"evaluation.method_runs must be at least 1, got {runs}.")
     spec = method_specs()[method]
