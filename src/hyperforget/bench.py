@@ -164,28 +164,20 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: s
     print(f"  max |batched - loop| weight difference: {gap:.2e}")
 
 
-def _worker_ready(item: int) -> int:
-    """A first task per worker, untimed: it imports torch and the project there (and takes a
-    second, so that the scheduler hands one to every worker)."""
-    import hyperforget.zoo  # noqa: F401
-
-    time.sleep(1.0)
-    return item
-
-
 def bench_zoo_dask(runs: int, epochs: int, checkpoints: int, env: str, workers: list[int]) -> None:
     """The zoo's learn runs trained as on ``compute.backend: dask``, a ``LocalCluster`` of each
     worker count (one thread each; the regime cut into that many tasks), against the local
-    backend (one batch, torch's threads): runs per second of training alone (the cluster's
-    start and each worker's imports are not timed)."""
+    backend (one batch, torch's threads): runs per second of training alone. Each way trains
+    the runs twice and only the second is timed: the first pays the cluster's start, each
+    worker's imports and first data transfer, and torch's lazy set-up."""
     (images, labels) = embedded_splits()["train"]
     build = partial(build_target, (1, 28, 28), 10, (10,))
     sgd = zoo_sgd(stage_parameters("model_zoo", env))
     specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
     init = zoo.initial_params(build, [s.seed for s in specs])
     recipe = {"sgd": sgd, "epochs": epochs, "checkpoints": checkpoints, "fraction": 0.8}
-    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # warm-up: lazy imports
 
+    zoo.train_regime(build, specs, images, labels, init, recipe, None)  # warm-up
     start = time.perf_counter()
     local = zoo.train_regime(build, specs, images, labels, init, recipe, None)
     t_local = time.perf_counter() - start
@@ -198,9 +190,10 @@ def bench_zoo_dask(runs: int, epochs: int, checkpoints: int, env: str, workers: 
     for n in workers:
         config = ComputeConfig(backend="dask", address=None, workers=n, connect_timeout=10)
         with tasks(config) as map_tasks:
-            map_tasks(_worker_ready, list(range(2 * n)), "workers ready")
+            cut_up = (build, specs, images, labels, init, recipe, "bench zoo", map_tasks, n)
+            zoo.train_regime(*cut_up)  # warm-up
             start = time.perf_counter()
-            cut = zoo.train_regime(build, specs, images, labels, init, recipe, None, map_tasks, n)
+            cut = zoo.train_regime(*cut_up)
             timed[n] = time.perf_counter() - start
         gap = (cut.params - local.params).abs().max().item()
         print(

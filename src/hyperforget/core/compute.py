@@ -36,9 +36,10 @@ class ComputeConfig(Config):
     connect_timeout: float = setting(gt=0.0)  # seconds to reach the scheduler at address
 
     @property
-    def shards(self) -> int:
-        """How many tasks a batch of trainings is cut into (local: one, the whole batch)."""
-        return self.workers if self.backend == "dask" else 1
+    def shards(self) -> int | None:
+        """How many tasks a batch of trainings is cut into (local: None, it is trained whole in
+        this process; dask: at least one, so even a single worker's batch runs on the cluster)."""
+        return self.workers if self.backend == "dask" else None
 
 
 class MapTasks(Protocol):

@@ -186,13 +186,13 @@ def train_regime(  # noqa: PLR0913 (train_runs' arguments, and where its shards 
     recipe: dict,
     progress: str,
     map_tasks: MapTasks | None = None,
-    shards: int = 1,
+    shards: int | None = None,
 ) -> TrainedRuns:
-    """``train_runs`` of a regime, whole (``shards`` 1) or cut into ``shards`` batches of runs
-    trained as tasks of ``map_tasks`` (e.g. on a Dask cluster). Every shard takes the regime's
-    step count, and a run's batches depend only on its own seed, so the shards give the runs'
-    weights as the whole batch does."""
-    if shards <= 1 or len(specs) < 2 or map_tasks is None:
+    """``train_runs`` of a regime, whole in this process (``shards`` None) or cut into
+    ``shards`` batches of runs trained as tasks of ``map_tasks`` (e.g. on a Dask cluster).
+    Every shard takes the regime's step count, and a run's batches depend only on its own seed,
+    so the shards give the runs' weights as the whole batch does."""
+    if shards is None or map_tasks is None or not specs:
         return train_runs(build(), specs, images, labels, init=init, progress=progress, **recipe)
     steps = run_steps(specs, labels, recipe["sgd"], recipe["epochs"], recipe["fraction"])
     size = math.ceil(len(specs) / shards)
@@ -351,13 +351,13 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
     fraction: float,
     max_abs_weight: float,
     map_tasks: MapTasks | None = None,
-    shards: int = 1,
+    shards: int | None = None,
 ) -> Zoo:
     """Train every run of ``specs``: from scratch (learn, retain) then forget from learn finals.
 
     Runs with a diverged checkpoint are dropped whole; the j-th ``forget`` run of a class starts
     from the final weights of the j-th kept learn run (cycling). With ``map_tasks`` and
-    ``shards`` above 1 each regime is cut into that many tasks (``train_regime``).
+    ``shards`` each regime is cut into that many tasks (``train_regime``).
     """
     tasks = (map_tasks, shards)
     module = build()
