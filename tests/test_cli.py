@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -25,6 +26,16 @@ BAD_CLASS += ["--params", "data_preparation.classes=[11]"]
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_project(tmp_path_factory.mktemp("cli"))
+
+
+def test_runs_started_together_get_distinct_save_versions(tmp_path):
+    """Kedro's timestamps have millisecond resolution: two runs started in the same millisecond
+    would share a save version, and the later save of a shared output would fail."""
+    lock = tmp_path / "versions.lock"
+    with ThreadPoolExecutor(4) as pool:
+        versions = list(pool.map(lambda _: cli.unique_version(lock), range(100)))
+    assert len(set(versions)) == 100
+    assert lock.read_text() == max(versions)
 
 
 def test_a_refused_run_prints_one_line_and_logs_the_traceback(project):

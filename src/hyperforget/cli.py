@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import logging
 import signal
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
+from kedro.framework.session import session as kedro_session
+from kedro.io.core import generate_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +44,8 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     # background job of a non-interactive shell inherits that)
     previous_int = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
     _INTERRUPTS.clear()
+    version = unique_version()
+    kedro_session.generate_timestamp = lambda: version  # the session's id and save version
     try:
         return ctx.invoke(kedro_run, **kwargs)
     except (KeyboardInterrupt, Terminated) as interrupt:
@@ -55,8 +61,34 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
             f"{type(error).__name__}: {error}\n({where}; --verbose prints it)"
         ) from None
     finally:
+        kedro_session.generate_timestamp = generate_timestamp
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
+
+
+def unique_version(lock: Path | None = None) -> str:
+    """A Kedro timestamp (the run's session id and save version) that no other run on this
+    machine was given. Kedro's have millisecond resolution, so two runs started together could
+    get the same one, and the later save of a shared output would fail ("must not exist if
+    versioning is enabled"). The last version handed out is kept in ``lock``, under a file lock.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no POSIX file locks (Windows): Kedro's own timestamp
+        return generate_timestamp()
+    lock = lock or Path(tempfile.gettempdir()) / "hyperforget-save-versions.lock"
+    with open(lock, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        handle.seek(0)
+        last = handle.read().strip()
+        version = generate_timestamp()
+        while version == last:  # under the lock each run reads the clock after the last
+            time.sleep(0.001)
+            version = generate_timestamp()
+        handle.seek(0)
+        handle.truncate()
+        handle.write(version)
+    return version
 
 
 def _check_env(env: str | None) -> None:
