@@ -85,6 +85,31 @@ class CheckRunParametersHook:
             _check_saved_scenarios(pipeline, catalog)
 
 
+class DaskClusterHook:
+    """With ``compute.backend: dask`` and ``address: null``, one LocalCluster for the whole run:
+    started before the first node, closed after the last or when the run fails (the stages'
+    clients connect to it instead of each starting a cluster of its own)."""
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
+        from hyperforget.core.compute import ComputeConfig, open_run_cluster
+
+        if any("params:compute" in node.inputs for node in pipeline.nodes):
+            open_run_cluster(ComputeConfig.from_params(catalog.load("params:compute"), "compute"))
+
+    @hook_impl
+    def after_pipeline_run(self) -> None:
+        from hyperforget.core.compute import close_run_cluster
+
+        close_run_cluster()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        from hyperforget.core.compute import close_run_cluster
+
+        close_run_cluster()
+
+
 def _check_saved_scenarios(pipeline, catalog) -> None:
     """A partial rerun (``--pipelines unlearning,evaluation``) uses the forget scenarios saved
     by ``data_preparation``, and the oracles ``model_zoo`` retrained for them: refuse when

@@ -2,13 +2,24 @@
 
 from kedro.config import OmegaConfigLoader
 
-from hyperforget.hooks import CheckRunParametersHook, MlflowArtifactsHook, MlflowLineageHook
+from hyperforget.hooks import (
+    CheckRunParametersHook,
+    DaskClusterHook,
+    MlflowArtifactsHook,
+    MlflowLineageHook,
+)
 from hyperforget.lineage import LineageHook
 from hyperforget.quiet import silence_unactionable_warnings
 
 silence_unactionable_warnings()
 
-HOOKS = (MlflowArtifactsHook(), CheckRunParametersHook(), LineageHook(), MlflowLineageHook())
+HOOKS = (
+    MlflowArtifactsHook(),
+    CheckRunParametersHook(),
+    DaskClusterHook(),
+    LineageHook(),
+    MlflowLineageHook(),
+)
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {

@@ -4,6 +4,7 @@ worker`` commands, as on a cluster, and a LocalCluster started by the run."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -95,8 +96,8 @@ def versions(project: Path, name: str) -> list[Path]:
 
 def _trained_on(
     project: Path, *params: str, to: tuple[str, ...] = tuple(TRAININGS)
-) -> dict[str, torch.Tensor]:
-    """The weights the nodes ``to`` write in one run: each a new version, loaded."""
+) -> tuple[dict[str, torch.Tensor], str]:
+    """The weights the nodes ``to`` write in one run (each a new version, loaded) and its log."""
     names = [TRAININGS[node] for node in to]
     before = {name: len(versions(project, name)) for name in names}
     done = run_kedro(project, "run", "--env", "test", "--to-nodes", ",".join(to), *params)
@@ -107,7 +108,7 @@ def _trained_on(
         files = versions(project, name)
         assert len(files) == before[name] + 1, name  # this run's own version, not an older one
         trained[name] = SafetensorsDataset(filepath=str(files[-1])).load()["params"]
-    return trained
+    return trained, done.stdout + done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -115,10 +116,10 @@ def local_zoo(tmp_path_factory):
     """The test environment's data, zoo and retrained oracles (the model_zoo pipeline up to
     them), trained with the default local backend."""
     project = copy_project(tmp_path_factory.mktemp("dask_project"))
-    return project, _trained_on(project)
+    return project, _trained_on(project)[0]
 
 
-def _on_dask(project: Path, params: str, **to) -> dict[str, torch.Tensor]:
+def _on_dask(project: Path, params: str, **to) -> tuple[dict[str, torch.Tensor], str]:
     return _trained_on(project, "--params", params, **to)
 
 
@@ -127,17 +128,39 @@ def test_the_zoo_on_running_scheduler_and_workers_is_the_local_zoo(local_zoo, sc
     batch size than the whole regime's, so float rounding differs (not bit for bit). A
     scenario's retrained oracles are one task, the batch they are locally."""
     project, local = local_zoo
-    remote = _on_dask(project, f"compute.backend=dask,compute.address={scheduler_address}")
+    remote, _ = _on_dask(project, f"compute.backend=dask,compute.address={scheduler_address}")
     for name in TRAININGS.values():
         torch.testing.assert_close(remote[name], local[name], rtol=0.0, atol=1e-5, msg=name)
 
 
 def test_the_zoo_on_a_local_cluster_of_the_run_is_the_local_zoo(local_zoo):
-    """Up to the zoo only: a LocalCluster is started per node, and the oracles' tasks are
-    those of the test above."""
+    """One LocalCluster for the run (the hook's): both stages send their tasks to it."""
     project, local = local_zoo
-    cluster = _on_dask(project, "compute.backend=dask,compute.workers=2", to=("train_zoo",))
-    torch.testing.assert_close(cluster["zoo_weights"], local["zoo_weights"], rtol=0.0, atol=1e-5)
+    cluster, log = _on_dask(project, "compute.backend=dask,compute.workers=2")
+    for name in TRAININGS.values():
+        torch.testing.assert_close(cluster[name], local[name], rtol=0.0, atol=1e-5, msg=name)
+    assert log.count("Dask: a LocalCluster for the run") == 1
+    schedulers = set(re.findall(r"Dask: scheduler (\S+) with 2 workers", log))
+    assert len(schedulers) == 1, log[-3000:]
+
+
+def test_the_stages_of_a_run_share_its_local_cluster():
+    """While a run's cluster is open (the hook's), each stage's tasks go to it; after it closes,
+    a stage starts a cluster of its own again."""
+
+    def scheduler(map_tasks) -> str:
+        return map_tasks.args[0].scheduler.address
+
+    compute.open_run_cluster(config(workers=1))
+    try:
+        with compute.tasks(config()) as first, compute.tasks(config()) as second:
+            run_cluster = scheduler(first)
+            assert scheduler(second) == run_cluster
+            assert first(pow, [1, 2], "powers", exp=2) == [1, 4]
+    finally:
+        compute.close_run_cluster()
+    with compute.tasks(config(workers=1)) as own:
+        assert scheduler(own) != run_cluster
 
 
 def test_an_unreachable_address_names_it_and_the_fix():

@@ -1,8 +1,9 @@
 """Where a stage's independent trainings run (the ``compute`` block of ``parameters.yml``).
 
 ``local`` runs them one after another in this process. ``dask`` sends each as a task to a Dask
-cluster: a ``distributed.LocalCluster`` started for the stage (``address: null``; one thread per
-worker process) or a running scheduler (``address: tcp://host:8786``). Tasks take and return
+cluster: a ``distributed.LocalCluster`` (``address: null``; one thread per worker process),
+started once for a whole ``kedro run`` by a hook (``open_run_cluster``) or else for the stage,
+or a running scheduler (``address: tcp://host:8786``). Tasks take and return
 tensors; the caller keeps writing every output, so nothing a worker computes is saved by it. A
 task whose worker dies is rerun on another worker (the scheduler's ``allowed-failures``); past
 that the map raises, so a stage never returns a partial result as if it were complete.
@@ -118,6 +119,34 @@ def _dask_installed() -> None:
         ) from error
 
 
+# the LocalCluster every stage of the current run sends its tasks to, while one is open
+_RUN_CLUSTER: list = []
+
+
+def _local_cluster(workers: int):
+    from distributed import LocalCluster
+
+    return LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+
+
+def open_run_cluster(config: ComputeConfig) -> None:
+    """Start the LocalCluster of a run (``backend: dask``, ``address: null``), so that its
+    stages share one cluster instead of each starting its own; ``close_run_cluster`` ends it."""
+    if config.backend != "dask" or config.address is not None or _RUN_CLUSTER:
+        return
+    _dask_installed()
+    cluster = _local_cluster(config.workers)
+    _RUN_CLUSTER.append(cluster)
+    logger.info("Dask: a LocalCluster for the run, dashboard %s", cluster.dashboard_link)
+
+
+def close_run_cluster() -> None:
+    while _RUN_CLUSTER:
+        _RUN_CLUSTER.pop().close()
+
+
 @contextmanager
 def tasks(config: ComputeConfig) -> Iterator[MapTasks]:
     """A map over independent tasks on ``config``'s backend, for the length of the block."""
@@ -125,13 +154,13 @@ def tasks(config: ComputeConfig) -> Iterator[MapTasks]:
         yield local_map
         return
     _dask_installed()
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     cluster = None
-    if config.address is None:
-        cluster = LocalCluster(
-            n_workers=config.workers, threads_per_worker=1, processes=True, dashboard_address=":0"
-        )
+    if config.address is None and _RUN_CLUSTER:
+        client = Client(_RUN_CLUSTER[0])
+    elif config.address is None:
+        cluster = _local_cluster(config.workers)
         client = Client(cluster)
     else:
         client = connect(config.address, config.connect_timeout)
