@@ -82,7 +82,7 @@ def test_dihyfo2_draws_fresh_batches_from_l_star_until_one_forgot(forget_request
     request = with_net(forget_request, variant="dihyfo2")
     result = dihyfo.forget(request, sampling(rounds=1, max_rounds=6, stop_accuracy=1.0))
     assert starts == [None, None, None] and result.info["rounds"] == 3
-    assert result.info["forgot_on_val"] is True and float(result.params[-10]) == -1.0e3
+    assert result.info["forgot_on_train_and_val"] is True and float(result.params[-10]) == -1.0e3
 
 
 def test_a_max_rounds_below_rounds_is_refused():
@@ -114,7 +114,7 @@ def test_rounds_go_on_until_a_candidate_forgot_on_val(forget_request, monkeypatc
     config = sampling(rounds=2, max_rounds=8, stop_accuracy=1.0)
     result = dihyfo.forget(with_net(forget_request), config)
     assert rounds == [1, 2, 3, 4, 5] and result.info["rounds"] == 5
-    assert result.info["forgot_on_val"] is True
+    assert result.info["forgot_on_train_and_val"] is True
     assert float(result.params[-10]) == -1.0e3
 
 
@@ -132,4 +132,33 @@ def test_without_a_forgetting_candidate_max_rounds_bounds_the_search(forget_requ
     rounds = _fake_sampler(monkeypatch, forgets_from_round=99, far=False)
     config = sampling(rounds=2, max_rounds=4, stop_accuracy=1.0)
     result = dihyfo.forget(with_net(forget_request), config)
-    assert rounds == [1, 2, 3, 4] and result.info["forgot_on_val"] is False
+    assert rounds == [1, 2, 3, 4] and result.info["forgot_on_train_and_val"] is False
+
+
+def test_a_candidate_that_still_recognises_the_forget_set_ranks_after_one_that_does_not(
+    forget_request, monkeypatch
+):
+    """Selection and stopping read the forgotten class's training samples as well as val: a
+    network can miss the class on val and still recognise its training digits."""
+    images, labels = forget_request.val
+    zeros, ones = (labels == 0).nonzero()[:, 0], (labels == 1).nonzero()[:, 0]
+    images = images.clone()
+    images[zeros] = images[ones[torch.arange(len(zeros)) % len(ones)]]  # val's 0s are 1s
+    request = with_net(replace(forget_request, val=(images, labels)))
+
+    def fake_sample(net, diffusion, target, generator, current, current_loss, **kwargs):
+        drawn = current.clone()
+        drawn[1, -10] = -1.0e3  # never predicts class 0, and is far from l* elsewhere
+        drawn[1, :-10] *= 3.0
+        return drawn
+
+    monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
+    model = forget_request.build()
+    assert evaluate_per_class(model, forget_request.original, images, labels, 10).acc[0] <= 0.01
+    train = evaluate_per_class(model, forget_request.original, *forget_request.train, 10)
+    assert train.acc[0] > 0.5  # the original forgot class 0 on val only
+    result = dihyfo.forget(request, sampling(rounds=1, stop_accuracy=1.0))
+    assert float(result.params[-10]) == -1.0e3
+    assert result.info["forgot_on_train_and_val"] is True
+    closest = dihyfo.forget(request, sampling(rounds=1, stop_accuracy=None))
+    assert torch.equal(closest.params, forget_request.original)
