@@ -162,3 +162,20 @@ def test_a_candidate_that_still_recognises_the_forget_set_ranks_after_one_that_d
     assert result.info["forgot_on_train_and_val"] is True
     closest = dihyfo.forget(request, sampling(rounds=1, stop_accuracy=None))
     assert torch.equal(closest.params, forget_request.original)
+
+
+def test_each_further_round_asks_with_guidance_step_more_guidance(forget_request, monkeypatch):
+    asked = []
+
+    def fake_sample(net, diffusion, target, generator, current, current_loss, **kwargs):
+        asked.append(kwargs["guidance"])
+        drawn = forget_request.original.expand(len(target), -1).clone()
+        if len(asked) >= 3:
+            drawn[0, -10] = -1.0e3  # the third round forgets class 0
+        return drawn
+
+    monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
+    request = with_net(forget_request, variant="dihyfo2")
+    config = sampling(rounds=1, max_rounds=6, stop_accuracy=1.0, guidance=0.0, guidance_step=0.5)
+    result = dihyfo.forget(request, config)
+    assert asked == [0.0, 0.5, 1.0] and result.info["guidance"] == 1.0

@@ -60,6 +60,7 @@ class SamplingConfig(Config):
     max_rounds: int | None = setting(None, ge=1)
     stop_accuracy: float | None = setting(**STOP_ACCURACY)
     guidance: float = setting(ge=0.0)
+    guidance_step: float = setting(0.0, ge=0.0)  # added to the guidance of each further round
 
     @property
     def most_rounds(self) -> int:
@@ -146,8 +147,11 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
     forget = list(request.forget_classes)
     generator = torch.Generator(device=device).manual_seed(request.seed)
     best_params, best_loss = request.original, original_loss
-    best_rank, taken = (True, float("inf")), 0
+    best_rank, best_guidance, taken = (True, float("inf")), guidance, 0
     for taken in range(1, max_rounds + 1):
+        # a further round asks more strongly (guidance_step): weak guidance keeps the retained
+        # classes, strong guidance forgets the classes weak guidance leaves recognised
+        round_guidance = guidance + (taken - 1) * config.guidance_step
         # DiHyFo-1 starts every round from the best network so far, a learned optimiser
         # stepping again towards l*; DiHyFo-2 draws a fresh batch from l* alone
         current = best_params.expand(n, -1) if net.residual else None
@@ -161,7 +165,7 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
             current_loss,
             sampler=config.sampler,
             steps=config.sampler_steps,
-            guidance=guidance,
+            guidance=round_guidance,
             reference_loss=best_loss.expand(n, -1),
         )
         observed = evaluate_per_class(
@@ -180,6 +184,7 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
         rank = (bool(remembers[best]), float(distance[best]))
         if rank < best_rank:
             best_params, best_loss, best_rank = candidates[best], observed.loss[best], rank
+            best_guidance = round_guidance
         if taken >= rounds and not best_rank[0]:
             break
     _, r2 = prompt_alignment(target.unsqueeze(1).cpu(), best_loss.unsqueeze(1).cpu())
@@ -193,6 +198,6 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
             "rounds": taken,
             "forgot_on_train_and_val": not best_rank[0],
             "selection_rule": SELECTION_RULE,
-            "guidance": guidance,
+            "guidance": best_guidance,
         },
     )
