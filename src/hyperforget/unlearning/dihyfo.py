@@ -14,8 +14,8 @@ loss is high on the forgotten classes and unchanged elsewhere, then keep the bes
   over all rounds is kept);
 * selection on what a method may see, never on test: candidates whose accuracy on every
   forgotten class is at most ``stop_accuracy`` percent, on the val split and on the class's
-  training samples, rank first (val alone let a network through that still recognised 2% of
-  its class's training digits, and as many test digits); among them (or among all, if none),
+  training samples, rank first (a network can miss the class's few val digits and still
+  recognise its training digits, and then its test digits); among them (or among all, if none),
   the one whose observed per-class val losses are closest to ``l*`` in ``log1p`` space (L2), a
   scale on which a forgotten-class loss of 15 vs 20 matters about as much as a retained-class
   loss of 0.2 vs 0.3. Closeness alone can prefer a network that still recognises the class.
