@@ -6,7 +6,8 @@ utility). So ascent stops as soon as the network's accuracy on the forget traini
 fallen to ``stop_accuracy`` percent (checked after every step; ``null`` runs every epoch), and
 ``retain_weight > 0`` adds descent on a retain batch to every step (NegGrad+, Kurmanji et al.
 2023). Baseline of Thudi et al. 2022 and Kurmanji et al. 2023. Defaults: plain NegGrad
-(retain_weight 0), SGD lr 0.005, momentum 0.9, batch 64, at most 5 epochs over D_f, stop at 2%.
+(retain_weight 0), SGD lr 0.001, momentum 0.9, batch 64, at most 50 epochs over D_f, stop at 0%:
+small steps, because the one step past the stop point is what collapses the retained classes.
 """
 
 from __future__ import annotations
