@@ -236,6 +236,22 @@ def test_subsample_is_stratified_by_class_and_official_part_and_seeded(tiny_imag
     assert not torch.equal(half.images, other.images)
 
 
+def test_a_subsample_keeping_the_official_test_part_samples_the_train_part_only(tiny_images):
+    marked = data.LabelledImages(
+        images=tiny_images.images,
+        labels=tiny_images.labels,
+        class_names=tiny_images.class_names,
+        name="tiny",
+        official_test=torch.arange(30) % 5 == 0,  # 2 test digits per class, 8 train digits
+    )
+    half = data.subsample(marked, 12, seed=0, keep_official_test=True)
+    official = marked.images[marked.official_test]
+    assert torch.equal(half.images[half.official_test], official)  # all 6, in order
+    assert torch.bincount(half.labels[~half.official_test]).tolist() == [4, 4, 4]
+    with pytest.raises(ValueError, match="24 official training digits"):
+        data.subsample(marked, 25, seed=0, keep_official_test=True)
+
+
 @pytest.mark.parametrize("size", [0, 31])
 def test_a_subset_beyond_the_data_is_refused(tiny_images, size):
     with pytest.raises(ValueError, match="data_preparation.subset is .* from 1 to 30"):

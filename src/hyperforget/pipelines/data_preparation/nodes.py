@@ -25,13 +25,18 @@ def select_classes(
     subset: int | None,
     seed: int,
     normalisation: dict | None,
+    official_test: bool = False,
 ) -> data.LabelledImages:
     """Keep the requested classes (all when ``null``), labels re-indexed to 0..K-1, and of them
-    a stratified sample of ``subset`` digits (seeded by ``split.seed``; ``null``: all). The
-    normalisation is checked against the images' channels here, before anything is saved."""
+    a stratified sample of ``subset`` digits (seeded by ``split.seed``; ``null``: all). With
+    ``official_test`` the sample is of the official training digits, and the official test part
+    stays whole. The normalisation is checked against the images' channels here, before anything
+    is saved."""
     _statistics(normalisation, raw_images.images.shape[1])
     selected = data.select_classes(raw_images, list_param(classes))
-    return selected if subset is None else data.subsample(selected, int(subset), int(seed))
+    if subset is None:
+        return selected
+    return data.subsample(selected, int(subset), int(seed), keep_official_test=bool(official_test))
 
 
 def _statistics(

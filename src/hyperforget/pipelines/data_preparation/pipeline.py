@@ -16,6 +16,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "params:data_preparation.subset",
                     "params:data_preparation.split.seed",
                     "params:data_preparation.normalisation",
+                    "params:data_preparation.split.official_test",
                 ],
                 outputs="selected_images",
                 name="select_classes",
