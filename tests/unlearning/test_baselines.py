@@ -139,17 +139,32 @@ def test_scrubs_max_pass_takes_forget_steps_steps_whatever_the_forget_set(
     assert passes == [cfg.forget_steps, cfg.forget_steps]
 
 
-def test_fine_tuning_takes_more_epochs_only_while_the_class_is_still_recognised(forget_request):
-    (_, retain_labels) = forget_retain(forget_request)[1]
-    per_epoch = -(-len(retain_labels) // config("ft").batch_size)
-    cfg = config("ft", epochs=1, max_steps=3 * per_epoch + 1)  # room for 3 epochs, not 4
-    unreachable = run_method("ft", forget_request, unchecked(cfg, stop_accuracy=-1.0))
+@pytest.mark.parametrize("name", ["ft", "rl", "bad_teacher"])
+def test_more_epochs_are_taken_only_while_the_class_is_still_recognised(forget_request, name):
+    per_epoch = run_method(name, forget_request, config(name, epochs=1, stop_accuracy=None))
+    per_epoch = per_epoch.info["steps"]
+    cfg = config(name, epochs=1, max_steps=3 * per_epoch + 1)  # room for 3 epochs, not 4
+    unreachable = run_method(name, forget_request, unchecked(cfg, stop_accuracy=-1.0))
     assert unreachable.info["epochs"] == 3 and unreachable.info["steps"] == 3 * per_epoch
-    reached = run_method("ft", forget_request, replace(cfg, stop_accuracy=100.0))
+    reached = run_method(name, forget_request, replace(cfg, stop_accuracy=100.0))
     assert reached.info["epochs"] == 1
     # epochs taken one at a time draw the same batches as one call for all of them
-    fixed = run_method("ft", forget_request, replace(cfg, epochs=3, stop_accuracy=None))
+    fixed = run_method(name, forget_request, replace(cfg, epochs=3, stop_accuracy=None))
     assert torch.equal(fixed.params, unreachable.params)
+
+
+def test_the_stop_also_asks_the_forget_classs_val_samples(forget_request, monkeypatch):
+    seen = []
+    real = common.forgotten
+
+    def spy(module, *splits, stop_accuracy):
+        seen.append(len(splits))
+        return real(module, *splits, stop_accuracy=stop_accuracy)
+
+    monkeypatch.setattr(common, "forgotten", spy)
+    for name in ("ft", "rl", "bad_teacher"):
+        run_method(name, forget_request, config(name, epochs=1, stop_accuracy=100.0))
+    assert seen == [2, 2, 2]  # forget-train and forget-val, once each: forgotten at once
 
 
 def test_scrub_takes_max_passes_after_max_epochs_only_while_not_forgotten(

@@ -3,7 +3,7 @@ a network started from the original weights, seeded minibatches and the optimise
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,31 @@ def forgotten(module: nn.Module, *forget: Split, stop_accuracy: float | None) ->
     return all(
         accuracy(module, *split) <= float(stop_accuracy) for split in forget if len(split[1])
     )
+
+
+def epochs_until_forgotten(
+    module: nn.Module,
+    epoch: Callable[[], None],
+    *,
+    steps_per_epoch: int,
+    epochs: int,
+    max_steps: int | None,
+    forget: Sequence[Split],
+    stop_accuracy: float | None,
+) -> int:
+    """Run ``epoch`` ``epochs`` times, then again while ``module`` still recognises a ``forget``
+    split (see :func:`forgotten`), as long as the epochs fit in ``max_steps`` optimiser steps in
+    all (null: no more than ``epochs``); returns the epochs taken. The cap counts steps, not
+    epochs: a class takes about as many steps to drift away on small data as on large, and an
+    epoch of small data is a few steps."""
+    max_steps = max(max_steps or 0, epochs * steps_per_epoch)
+    taken = 0
+    while (taken + 1) * steps_per_epoch <= max_steps:
+        if taken >= epochs and forgotten(module, *forget, stop_accuracy=stop_accuracy):
+            break
+        epoch()
+        taken += 1
+    return taken
 
 
 def step(optimiser: torch.optim.Optimizer, loss: Tensor) -> None:

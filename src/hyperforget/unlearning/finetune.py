@@ -5,8 +5,9 @@ batch and the network drifts away from them (catastrophic forgetting). The usual
 unlearning literature (e.g. Golatkar et al. 2020, Kurmanji et al. 2023 "FT"), which trains for a
 few epochs with a learning rate below the original training's. Defaults: SGD, lr 0.05 (half
 the original's), momentum 0.9, weight decay 5e-4, batch 128, 15 epochs over D_r, then more
-epochs while the forget-train accuracy is above ``stop_accuracy`` percent, as long as they fit
-in ``max_steps`` optimiser steps in all. How fast a class drifts away depends on the class and
+epochs while the accuracy on the forget set's training or val samples is above
+``stop_accuracy`` percent (0: none is recognised), as long as they fit in ``max_steps``
+optimiser steps in all. How fast a class drifts away depends on the class and
 the data, and it takes about as many steps on small data as on large, so the cap counts steps,
 not epochs (an epoch of 2,000 digits is a dozen steps).
 """
@@ -35,15 +36,19 @@ def forget(request: ForgetRequest, config: FinetuneConfig) -> Unlearned:
     module = common.network(request).train()
     optimiser = common.optimizer(module.parameters(), config)
     rng = common.generator(request)
-    steps_per_epoch = math.ceil(len(labels) / config.batch_size)
-    max_steps = max(config.max_steps or 0, config.epochs * steps_per_epoch)
-    taken = 0
-    while (taken + 1) * steps_per_epoch <= max_steps:
-        if taken >= config.epochs and common.forgotten(
-            module, forget_set, stop_accuracy=config.stop_accuracy
-        ):
-            break
+
+    def epoch() -> None:
         for idx in common.minibatches(len(labels), config.batch_size, 1, rng):
             common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
-        taken += 1
+
+    steps_per_epoch = math.ceil(len(labels) / config.batch_size)
+    taken = common.epochs_until_forgotten(
+        module,
+        epoch,
+        steps_per_epoch=steps_per_epoch,
+        epochs=config.epochs,
+        max_steps=config.max_steps,
+        forget=(forget_set, common.forget_val(request)),
+        stop_accuracy=config.stop_accuracy,
+    )
     return common.result(module, epochs=taken, steps=taken * steps_per_epoch)
