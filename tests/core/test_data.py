@@ -219,14 +219,19 @@ def test_full_mnist_test_split_is_exactly_the_official_test_set():
     assert (len(splits["train"]), len(splits["val"])) == (54_000, 6_000)
 
 
-def test_subsample_is_stratified_by_class_and_official_part_and_seeded(tiny_images):
-    marked = data.LabelledImages(
+@pytest.fixture
+def marked(tiny_images) -> data.LabelledImages:
+    """The tiny images with an official test part: 2 test and 8 train digits per class."""
+    return data.LabelledImages(
         images=tiny_images.images,
         labels=tiny_images.labels,
         class_names=tiny_images.class_names,
         name="tiny",
-        official_test=torch.arange(30) % 5 == 0,  # 2 test digits per class
+        official_test=torch.arange(30) % 5 == 0,
     )
+
+
+def test_subsample_is_stratified_by_class_and_official_part_and_seeded(marked):
     half = data.subsample(marked, 15, seed=0)
     assert torch.bincount(half.labels).tolist() == [5, 5, 5]
     assert int(half.official_test.sum()) == 3  # each class keeps 1 of its 2 test digits
@@ -236,14 +241,7 @@ def test_subsample_is_stratified_by_class_and_official_part_and_seeded(tiny_imag
     assert not torch.equal(half.images, other.images)
 
 
-def test_a_subsample_keeping_the_official_test_part_samples_the_train_part_only(tiny_images):
-    marked = data.LabelledImages(
-        images=tiny_images.images,
-        labels=tiny_images.labels,
-        class_names=tiny_images.class_names,
-        name="tiny",
-        official_test=torch.arange(30) % 5 == 0,  # 2 test digits per class, 8 train digits
-    )
+def test_a_subsample_keeping_the_official_test_part_samples_the_train_part_only(marked):
     half = data.subsample(marked, 12, seed=0, keep_official_test=True)
     official = marked.images[marked.official_test]
     assert torch.equal(half.images[half.official_test], official)  # all 6, in order

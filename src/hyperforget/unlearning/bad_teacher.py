@@ -19,10 +19,10 @@ steps in all (on small data 5 epochs are a few dozen steps).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
+from torch import Tensor
 
 from hyperforget.core.config import setting
 from hyperforget.core.seeding import seeded
@@ -30,11 +30,7 @@ from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 @dataclass(frozen=True, kw_only=True)
-class BadTeacherConfig(common.OptimiserConfig):
-    batch_size: int = setting(ge=1)
-    epochs: int = setting(ge=1)  # always taken
-    max_steps: int | None = setting(ge=1)  # more epochs, while not forgotten, up to this many steps
-    stop_accuracy: float | None = setting(**common.STOP_ACCURACY)
+class BadTeacherConfig(common.EpochsConfig):
     retain_fraction: float = setting(gt=0.0, le=1.0)  # of the retain set, beside the forget set
     temperature: float = setting(gt=0.0)
     mask_forgotten: bool = setting()  # false: the paper's random teacher
@@ -45,8 +41,7 @@ _MASKED = -1.0e4
 
 
 def forget(request: ForgetRequest, config: BadTeacherConfig) -> Unlearned:
-    forget_set, (retain_images, _) = common.forget_retain(request)
-    forget_images = forget_set[0]
+    (forget_images, _), (retain_images, _) = common.forget_retain(request)
     rng = common.generator(request)
     competent = common.frozen(common.network(request))
     with seeded(request.seed):  # a seeded random init, global RNG untouched
@@ -62,22 +57,13 @@ def forget(request: ForgetRequest, config: BadTeacherConfig) -> Unlearned:
     if config.mask_forgotten:
         forgotten[list(request.forget_classes)] = True
 
-    def epoch() -> None:
-        for idx in common.minibatches(len(images), config.batch_size, 1, rng):
-            x = images[idx]
-            with torch.no_grad():
-                noise = incompetent(x).masked_fill(forgotten, _MASKED)
-                teacher_logits = torch.where(is_forget[idx].unsqueeze(1), noise, competent(x))
-            common.step(optimiser, common.distill_kl(student(x), teacher_logits, temperature))
+    def batch_loss(idx: Tensor) -> Tensor:
+        x = images[idx]
+        with torch.no_grad():
+            noise = incompetent(x).masked_fill(forgotten, _MASKED)
+            teacher_logits = torch.where(is_forget[idx].unsqueeze(1), noise, competent(x))
+        return common.distill_kl(student(x), teacher_logits, temperature)
 
-    steps_per_epoch = math.ceil(len(images) / config.batch_size)
-    taken = common.epochs_until_forgotten(
-        student,
-        epoch,
-        steps_per_epoch=steps_per_epoch,
-        epochs=config.epochs,
-        max_steps=config.max_steps,
-        forget=(forget_set, common.forget_val(request)),
-        stop_accuracy=config.stop_accuracy,
+    return common.train_until_forgotten(
+        student, optimiser, batch_loss, len(images), rng, request, config
     )
-    return common.result(student, epochs=taken, steps=taken * steps_per_epoch)

@@ -3,7 +3,8 @@ a network started from the original weights, seeded minibatches and the optimise
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,29 +118,44 @@ def forgotten(module: nn.Module, *forget: Split, stop_accuracy: float | None) ->
     )
 
 
-def epochs_until_forgotten(
+@dataclass(frozen=True, kw_only=True)
+class EpochsConfig(OptimiserConfig):
+    """A method that trains in epochs until the class is forgotten: ``epochs`` always taken,
+    then more while a forget sample (training or val split) is recognised above
+    ``stop_accuracy`` percent, up to ``max_steps`` optimiser steps in all (null: no more)."""
+
+    batch_size: int = setting(ge=1)
+    epochs: int = setting(ge=1)
+    max_steps: int | None = setting(ge=1)
+    stop_accuracy: float | None = setting(**STOP_ACCURACY)
+
+
+def train_until_forgotten(
     module: nn.Module,
-    epoch: Callable[[], None],
-    *,
-    steps_per_epoch: int,
-    epochs: int,
-    max_steps: int | None,
-    forget: Sequence[Split],
-    stop_accuracy: float | None,
-) -> int:
-    """Run ``epoch`` ``epochs`` times, then again while ``module`` still recognises a ``forget``
-    split (see :func:`forgotten`), as long as the epochs fit in ``max_steps`` optimiser steps in
-    all (null: no more than ``epochs``); returns the epochs taken. The cap counts steps, not
-    epochs: a class takes about as many steps to drift away on small data as on large, and an
-    epoch of small data is a few steps."""
-    max_steps = max(max_steps or 0, epochs * steps_per_epoch)
+    optimiser: torch.optim.Optimizer,
+    batch_loss: Callable[[Tensor], Tensor],
+    num_samples: int,
+    rng: torch.Generator,
+    request: ForgetRequest,
+    config: EpochsConfig,
+) -> Unlearned:
+    """Step on ``batch_loss`` of index batches over ``num_samples`` shuffled by ``rng``, epoch
+    by epoch, as ``config`` says (see :class:`EpochsConfig`). The cap counts steps, not epochs:
+    a class takes about as many steps to drift away on small data as on large, and an epoch of
+    small data is a few steps."""
+    forget = (forget_retain(request)[0], forget_val(request))
+    steps_per_epoch = math.ceil(num_samples / config.batch_size)
+    max_steps = max(config.max_steps or 0, config.epochs * steps_per_epoch)
     taken = 0
     while (taken + 1) * steps_per_epoch <= max_steps:
-        if taken >= epochs and forgotten(module, *forget, stop_accuracy=stop_accuracy):
+        if taken >= config.epochs and forgotten(
+            module, *forget, stop_accuracy=config.stop_accuracy
+        ):
             break
-        epoch()
+        for idx in minibatches(num_samples, config.batch_size, 1, rng):
+            step(optimiser, batch_loss(idx))
         taken += 1
-    return taken
+    return result(module, epochs=taken, steps=taken * steps_per_epoch)
 
 
 def step(optimiser: torch.optim.Optimizer, loss: Tensor) -> None:

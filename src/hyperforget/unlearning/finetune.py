@@ -14,41 +14,28 @@ not epochs (an epoch of 2,000 digits is a dozen steps).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch.nn.functional as F
+from torch import Tensor
 
-from hyperforget.core.config import setting
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 @dataclass(frozen=True, kw_only=True)
-class FinetuneConfig(common.OptimiserConfig):
-    batch_size: int = setting(ge=1)
-    epochs: int = setting(ge=1)  # always taken
-    max_steps: int | None = setting(ge=1)  # more epochs, while not forgotten, up to this many steps
-    stop_accuracy: float | None = setting(**common.STOP_ACCURACY)
+class FinetuneConfig(common.EpochsConfig):
+    """The optimiser and the epochs of :class:`common.EpochsConfig`; nothing more."""
 
 
 def forget(request: ForgetRequest, config: FinetuneConfig) -> Unlearned:
-    forget_set, (images, labels) = common.forget_retain(request)
+    _, (images, labels) = common.forget_retain(request)
     module = common.network(request).train()
     optimiser = common.optimizer(module.parameters(), config)
+
+    def batch_loss(idx: Tensor) -> Tensor:
+        return F.cross_entropy(module(images[idx]), labels[idx])
+
     rng = common.generator(request)
-
-    def epoch() -> None:
-        for idx in common.minibatches(len(labels), config.batch_size, 1, rng):
-            common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
-
-    steps_per_epoch = math.ceil(len(labels) / config.batch_size)
-    taken = common.epochs_until_forgotten(
-        module,
-        epoch,
-        steps_per_epoch=steps_per_epoch,
-        epochs=config.epochs,
-        max_steps=config.max_steps,
-        forget=(forget_set, common.forget_val(request)),
-        stop_accuracy=config.stop_accuracy,
+    return common.train_until_forgotten(
+        module, optimiser, batch_loss, len(labels), rng, request, config
     )
-    return common.result(module, epochs=taken, steps=taken * steps_per_epoch)

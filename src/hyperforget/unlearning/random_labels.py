@@ -13,27 +13,22 @@ class.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
-from hyperforget.core.config import setting
 from hyperforget.unlearning import ForgetRequest, Unlearned, common
 
 
 @dataclass(frozen=True, kw_only=True)
-class RandomLabelsConfig(common.OptimiserConfig):
-    batch_size: int = setting(ge=1)
-    epochs: int = setting(ge=1)  # always taken
-    max_steps: int | None = setting(ge=1)  # more epochs, while not forgotten, up to this many steps
-    stop_accuracy: float | None = setting(**common.STOP_ACCURACY)
+class RandomLabelsConfig(common.EpochsConfig):
+    """The optimiser and the epochs of :class:`common.EpochsConfig`; nothing more."""
 
 
 def forget(request: ForgetRequest, config: RandomLabelsConfig) -> Unlearned:
-    forget_set, (retain_images, retain_labels) = common.forget_retain(request)
-    forget_images = forget_set[0]
+    (forget_images, _), (retain_images, retain_labels) = common.forget_retain(request)
     rng = common.generator(request)
     kept = [k for k in range(request.num_classes) if k not in request.forget_classes]
     if not kept:
@@ -45,18 +40,9 @@ def forget(request: ForgetRequest, config: RandomLabelsConfig) -> Unlearned:
     module = common.network(request).train()
     optimiser = common.optimizer(module.parameters(), config)
 
-    def epoch() -> None:
-        for idx in common.minibatches(len(labels), config.batch_size, 1, rng):
-            common.step(optimiser, F.cross_entropy(module(images[idx]), labels[idx]))
+    def batch_loss(idx: Tensor) -> Tensor:
+        return F.cross_entropy(module(images[idx]), labels[idx])
 
-    steps_per_epoch = math.ceil(len(labels) / config.batch_size)
-    taken = common.epochs_until_forgotten(
-        module,
-        epoch,
-        steps_per_epoch=steps_per_epoch,
-        epochs=config.epochs,
-        max_steps=config.max_steps,
-        forget=(forget_set, common.forget_val(request)),
-        stop_accuracy=config.stop_accuracy,
+    return common.train_until_forgotten(
+        module, optimiser, batch_loss, len(labels), rng, request, config
     )
-    return common.result(module, epochs=taken, steps=taken * steps_per_epoch)
