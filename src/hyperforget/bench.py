@@ -41,10 +41,10 @@ retraining it without class 0.
 it runs ``kedro run --pipelines unlearn --env <env>`` in its own project folder under ``--out``
 on a stratified subset of that many training digits (``data_preparation.subset``; ``full``: all
 of them; the official test digits are the test split at every size) read from ``--raw-root`` (a
-torchvision root), then prints, per method and size, the classes it
-did not forget (the results table's ``forgot``), the scenarios whose retrained distribution is
-unreliable, and each method's mean retain-test accuracy with its 95% CI over the scenarios. It
-is a check to run by hand (a full-MNIST size takes about an hour on 2 CPU cores), not a test.
+torchvision root), then prints, per method and size, the classes it did not forget (the results
+table's ``forgot``), the scenarios whose retrained distribution is unreliable, and each method's
+mean retain-test accuracy with its 95% CI over the scenarios. It is a check to run by hand (a
+full-MNIST size takes about an hour on 2 CPU cores), not a test.
 """
 
 from __future__ import annotations

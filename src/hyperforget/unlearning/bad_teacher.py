@@ -41,7 +41,9 @@ _MASKED = -1.0e4
 
 
 def forget(request: ForgetRequest, config: BadTeacherConfig) -> Unlearned:
-    (forget_images, _), (retain_images, _) = common.forget_retain(request)
+    forget_set, (retain_images, _) = common.forget_retain(request)
+    forget_images = forget_set[0]
+    forget = (forget_set, common.forget_val(request))
     rng = common.generator(request)
     competent = common.frozen(common.network(request))
     with seeded(request.seed):  # a seeded random init, global RNG untouched
@@ -65,5 +67,5 @@ def forget(request: ForgetRequest, config: BadTeacherConfig) -> Unlearned:
         return common.distill_kl(student(x), teacher_logits, temperature)
 
     return common.train_until_forgotten(
-        student, optimiser, batch_loss, len(images), rng, request, config
+        student, optimiser, batch_loss, len(images), rng, forget, config
     )

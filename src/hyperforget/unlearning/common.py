@@ -4,7 +4,7 @@ a network started from the original weights, seeded minibatches and the optimise
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,14 +136,14 @@ def train_until_forgotten(
     batch_loss: Callable[[Tensor], Tensor],
     num_samples: int,
     rng: torch.Generator,
-    request: ForgetRequest,
+    forget: Sequence[Split],
     config: EpochsConfig,
 ) -> Unlearned:
     """Step on ``batch_loss`` of index batches over ``num_samples`` shuffled by ``rng``, epoch
-    by epoch, as ``config`` says (see :class:`EpochsConfig`). The cap counts steps, not epochs:
-    a class takes about as many steps to drift away on small data as on large, and an epoch of
-    small data is a few steps."""
-    forget = (forget_retain(request)[0], forget_val(request))
+    by epoch, as ``config`` says (see :class:`EpochsConfig`), the stop asking each ``forget``
+    split (the forget set's training and val samples). The cap counts steps, not epochs: a class
+    takes about as many steps to drift away on small data as on large, and an epoch of small
+    data is a few steps."""
     steps_per_epoch = math.ceil(num_samples / config.batch_size)
     max_steps = max(config.max_steps or 0, config.epochs * steps_per_epoch)
     taken = 0

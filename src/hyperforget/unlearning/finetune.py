@@ -28,7 +28,8 @@ class FinetuneConfig(common.EpochsConfig):
 
 
 def forget(request: ForgetRequest, config: FinetuneConfig) -> Unlearned:
-    _, (images, labels) = common.forget_retain(request)
+    forget_set, (images, labels) = common.forget_retain(request)
+    forget = (forget_set, common.forget_val(request))
     module = common.network(request).train()
     optimiser = common.optimizer(module.parameters(), config)
 
@@ -37,5 +38,5 @@ def forget(request: ForgetRequest, config: FinetuneConfig) -> Unlearned:
 
     rng = common.generator(request)
     return common.train_until_forgotten(
-        module, optimiser, batch_loss, len(labels), rng, request, config
+        module, optimiser, batch_loss, len(labels), rng, forget, config
     )

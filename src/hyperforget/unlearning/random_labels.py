@@ -28,7 +28,9 @@ class RandomLabelsConfig(common.EpochsConfig):
 
 
 def forget(request: ForgetRequest, config: RandomLabelsConfig) -> Unlearned:
-    (forget_images, _), (retain_images, retain_labels) = common.forget_retain(request)
+    forget_set, (retain_images, retain_labels) = common.forget_retain(request)
+    forget_images = forget_set[0]
+    forget = (forget_set, common.forget_val(request))
     rng = common.generator(request)
     kept = [k for k in range(request.num_classes) if k not in request.forget_classes]
     if not kept:
@@ -44,5 +46,5 @@ def forget(request: ForgetRequest, config: RandomLabelsConfig) -> Unlearned:
         return F.cross_entropy(module(images[idx]), labels[idx])
 
     return common.train_until_forgotten(
-        module, optimiser, batch_loss, len(labels), rng, request, config
+        module, optimiser, batch_loss, len(labels), rng, forget, config
     )
