@@ -179,3 +179,43 @@ def test_each_further_round_asks_with_guidance_step_more_guidance(forget_request
     config = sampling(rounds=1, max_rounds=6, stop_accuracy=1.0, guidance=0.0, guidance_step=0.5)
     result = dihyfo.forget(request, config)
     assert asked == [0.0, 0.5, 1.0] and result.info["guidance"] == 1.0
+
+
+def test_each_further_round_asks_for_level_growth_more_loss_on_a_class_still_recognised(
+    forget_request, monkeypatch
+):
+    asked = []
+
+    def fake_sample(net, diffusion, target, generator, current, current_loss, **kwargs):
+        asked.append(float(target[0, 0]))
+        drawn = current.clone()
+        if len(asked) >= 3:
+            drawn[0, -10] = -1.0e3  # the third round forgets class 0
+        return drawn
+
+    monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
+    config = sampling(rounds=1, max_rounds=6, stop_accuracy=1.0, level_growth=2.0)
+    result = dihyfo.forget(with_net(forget_request), config)
+    assert asked == [9.0, 18.0, 36.0]  # the level, then twice it each round the class stayed
+    assert result.info["rounds"] == 3 and result.info["forgot_on_train_and_val"] is True
+    assert float(result.info["target_loss"][0]) == 36.0
+    assert result.info["target_loss"][1:].equal(
+        evaluate_per_class(forget_request.build(), forget_request.original, *forget_request.val, 10)
+        .loss[1:]
+        .cpu()
+    )  # the retained classes' targets never grow
+
+
+def test_the_level_stays_while_the_first_rounds_are_taken(forget_request, monkeypatch):
+    asked = []
+
+    def fake_sample(net, diffusion, target, generator, current, current_loss, **kwargs):
+        asked.append(float(target[0, 0]))
+        return current.clone()  # never forgets
+
+    monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
+    dihyfo.forget(
+        with_net(forget_request),
+        sampling(rounds=2, max_rounds=4, stop_accuracy=1.0, level_growth=2.0),
+    )
+    assert asked == [9.0, 9.0, 18.0, 36.0]

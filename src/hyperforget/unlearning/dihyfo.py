@@ -11,7 +11,11 @@ loss is high on the forgotten classes and unchanged elsewhere, then keep the bes
   barely differ; how many steps a class needs grows with the data (the step is learned from the
   zoo's checkpoints, the distance to the forgotten level is the data's). A DiHyFo-2 round is a
   fresh batch drawn from ``l*``: more candidates only when none of the first N forgot (the best
-  over all rounds is kept);
+  over all rounds is kept). A forgotten level is a *mean* loss: a network can reach the retrained
+  runs' mean class-k loss and still recognise some of the class (very wrong on most digits,
+  right on a few), and then a learned step towards ``l*`` has nothing left to do. Each further
+  round that ends with a class still recognised therefore multiplies its target by
+  ``level_growth``: it asks for more loss until the class is no longer recognised;
 * selection on what a method may see, never on test: candidates whose accuracy on every
   forgotten class is at most ``stop_accuracy`` percent, on the val split and on the class's
   training samples, rank first (a network can miss the class's few val digits and still
@@ -61,6 +65,8 @@ class SamplingConfig(Config):
     stop_accuracy: float | None = setting(**STOP_ACCURACY)
     guidance: float = setting(ge=0.0)
     guidance_step: float = setting(0.0, ge=0.0)  # added to the guidance of each further round
+    level_growth: float = setting(1.0, ge=1.0)  # forgotten classes' target loss x this, each
+    # further round (after ``rounds``) that ends with one still recognised
 
     @property
     def most_rounds(self) -> int:
@@ -145,6 +151,11 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
     n, guidance, stop_accuracy = config.candidates, config.guidance, config.stop_accuracy
     rounds, max_rounds = config.rounds, config.most_rounds
     forget = list(request.forget_classes)
+
+    def distance_to_target(loss: Tensor) -> Tensor:
+        distance = (torch.log1p(loss) - torch.log1p(target)).pow(2).sum(-1)
+        return torch.nan_to_num(distance, nan=float("inf"))
+
     generator = torch.Generator(device=device).manual_seed(request.seed)
     best_params, best_loss = request.original, original_loss
     best_rank, best_guidance, taken = (True, float("inf")), guidance, 0
@@ -171,8 +182,7 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
         observed = evaluate_per_class(
             module, candidates, val_images, val_labels, request.num_classes
         )
-        distance = (torch.log1p(observed.loss) - torch.log1p(target)).pow(2).sum(1)
-        distance = torch.nan_to_num(distance, nan=float("inf"))
+        distance = distance_to_target(observed.loss)
         # a candidate that still recognises a forgotten class, on val or on the class's
         # training samples, ranks after every one that does not, whatever its distance to l*
         remembers = _remembers(observed.acc[:, forget], stop_accuracy)
@@ -187,6 +197,11 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
             best_guidance = round_guidance
         if taken >= rounds and not best_rank[0]:
             break
+        if taken >= rounds and config.level_growth > 1.0:
+            # the best network met (or neared) l* and still recognises a forgotten class: ask
+            # for more loss on it, and measure the best so far against the new target
+            target[forget] *= config.level_growth
+            best_rank = (best_rank[0], float(distance_to_target(best_loss)))
     _, r2 = prompt_alignment(target.unsqueeze(1).cpu(), best_loss.unsqueeze(1).cpu())
     return Unlearned(
         params=best_params,
