@@ -219,3 +219,23 @@ def test_the_level_stays_while_the_first_rounds_are_taken(forget_request, monkey
         sampling(rounds=2, max_rounds=4, stop_accuracy=1.0, level_growth=2.0),
     )
     assert asked == [9.0, 9.0, 18.0, 36.0]
+
+
+def test_only_the_forgotten_classes_still_recognised_are_asked_for_more_loss(
+    forget_request, monkeypatch
+):
+    asked = []
+
+    def fake_sample(net, diffusion, target, generator, current, current_loss, **kwargs):
+        asked.append(target[0, :2].tolist())
+        drawn = current.clone()
+        drawn[:, -10] = -1.0e3  # never predicts class 0; class 1 stays recognised
+        return drawn
+
+    monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
+    request = with_net(replace(forget_request, forget_classes=(0, 1)))
+    request.resources["levels"] = {0: 9.0, 1: 5.0}
+    config = sampling(rounds=1, max_rounds=3, stop_accuracy=1.0, level_growth=2.0)
+    result = dihyfo.forget(request, config)
+    assert asked == [[9.0, 5.0], [9.0, 10.0], [9.0, 20.0]]
+    assert result.info["forgot_on_train_and_val"] is False

@@ -14,8 +14,8 @@ loss is high on the forgotten classes and unchanged elsewhere, then keep the bes
   over all rounds is kept). A forgotten level is a *mean* loss: a network can reach the retrained
   runs' mean class-k loss and still recognise some of the class (very wrong on most digits,
   right on a few), and then a learned step towards ``l*`` has nothing left to do. Each further
-  round that ends with a class still recognised therefore multiplies its target by
-  ``level_growth``: it asks for more loss until the class is no longer recognised;
+  round (after ``rounds``) that ends with a class still recognised therefore multiplies that
+  class's target by ``level_growth``: it asks for more loss until the class is forgotten;
 * selection on what a method may see, never on test: candidates whose accuracy on every
   forgotten class is at most ``stop_accuracy`` percent, on the val split and on the class's
   training samples, rank first (a network can miss the class's few val digits and still
@@ -76,12 +76,18 @@ class SamplingConfig(Config):
         budget(self.rounds, self.max_rounds, ("rounds", "max_rounds"), where)
 
 
+def _recognised(forget_acc: Tensor, stop_accuracy: float | None) -> Tensor:
+    """True where an accuracy on a forgotten class (``[..., F]``) is above ``stop_accuracy``
+    percent (never, when it is null)."""
+    if stop_accuracy is None:
+        return torch.zeros_like(forget_acc, dtype=torch.bool)
+    return 100.0 * forget_acc > float(stop_accuracy)
+
+
 def _remembers(forget_acc: Tensor, stop_accuracy: float | None) -> Tensor:
     """``[N]`` True where a candidate's accuracy on some forgotten class ``[N, F]`` is above
     ``stop_accuracy`` percent (never, when it is null)."""
-    if stop_accuracy is None:
-        return torch.zeros(len(forget_acc), dtype=torch.bool, device=forget_acc.device)
-    return (100.0 * forget_acc > float(stop_accuracy)).any(1)
+    return _recognised(forget_acc, stop_accuracy).any(1)
 
 
 def forgotten_levels(zoo_checkpoints: pd.DataFrame, num_classes: int) -> dict[int, float]:
@@ -142,9 +148,10 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
     device = request.original.device
     val_images, val_labels = request.val
     forget_train, _ = forget_retain(request)
-    original_loss = evaluate_per_class(
+    original = evaluate_per_class(
         module, request.original, val_images, val_labels, request.num_classes
-    ).loss
+    )
+    original_loss = original.loss
     target = original_loss.clone()
     for k in request.forget_classes:
         target[k] = levels[k]
@@ -157,7 +164,7 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
         return torch.nan_to_num(distance, nan=float("inf"))
 
     generator = torch.Generator(device=device).manual_seed(request.seed)
-    best_params, best_loss = request.original, original_loss
+    best_params, best_loss, best_acc = request.original, original_loss, original.acc
     best_rank, best_guidance, taken = (True, float("inf")), guidance, 0
     for taken in range(1, max_rounds + 1):
         # a further round asks more strongly (guidance_step): weak guidance keeps the retained
@@ -194,13 +201,20 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
         rank = (bool(remembers[best]), float(distance[best]))
         if rank < best_rank:
             best_params, best_loss, best_rank = candidates[best], observed.loss[best], rank
+            best_acc = observed.acc[best]
             best_guidance = round_guidance
         if taken >= rounds and not best_rank[0]:
             break
         if taken >= rounds and config.level_growth > 1.0:
-            # the best network met (or neared) l* and still recognises a forgotten class: ask
-            # for more loss on it, and measure the best so far against the new target
-            target[forget] *= config.level_growth
+            # the best network still recognises a forgotten class (on val or its training
+            # samples): ask for more loss on that class, and measure the best so far against
+            # the new target, so that the next round starts from it
+            on_train = evaluate_per_class(module, best_params, *forget_train, request.num_classes)
+            still = _recognised(best_acc[forget], stop_accuracy) | _recognised(
+                on_train.acc[forget], stop_accuracy
+            )
+            grown = torch.tensor(forget, device=target.device)[still]
+            target[grown] *= config.level_growth
             best_rank = (best_rank[0], float(distance_to_target(best_loss)))
     _, r2 = prompt_alignment(target.unsqueeze(1).cpu(), best_loss.unsqueeze(1).cpu())
     return Unlearned(
