@@ -214,11 +214,12 @@ def test_the_level_stays_while_the_first_rounds_are_taken(forget_request, monkey
         return current.clone()  # never forgets
 
     monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
-    dihyfo.forget(
+    result = dihyfo.forget(
         with_net(forget_request),
         sampling(rounds=2, max_rounds=4, stop_accuracy=1.0, level_growth=2.0),
     )
     assert asked == [9.0, 9.0, 18.0, 36.0]
+    assert float(result.info["target_loss"][0]) == 36.0  # the last round's, not a grown one
 
 
 def test_only_the_forgotten_classes_still_recognised_are_asked_for_more_loss(

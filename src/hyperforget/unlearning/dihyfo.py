@@ -205,10 +205,10 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
             best_guidance = round_guidance
         if taken >= rounds and not best_rank[0]:
             break
-        if taken >= rounds and config.level_growth > 1.0:
+        if rounds <= taken < max_rounds and config.level_growth > 1.0:
             # the best network still recognises a forgotten class (on val or its training
-            # samples): ask for more loss on that class, and measure the best so far against
-            # the new target, so that the next round starts from it
+            # samples) and a round is left: ask it for more loss on that class, and measure the
+            # best so far against the new target, so that the next round starts from it
             on_train = evaluate_per_class(module, best_params, *forget_train, request.num_classes)
             still = _recognised(best_acc[forget], stop_accuracy) | _recognised(
                 on_train.acc[forget], stop_accuracy
