@@ -4,14 +4,13 @@ import pandas as pd
 import pytest
 import torch
 
-from hyperforget.core.flat_params import ParamLayout, batched_forward
+from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.targets import build_target
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig
 from hyperforget.hypernet.train import (
     ZooSet,
     held_out_runs,
-    hidden_unit_permutation,
     prompt_alignment,
     sample_params,
     train_hypernetwork,
@@ -38,18 +37,6 @@ def zoo(target):
         }
     )
     return ZooSet.from_table(torch.randn(7, layout.num_params), table, 3), table
-
-
-def test_permutation_augmentation_keeps_the_network_function(target):
-    layout = ParamLayout.from_module(target)
-    params = torch.randn(3, layout.num_params)
-    index = hidden_unit_permutation(layout, 3, torch.Generator().manual_seed(0))
-    permuted = params.gather(1, index)
-    assert not torch.equal(permuted, params)
-    images = torch.randn(6, 1, 4, 4)
-    torch.testing.assert_close(
-        batched_forward(target, permuted, images), batched_forward(target, params, images)
-    )
 
 
 def test_zoo_set_knows_the_last_checkpoint_of_every_run(zoo):

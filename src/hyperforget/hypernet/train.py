@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from hyperforget.core.config import Config, ConfigError, setting
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFo
+from hyperforget.hypernet.permutation import hidden_unit_permutation
 
 
 @dataclass
@@ -112,48 +112,6 @@ def held_out_runs(table: pd.DataFrame, fraction: float, seed: int) -> Tensor:
         count = max(count, 1) if len(runs) > 1 and fraction > 0 else count
         chosen.append(runs[torch.randperm(len(runs), generator=generator)[:count]])
     return torch.cat(chosen) if chosen else torch.empty(0, dtype=torch.long)
-
-
-def hidden_unit_permutation(layout: ParamLayout, count: int, generator: torch.Generator) -> Tensor:
-    """``count`` index vectors ``[count, P]`` that permute the hidden units of an MLP.
-
-    Unit u of hidden layer i moves to p(u): row u of ``layers.i.weight`` and ``layers.i.bias``,
-    and column u of the next layer's weight. Gathering flat params with them keeps the function.
-    """
-    linear = sorted(
-        {
-            int(m.group(1))
-            for s in layout.slots
-            if (m := re.fullmatch(r"layers\.(\d+)\.weight", s.name))
-        }
-    )
-    if not linear:
-        raise ValueError(
-            "Permutation augmentation needs an MLP target network (layers.<i>.weight)."
-        )
-    slots = {s.name: s for s in layout.slots}
-    index = torch.arange(layout.num_params).repeat(count, 1)
-
-    def reorder(name: str, shape: tuple[int, int], dim: int, perms: Tensor) -> None:
-        # compose with what earlier layers already did to this tensor (a middle layer's weight
-        # has its columns moved by the previous layer and its rows by its own permutation)
-        slot = slots[name]
-        current = index[:, slot.offset : slot.stop].view(count, *shape)
-        moved = (
-            perms.unsqueeze(2).expand(-1, -1, shape[1])
-            if dim == 1
-            else (perms.unsqueeze(1).expand(-1, shape[0], -1))
-        )
-        index[:, slot.offset : slot.stop] = current.gather(dim, moved).reshape(count, -1)
-
-    for i, j in zip(linear[:-1], linear[1:], strict=True):
-        units, fan_in = slots[f"layers.{i}.weight"].shape
-        fan_out = slots[f"layers.{j}.weight"].shape[0]
-        perms = torch.stack([torch.randperm(units, generator=generator) for _ in range(count)])
-        reorder(f"layers.{i}.weight", (units, fan_in), 1, perms)
-        reorder(f"layers.{i}.bias", (units, 1), 1, perms)
-        reorder(f"layers.{j}.weight", (fan_out, units), 2, perms)
-    return index
 
 
 # float32: exact. tf32: CUDA matmuls in TensorFloat-32 (10-bit mantissa, float32 range; on the
