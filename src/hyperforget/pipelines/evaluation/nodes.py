@@ -9,8 +9,9 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from hyperforget.core.devices import resolve_device
+from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.targets import target_builder
-from hyperforget.evaluation import report
+from hyperforget.evaluation import report, zoo_distance
 from hyperforget.unlearning import available_methods
 
 
@@ -72,3 +73,28 @@ def evaluate_oracle_spread(
         {"original", *available_methods()},
     )
     return spread.table, spread.plot, spread.pass_table, spread.mlflow_metrics
+
+
+def evaluate_zoo_distances(
+    zoo_weights: dict[str, Any],
+    zoo_checkpoints: pd.DataFrame,
+    retrained_weights: dict[str, Any],
+    class_manifest: dict[str, Any],
+    forget_scenarios: list[dict[str, Any]],
+    model: dict[str, Any],
+    method_runs: int,
+    **unlearned: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Every method run's and retrained model's distance to the nearest zoo network
+    (``zoo_distance.zoo_distance_table``) and its MLflow means."""
+    layout = ParamLayout.from_module(target_builder(model, class_manifest)())
+    ran = report.unlearned_to_score(unlearned, forget_scenarios)
+    table = zoo_distance.zoo_distance_table(
+        zoo_distance.final_checkpoints(zoo_weights["params"], zoo_checkpoints),
+        layout,
+        forget_scenarios,
+        retrained_weights["params"],
+        {method: weights["params"] for method, weights in ran.items()},
+        int(method_runs),
+    )
+    return table, zoo_distance.zoo_distance_metrics(table)

@@ -1,5 +1,6 @@
 """Wiring of the evaluation pipeline: one node scoring every run of every method against the
-retrained distribution, one measuring how much retraining alone moves retain-test accuracy."""
+retrained distribution, one measuring how much retraining alone moves retain-test accuracy, one
+measuring how close every network lies to the zoo."""
 
 from kedro.pipeline import Node, Pipeline
 
@@ -63,6 +64,21 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "oracle_spread_metrics",
                 ],
                 name="evaluate_oracle_spread",
+            ),
+            Node(
+                nodes.evaluate_zoo_distances,
+                inputs={
+                    "zoo_weights": "zoo_weights",
+                    "zoo_checkpoints": "zoo_checkpoints",
+                    "retrained_weights": "retrained_weights",
+                    "class_manifest": "class_manifest",
+                    "forget_scenarios": "forget_scenarios",
+                    "model": "params:model",
+                    "method_runs": "params:evaluation.method_runs",
+                    **{m: f"{m}_unlearned_weights" for m in available_methods()},
+                },
+                outputs=["zoo_distance_table", "zoo_distance_metrics"],
+                name="evaluate_zoo_distances",
             ),
         ]
     )
