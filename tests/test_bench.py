@@ -19,7 +19,7 @@ def test_bench_sample_prints_both_variants(capsys):
     bench.main(["sample", "--env", "test"])
     out = capsys.readouterr().out
     assert "dihyfo1 (guidance 0):  1 network(s)" in out
-    assert "dihyfo2 (guidance 1): 32 network(s)" in out  # guided as the unlearning samples
+    assert "dihyfo2 (guidance 0): 32 network(s)" in out  # guided as the unlearning samples
 
 
 def test_bench_zoo_prints_the_ratio(capsys):
@@ -89,3 +89,45 @@ def test_carry_over_passes_every_parameter_in_one_params_argument():
     assert params == ["raw_root=/data,data_preparation.subset=2000"]
     full = bench.carry_over_command("kedro", "mnist", "/data", "full")
     assert full[-1] == "raw_root=/data"
+
+
+def test_dihyfo_summary_gives_relative_f_band_cost_and_break_even():
+    rows = []
+    for k, (relative, seconds) in enumerate([(0.9, 0.125), (1.0, 0.125), (0.8, 0.125)]):
+        rows.append(
+            {
+                "method": "dihyfo2",
+                "forget_classes": str(k),
+                "relative_forgetting_quality": relative,
+                "acc_retain_test_in_retrained_95": k != 2,
+                "forgot": True,
+                "seconds": seconds,
+            }
+        )
+        rows.append({"method": "oracle", "forget_classes": str(k), "seconds": 0.25})
+    rows.append(
+        {
+            "method": "dihyfo1",
+            "forget_classes": "1+7",
+            "relative_forgetting_quality": 0.5,
+            "acc_retain_test_in_retrained_95": False,
+            "forgot": False,
+            "seconds": 0.5,
+        }
+    )
+    rows.append({"method": "oracle", "forget_classes": "1+7", "seconds": 0.25})
+    summary = bench.dihyfo_summary(pd.DataFrame(rows), {"dihyfo2": 100.0, "dihyfo1": 50.0})
+    two = summary[summary["variant"] == "dihyfo2"].iloc[0]
+    assert two["scenarios"] == "one class"
+    assert two["relative_F"].startswith("0.900 [")
+    assert two["retain_in_band"] == "2/3" and two["forgot"] == "3/3"
+    assert two["speedup"] == 2.0
+    assert two["break_even_requests"] == 800  # 100 s of training, 0.125 s saved a request
+    one = summary[summary["variant"] == "dihyfo1"].iloc[0]
+    assert one["scenarios"] == "several classes"
+    assert one["break_even_requests"] == "never"  # slower than retraining
+
+
+def test_bench_dihyfo_without_a_finished_run_says_what_to_run(tmp_path):
+    with pytest.raises(SystemExit, match="kedro run --pipeline unlearn"):
+        bench.main(["dihyfo", "--project", str(tmp_path)])

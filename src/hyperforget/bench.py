@@ -6,6 +6,7 @@
     uv run python -m hyperforget.bench sample [--env base]
     uv run python -m hyperforget.bench train [--env base] [--steps 5]
     uv run python -m hyperforget.bench spm [--env base]
+    uv run python -m hyperforget.bench dihyfo [--project .]
     uv run python -m hyperforget.bench carry-over --raw-root DIR [--sizes 2000 10000 full]
         [--env mnist] [--out data/carry_over]
 
@@ -36,6 +37,14 @@ speed-up over float32 (on the CPU, ``tf32`` is float32).
 ``spm`` trains the SPM of ``conf/<env>/parameters_semi_parametric.yml`` on the embedded MNIST,
 then times deleting each class and a random 10% of the samples from its memory, against
 retraining it without class 0.
+
+``dihyfo`` reads a finished run (``data/08_reporting/results.csv`` and the newest DiHyFo weight
+files of ``--project``) and prints, per variant and kind of scenario (one class; several), the
+mean relative forgetting quality with its 95% CI over the scenarios, how many scenarios keep the
+retain-test mean inside the retrained central 95% range and were forgotten, the seconds of one
+request against retraining one network, and the break-even: after how many requests the
+hypernetwork's training time is paid back by answering them faster than retraining (the zoo's
+own training is not counted).
 
 ``carry-over`` checks that the defaults carry over from one data size to another: for each size
 it runs ``kedro run --pipelines unlearn --env <env>`` in its own project folder under ``--out``
@@ -447,7 +456,72 @@ def bench_carry_over(sizes: list[str], env: str, raw_root: str, out: Path) -> No
     print(f"\nSaved {out / 'carry_over.csv'}")
 
 
-def main(argv: list[str] | None = None) -> None:
+def _scenario_kind(name: str) -> str:
+    return "random" if name.startswith("random") else "several" if "+" in name else "one"
+
+
+def dihyfo_summary(results, train_seconds: dict[str, float]):
+    """Per DiHyFo variant and scenario kind: relative F (mean, CI), band, forgot, seconds per
+    request, retraining's seconds, speed-up and break-even request count."""
+    import math
+
+    import pandas as pd
+
+    from hyperforget.evaluation.intervals import mean_ci
+
+    results = results.assign(kind=results["forget_classes"].astype(str).map(_scenario_kind))
+    rows = []
+    for (method, kind), group in results[results["method"].isin(VARIANTS)].groupby(
+        ["method", "kind"]
+    ):
+        oracle = results[(results["method"] == "oracle") & (results["kind"] == kind)]
+        relative = mean_ci(group["relative_forgetting_quality"].to_numpy())
+        seconds, retrain = float(group["seconds"].mean()), float(oracle["seconds"].mean())
+        saved = retrain - seconds
+        trained = train_seconds.get(method, math.nan)
+        rows.append(
+            {
+                "variant": method,
+                "scenarios": f"{kind} class" if kind == "one" else f"{kind} classes",
+                "relative_F": f"{relative.mean:.3f} [{relative.low:.3f}, {relative.high:.3f}]",
+                "retain_in_band": f"{int(group['acc_retain_test_in_retrained_95'].sum())}"
+                f"/{len(group)}",
+                "forgot": f"{int(group['forgot'].sum())}/{len(group)}",
+                "s_per_request": round(seconds, 4),
+                "s_retrain_one": round(retrain, 4),
+                "speedup": round(retrain / seconds, 2) if seconds > 0 else math.nan,
+                "train_s": round(trained, 1),
+                "break_even_requests": math.ceil(trained / saved) if saved > 0 else "never",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def bench_dihyfo(project: Path) -> None:
+    import pandas as pd
+    from safetensors import safe_open
+
+    path = project / "data/08_reporting/results.csv"
+    if not path.exists():
+        raise SystemExit(
+            f"No results table at {path}: run `uv run kedro run --pipeline unlearn` first."
+        )
+    train_seconds = {}
+    for variant in VARIANTS:
+        files = sorted((project / f"data/06_models/{variant}_ema_weights.safetensors").glob("*/*"))
+        if files:
+            with safe_open(str(files[-1]), "pt") as handle:
+                recorded = handle.metadata().get("train_seconds")
+            if recorded is not None:
+                train_seconds[variant] = float(recorded)
+    summary = dihyfo_summary(pd.read_csv(path), train_seconds)
+    if summary.empty:
+        raise SystemExit(f"{path} has no dihyfo1 or dihyfo2 rows: was unlearning.run limited?")
+    print(f"DiHyFo on the run in {path} (train_s: the hypernetwork's training, newest weights)")
+    print(summary.to_string(index=False))
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hyperforget.bench",
         description=__doc__,
@@ -483,6 +557,10 @@ def main(argv: list[str] | None = None) -> None:
     train_parser.add_argument("--steps", type=int, default=5)
     spm_parser = sub.add_parser("spm", help="SPM deletion time against retraining the SPM")
     spm_parser.add_argument("--env", default="base", help="Kedro environment of the sizes")
+    dihyfo_parser = sub.add_parser(
+        "dihyfo", help="DiHyFo against retraining on a finished run: relative F, cost"
+    )
+    dihyfo_parser.add_argument("--project", type=Path, default=Path("."))
     carry_parser = sub.add_parser(
         "carry-over", help="which classes each method fails to forget, per data size"
     )
@@ -494,12 +572,20 @@ def main(argv: list[str] | None = None) -> None:
     )
     carry_parser.add_argument("--env", default="mnist", help="Kedro environment of the runs")
     carry_parser.add_argument("--out", type=Path, default=Path("data/carry_over"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.bench == "carry-over":
         bad = [s for s in args.sizes if s != "full" and not (s.isdigit() and int(s) > 0)]
         if bad:
             parser.error(f"--sizes takes positive digit counts or full, got {bad}")
         bench_carry_over(args.sizes, args.env, args.raw_root, args.out)
+        return
+    if args.bench == "dihyfo":
+        bench_dihyfo(args.project)
         return
     if args.bench == "zoo" and any(n < 1 for n in args.threads or []):
         parser.error(f"--threads takes positive thread counts, got {args.threads}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import pandas as pd
@@ -96,6 +97,7 @@ def train_dihyfo(
             hypernet_data["scale"],
         )
     train_config = _train_config(variant, hypernetwork)
+    started = time.perf_counter()
     ema, curve = train_hypernetwork(
         net,
         _diffusion(hypernetwork),
@@ -105,9 +107,15 @@ def train_dihyfo(
         device=dev,
         progress=f"train {variant}",
     )
-    logger.info("%s: diffusion loss %.4f -> %.4f", variant, curve[0], curve[-1])
-    metrics = {f"{variant}.train_loss": loss_curve_steps(curve, train_config)}
-    return weights_file(net), weights_file(ema), metrics
+    seconds = time.perf_counter() - started
+    logger.info("%s: diffusion loss %.4f -> %.4f in %.0f s", variant, curve[0], curve[-1], seconds)
+    metrics = {
+        f"{variant}.train_loss": loss_curve_steps(curve, train_config),
+        f"{variant}.train_seconds": [{"value": seconds, "step": 0}],
+    }
+    trained = weights_file(ema)
+    trained["__metadata__"]["train_seconds"] = f"{seconds:.3f}"  # the break-even's cost
+    return weights_file(net), trained, metrics
 
 
 def check_held_out(
