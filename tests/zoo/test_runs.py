@@ -179,3 +179,34 @@ def test_min_steps_lifts_a_run_on_small_data_to_that_many_steps(splits):
 def test_a_negative_min_steps_is_refused():
     with pytest.raises(ValueError, match="SGDConfig.min_steps must be >= 0"):
         sgd(min_steps=-1)
+
+
+def test_fresh_head_forget_runs_start_at_the_learn_final_and_retrain_on_its_features(splits):
+    train, val = splits
+    regimes = {"learn": {"runs": 1}, "forget": {"runs_per_class": 1, "classes": [2]}}
+    built = zoo.build_zoo(
+        build,
+        zoo.plan_runs(regimes, 3, 0),
+        train,
+        val,
+        3,
+        sgd(batch_size=16),
+        3,
+        sgd(batch_size=16),
+        3,
+        None,
+        checkpoints=3,
+        fraction=0.8,
+        max_abs_weight=10.0,
+        fresh_head=True,
+    )
+    learn_final, forget_start, forget_after = built.params[2], built.params[3], built.params[4]
+    # checkpoint 0 is the learn run's final network: the request "forget 2" starts there
+    torch.testing.assert_close(forget_start, learn_final)
+    head = 5 * 3 + 3
+    # the head is drawn anew (far from the trained one), the features only fine-tuned
+    assert (forget_after[-head:] - learn_final[-head:]).abs().max() > 0.2
+    assert (forget_after[:-head] - learn_final[:-head]).abs().max() < 0.5
+    forget_rows = built.table[built.table["regime"] == "forget"]
+    assert forget_rows["val_acc_c2"].iloc[-1] == 0.0  # retrained without class 2
+    assert len(built.table) == 6

@@ -1,28 +1,26 @@
 """HyperForget unlearning by sampling (arXiv 2412.00761): ask a DiHyFo for weights whose per-class
-loss is high on the forgotten classes and unchanged elsewhere, then keep the best of N candidates.
+loss is high on the forgotten classes and unchanged elsewhere.
 
 * target ``l*``: the original model's per-class validation losses, with each forgotten class's
-  entry replaced by its forgotten level (``request.resources["levels"]``: by default
-  the mean class-k validation loss of the zoo's retain_k runs);
-* N candidates are drawn in one batch (DiHyFo-1 starts from the original weights and their
-  losses; DiHyFo-2 only sees ``l*``); ``rounds`` rounds are taken, and more (up to
-  ``max_rounds``) while the best network so far still recognises a forgotten class. A DiHyFo-1
-  round starts from that network: one more step of a learned optimiser, whose N candidates
-  barely differ; how many steps a class needs grows with the data (the step is learned from the
-  zoo's checkpoints, the distance to the forgotten level is the data's). A DiHyFo-2 round is a
-  fresh batch drawn from ``l*``: more candidates only when none of the first N forgot (the best
-  over all rounds is kept). A forgotten level is a *mean* loss: a network can reach the retrained
-  runs' mean class-k loss and still recognise some of the class (very wrong on most digits,
-  right on a few), and then a learned step towards ``l*`` has nothing left to do. Each further
-  round (after ``rounds``) that ends with a class still recognised therefore multiplies that
-  class's target by ``level_growth``: it asks for more loss until the class is forgotten;
-* selection on what a method may see, never on test: candidates whose accuracy on every
-  forgotten class is at most ``stop_accuracy`` percent, on the val split and on the class's
-  training samples, rank first (a network can miss the class's few val digits and still
-  recognise its training digits, and then its test digits); among them (or among all, if none),
-  the one whose observed per-class val losses are closest to ``l*`` in ``log1p`` space (L2), a
-  scale on which a forgotten-class loss of 15 vs 20 matters about as much as a retained-class
-  loss of 0.2 vs 0.3. Closeness alone can prefer a network that still recognises the class.
+  entry replaced by its forgotten level (``request.resources["levels"]``: by default the mean
+  class-k validation loss of the zoo's retain_k runs);
+* DiHyFo-1 starts from the original weights and their losses, DiHyFo-2 only sees ``l*``. Both
+  learn from the zoo's forget runs, each a trained network retrained without a class, so a draw
+  is meant to be distributed like retrained networks;
+* DiHyFo-2 answers a request with **one draw** (``candidates: 1``, one round, no guidance, no
+  selection): picking among draws or pushing them further shifts and narrows that distribution;
+* DiHyFo-1 is a learned optimiser, one step a round: N candidates in one batch, ``rounds``
+  rounds from the best network so far, and more (up to ``max_rounds``) while it still
+  recognises a forgotten class, each further such round multiplying that class's target by
+  ``level_growth`` (a forgotten level is a *mean* loss, which a network can reach while still
+  recognising part of the class).
+
+DiHyFo-2 can do the same (``candidates``, ``max_rounds``: a fresh batch per round, with
+``guidance_step`` more negative-prompt guidance). Selection reads only what a method may see,
+never test: candidates whose accuracy on every forgotten class is at most
+``stop_accuracy`` percent, on the val split and on the class's training samples, rank first;
+among them (or all, if none) the one whose per-class val losses are closest to ``l*`` in
+``log1p`` space (L2).
 """
 
 from __future__ import annotations
@@ -147,7 +145,8 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
     module = request.build()
     device = request.original.device
     val_images, val_labels = request.val
-    forget_train, _ = forget_retain(request)
+    # the forget set's training samples are read only to check that a class was forgotten
+    forget_train = forget_retain(request)[0] if config.stop_accuracy is not None else None
     original = evaluate_per_class(
         module, request.original, val_images, val_labels, request.num_classes
     )
@@ -193,7 +192,8 @@ def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
         # a candidate that still recognises a forgotten class, on val or on the class's
         # training samples, ranks after every one that does not, whatever its distance to l*
         remembers = _remembers(observed.acc[:, forget], stop_accuracy)
-        if not remembers.all():  # only then can the training samples change the ranking
+        # only when some candidate passes on val can the training samples change the ranking
+        if stop_accuracy is not None and not remembers.all():
             on_train = evaluate_per_class(module, candidates, *forget_train, request.num_classes)
             remembers |= _remembers(on_train.acc[:, forget], stop_accuracy)
         pool = distance.masked_fill(remembers, float("inf")) if not remembers.all() else distance

@@ -4,8 +4,10 @@ profile the hypernetworks will be asked for.
 Regimes (docs/architecture.md, Pipelines):
 * ``learn``: from random init on all classes (all losses fall);
 * ``retain``: from random init without class k (the shape of a perfect unlearning of k);
-* ``forget``: from a trained ``learn`` run, bounded ascent on class k and descent on the rest
-  (the loss on k rises while the others stay low).
+* ``forget``: from a trained ``learn`` run, retrained without class k on its own features: the
+  last layer drawn anew, then the whole network trained on the data without k (optionally with a
+  bounded ascent on k). Its checkpoint 0 is the learn run's final network, so a pair (0, later)
+  is one request "forget k" answered the way retraining answers it, from nearby.
 
 Every run trains on its own random subset of its allowed data, with its own seed and minibatch
 order; runs of a regime are trained together by ``training.train_batched``.
@@ -256,6 +258,12 @@ def train_runs(  # noqa: PLR0913 (a regime's runs: data, recipe, budget and star
     return TrainedRuns(list(specs), params, at, [len(r) for r in retain_sets], sgd.batch_size)
 
 
+def _head_size(module: nn.Module) -> int:
+    """Values of the last layer (its weight and bias), the last ones of the flat vector."""
+    *_, weight, bias = module.parameters()
+    return weight.numel() + bias.numel()
+
+
 def diverged(params: Tensor, max_abs_weight: float) -> Tensor:
     """Runs ``[R]`` with a non-finite or too-large weight in any checkpoint of ``[R, C, P]``."""
     finite = torch.isfinite(params).all(dim=(1, 2))
@@ -346,12 +354,13 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
     epochs: float,
     forget_sgd: SGDConfig,
     forget_epochs: float,
-    ascent: AscentConfig,
+    ascent: AscentConfig | None,
     checkpoints: int,
     fraction: float,
     max_abs_weight: float,
     map_tasks: MapTasks | None = None,
     shards: int | None = None,
+    fresh_head: bool = False,
 ) -> Zoo:
     """Train every run of ``specs``: from scratch (learn, retain) then forget from learn finals.
 
@@ -404,7 +413,13 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
             "ascent": ascent,
         }
         init = torch.stack(starts).to(images.device)
+        if fresh_head:
+            heads = initial_params(build, [s.seed for s in forget]).to(images.device)
+            start = init.clone()
+            init[:, -_head_size(module) :] = heads[:, -_head_size(module) :]
         runs = train_regime(build, forget, images, labels, init, recipe, "zoo: forget runs", *tasks)
+        if fresh_head:
+            runs.params[:, 0] = start  # the request starts from the trained network
         keep_converged(runs)
     if not kept:
         raise RuntimeError(

@@ -80,18 +80,23 @@ class AscentConfig:
 @dataclass(frozen=True, kw_only=True)
 class ForgetTraining(Config):
     """The zoo's forget runs (``model_zoo.forget_training``): from a trained run, the zoo's SGD
-    recipe with this ``lr``, ``epochs`` and ``min_steps``, and the bounded ascent on the class."""
+    recipe with this ``lr``, ``epochs`` and ``min_steps`` on the data without the class; with
+    ``fresh_head`` the last layer is drawn anew first (the network is retrained on its own
+    features), with ``ascent_weight > 0`` a bounded ascent on the class is added."""
 
     lr: float = setting(gt=0.0)
     epochs: int = setting(ge=1)
     min_steps: int = setting(ge=0)
+    fresh_head: bool = setting(False)
     ascent_weight: float = setting(ge=0.0)
     ascent_cap: float = setting(gt=0.0)
 
     def sgd(self, zoo: SGDConfig) -> SGDConfig:
         return replace(zoo, lr=self.lr, epochs=self.epochs, min_steps=self.min_steps)
 
-    def ascent(self) -> AscentConfig:
+    def ascent(self) -> AscentConfig | None:
+        if self.ascent_weight == 0:
+            return None
         return AscentConfig(weight=self.ascent_weight, cap=self.ascent_cap)
 
 

@@ -93,6 +93,7 @@ def train_zoo(
             max_abs_weight=float(model_zoo["max_abs_weight"]),
             map_tasks=map_tasks,
             shards=cluster.shards,
+            fresh_head=forget.fresh_head,
         )
     n_dropped = sum(built.dropped.values())
     log = logger.warning if n_dropped else logger.info
