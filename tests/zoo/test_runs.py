@@ -43,7 +43,8 @@ def test_plan_gives_distinct_seeds_and_every_class():
         ),
         ({"learn": {"runs": 0}}, "learn.runs is 0"),
         ({"relearn": {"runs_per_class": 1}}, "Unknown zoo regimes"),
-        ({"forget": {"runs_per_class": 1}}, "starts from learn runs"),
+        ({"forget": {"runs_per_class": 1}}, "forget regime starts from learn runs"),
+        ({"refit": {"runs_per_class": 1}}, "refit regime starts from learn runs"),
         ({}, "defines no runs"),
     ],
 )
@@ -69,9 +70,10 @@ def tiny_zoo(splits, regimes=REGIMES, **sharding) -> zoo.Zoo:
         3,
         sgd(batch_size=16),
         3,
-        sgd(lr=0.02, batch_size=16),
-        1,
-        AscentConfig(weight=1.0, cap=2.0),
+        {
+            "forget": zoo.FromLearn(sgd(lr=0.02, batch_size=16), 1, AscentConfig(1.0, 2.0)),
+            "refit": zoo.FromLearn(sgd(batch_size=16), 1, fresh_head=True),
+        },
         checkpoints=3,
         fraction=0.8,
         max_abs_weight=10.0,
@@ -88,6 +90,7 @@ def test_a_zoo_cut_into_shards_has_the_weights_of_the_whole_batch(splits, shards
         "learn": {"runs": 3},
         "retain": {"runs_per_class": 2},
         "forget": {"runs_per_class": 1},
+        "refit": {"runs_per_class": 1},
     }
     whole = tiny_zoo(splits, regimes)
     cut = tiny_zoo(splits, regimes, map_tasks=compute.local_map, shards=shards)
@@ -181,9 +184,9 @@ def test_a_negative_min_steps_is_refused():
         sgd(min_steps=-1)
 
 
-def test_fresh_head_forget_runs_start_at_the_learn_final_and_retrain_on_its_features(splits):
+def test_refit_runs_start_at_the_learn_final_and_retrain_on_its_features(splits):
     train, val = splits
-    regimes = {"learn": {"runs": 1}, "forget": {"runs_per_class": 1, "classes": [2]}}
+    regimes = {"learn": {"runs": 1}, "refit": {"runs_per_class": 1, "classes": [2]}}
     built = zoo.build_zoo(
         build,
         zoo.plan_runs(regimes, 3, 0),
@@ -192,21 +195,18 @@ def test_fresh_head_forget_runs_start_at_the_learn_final_and_retrain_on_its_feat
         3,
         sgd(batch_size=16),
         3,
-        sgd(batch_size=16),
-        3,
-        None,
+        {"refit": zoo.FromLearn(sgd(batch_size=16), 3, fresh_head=True)},
         checkpoints=3,
         fraction=0.8,
         max_abs_weight=10.0,
-        fresh_head=True,
     )
-    learn_final, forget_start, forget_after = built.params[2], built.params[3], built.params[4]
+    learn_final, refit_start, refit_after = built.params[2], built.params[3], built.params[4]
     # checkpoint 0 is the learn run's final network: the request "forget 2" starts there
-    torch.testing.assert_close(forget_start, learn_final)
+    torch.testing.assert_close(refit_start, learn_final)
     head = 5 * 3 + 3
     # the head is drawn anew (far from the trained one), the features only fine-tuned
-    assert (forget_after[-head:] - learn_final[-head:]).abs().max() > 0.2
-    assert (forget_after[:-head] - learn_final[:-head]).abs().max() < 0.5
-    forget_rows = built.table[built.table["regime"] == "forget"]
-    assert forget_rows["val_acc_c2"].iloc[-1] == 0.0  # retrained without class 2
+    assert (refit_after[-head:] - learn_final[-head:]).abs().max() > 0.2
+    assert (refit_after[:-head] - learn_final[:-head]).abs().max() < 0.5
+    refit_rows = built.table[built.table["regime"] == "refit"]
+    assert refit_rows["val_acc_c2"].iloc[-1] == 0.0  # retrained without class 2
     assert len(built.table) == 6

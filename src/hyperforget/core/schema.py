@@ -57,6 +57,7 @@ class Regimes(Config):
     learn: LearnRuns = setting()
     retain: ClassRuns = setting()
     forget: ClassRuns = setting()
+    refit: ClassRuns = setting()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -75,6 +76,7 @@ class ModelZooParams(Config):
     training: SGDConfig = setting()
     zoo_input_dtype: str = setting(choices=("float32", "bfloat16"))
     forget_training: ForgetTraining = setting()
+    refit_training: ForgetTraining = setting()
     regimes: Regimes = setting()
 
 

@@ -4,10 +4,12 @@ profile the hypernetworks will be asked for.
 Regimes (docs/architecture.md, Pipelines):
 * ``learn``: from random init on all classes (all losses fall);
 * ``retain``: from random init without class k (the shape of a perfect unlearning of k);
-* ``forget``: from a trained ``learn`` run, retrained without class k on its own features: the
-  last layer drawn anew, then the whole network trained on the data without k (optionally with a
-  bounded ascent on k). Its checkpoint 0 is the learn run's final network, so a pair (0, later)
-  is one request "forget k" answered the way retraining answers it, from nearby.
+* ``forget``: from a trained ``learn`` run, bounded ascent on class k and descent on the rest
+  (the loss on k rises while the others stay low);
+* ``refit``: a trained ``learn`` run retrained without class k on its own features: its last
+  layer drawn anew, then the whole network trained on the data without k. Its checkpoint 0 is
+  the learn run's final network, the point a request "forget k" starts from; its final one is a
+  network the forgetting score can hardly tell from one retrained from scratch.
 
 Every run trains on its own random subset of its allowed data, with its own seed and minibatch
 order; runs of a regime are trained together by ``training.train_batched``.
@@ -32,7 +34,8 @@ from hyperforget.core.per_class import PerClass, evaluate_per_class
 from hyperforget.core.seeding import seeded
 from hyperforget.zoo.training import AscentConfig, SGDConfig, batch_schedule, train_batched
 
-REGIMES = ("learn", "retain", "forget")
+REGIMES = ("learn", "retain", "forget", "refit")
+FROM_LEARN = ("forget", "refit")  # regimes that start from the final networks of learn runs
 
 
 @dataclass(frozen=True)
@@ -86,8 +89,11 @@ def plan_runs(regimes: Mapping[str, Mapping], num_classes: int, base_seed: int) 
         else:
             for k in _regime_classes(name, config, num_classes):
                 add(name, k, runs)
-    if "forget" in regimes and "learn" not in regimes:
-        raise ValueError("The forget regime starts from learn runs: add model_zoo.regimes.learn.")
+    for name in FROM_LEARN:
+        if name in regimes and "learn" not in regimes:
+            raise ValueError(
+                f"The {name} regime starts from learn runs: add model_zoo.regimes.learn."
+            )
     if not specs:
         raise ValueError("model_zoo.regimes defines no runs; add at least one regime.")
     return specs
@@ -258,6 +264,65 @@ def train_runs(  # noqa: PLR0913 (a regime's runs: data, recipe, budget and star
     return TrainedRuns(list(specs), params, at, [len(r) for r in retain_sets], sgd.batch_size)
 
 
+@dataclass(frozen=True)
+class FromLearn:
+    """The recipe of a regime that starts from learn finals: its SGD, epochs, an optional
+    bounded ascent on the class and whether the last layer is drawn anew first."""
+
+    sgd: SGDConfig
+    epochs: float
+    ascent: AscentConfig | None = None
+    fresh_head: bool = False
+
+
+def _train_from_learn(  # noqa: PLR0913 (the regime, its starts and recipe, where it runs)
+    build: Callable[[], nn.Module],
+    specs: Sequence[RunSpec],
+    train: tuple[Tensor, Tensor],
+    learn_finals: Sequence[Tensor],
+    recipe: FromLearn,
+    regime: str,
+    tasks: tuple[MapTasks | None, int | None],
+    checkpoints: int,
+    fraction: float,
+) -> TrainedRuns:
+    """The runs of a regime that starts from learn finals; checkpoint 0 is always the trained
+    network a run started from (with ``fresh_head``, before its last layer was drawn anew)."""
+    images, labels = train
+    if not learn_finals:
+        raise RuntimeError(f"Every learn run diverged: the {regime} regime has no start point.")
+    position = {k: 0 for k in {s.forget_class for s in specs}}
+    starts = []
+    for spec in specs:
+        starts.append(learn_finals[position[spec.forget_class] % len(learn_finals)])
+        position[spec.forget_class] += 1
+    init = torch.stack(starts).to(images.device)
+    start = init.clone()
+    if recipe.fresh_head:
+        head = _head_size(build())
+        init[:, -head:] = initial_params(build, [s.seed for s in specs]).to(images.device)[
+            :, -head:
+        ]
+    runs = train_regime(
+        build,
+        specs,
+        images,
+        labels,
+        init,
+        {
+            "sgd": recipe.sgd,
+            "epochs": recipe.epochs,
+            "checkpoints": checkpoints,
+            "fraction": fraction,
+            "ascent": recipe.ascent,
+        },
+        f"zoo: {regime} runs",
+        *tasks,
+    )
+    runs.params[:, 0] = start
+    return runs
+
+
 def _head_size(module: nn.Module) -> int:
     """Values of the last layer (its weight and bias), the last ones of the flat vector."""
     *_, weight, bias = module.parameters()
@@ -344,7 +409,7 @@ def _select(runs: TrainedRuns, rows: Sequence[int]) -> TrainedRuns:
     )
 
 
-def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
+def build_zoo(  # noqa: PLR0913 (the regimes' recipes)
     build: Callable[[], nn.Module],
     specs: Sequence[RunSpec],
     train: tuple[Tensor, Tensor],
@@ -352,20 +417,18 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
     num_classes: int,
     sgd: SGDConfig,
     epochs: float,
-    forget_sgd: SGDConfig,
-    forget_epochs: float,
-    ascent: AscentConfig | None,
+    from_learn: Mapping[str, FromLearn],
     checkpoints: int,
     fraction: float,
     max_abs_weight: float,
     map_tasks: MapTasks | None = None,
     shards: int | None = None,
-    fresh_head: bool = False,
 ) -> Zoo:
-    """Train every run of ``specs``: from scratch (learn, retain) then forget from learn finals.
+    """Train every run of ``specs``: from scratch (learn, retain), then the regimes that start
+    from learn finals (``from_learn``: forget, refit), each with its recipe.
 
-    Runs with a diverged checkpoint are dropped whole; the j-th ``forget`` run of a class starts
-    from the final weights of the j-th kept learn run (cycling). With ``map_tasks`` and
+    Runs with a diverged checkpoint are dropped whole; the j-th run of a class in such a regime
+    starts from the final weights of the j-th kept learn run (cycling). With ``map_tasks`` and
     ``shards`` each regime is cut into that many tasks (``train_regime``).
     """
     tasks = (map_tasks, shards)
@@ -383,8 +446,8 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
             kept.append(good)
         return good
 
-    scratch = [s for s in specs if s.regime != "forget"]
-    forget = [s for s in specs if s.regime == "forget"]
+    scratch = [s for s in specs if s.regime not in FROM_LEARN]
+    learn_finals = []
     if scratch:
         init = initial_params(build, [s.seed for s in scratch]).to(images.device)
         recipe = {"sgd": sgd, "epochs": epochs, "checkpoints": checkpoints, "fraction": fraction}
@@ -392,35 +455,26 @@ def build_zoo(  # noqa: PLR0913 (the three regimes' recipes)
             build, scratch, images, labels, init, recipe, "zoo: learn + retain runs", *tasks
         )
         scratch_kept = keep_converged(runs)
-    if forget:
         learn_finals = [
             scratch_kept.params[i, -1]
             for i, spec in enumerate(scratch_kept.specs)
             if spec.regime == "learn"
         ]
-        if not learn_finals:
-            raise RuntimeError("Every learn run diverged: the forget regime has no start point.")
-        position = {k: 0 for k in {s.forget_class for s in forget}}
-        starts = []
-        for spec in forget:
-            starts.append(learn_finals[position[spec.forget_class] % len(learn_finals)])
-            position[spec.forget_class] += 1
-        recipe = {
-            "sgd": forget_sgd,
-            "epochs": forget_epochs,
-            "checkpoints": checkpoints,
-            "fraction": fraction,
-            "ascent": ascent,
-        }
-        init = torch.stack(starts).to(images.device)
-        if fresh_head:
-            heads = initial_params(build, [s.seed for s in forget]).to(images.device)
-            start = init.clone()
-            init[:, -_head_size(module) :] = heads[:, -_head_size(module) :]
-        runs = train_regime(build, forget, images, labels, init, recipe, "zoo: forget runs", *tasks)
-        if fresh_head:
-            runs.params[:, 0] = start  # the request starts from the trained network
-        keep_converged(runs)
+    for regime in FROM_LEARN:
+        regime_specs = [s for s in specs if s.regime == regime]
+        if regime_specs:
+            runs = _train_from_learn(
+                build,
+                regime_specs,
+                train,
+                learn_finals,
+                from_learn[regime],
+                regime,
+                tasks,
+                checkpoints=checkpoints,
+                fraction=fraction,
+            )
+            keep_converged(runs)
     if not kept:
         raise RuntimeError(
             "Every zoo run diverged; lower the learning rates in parameters_model_zoo.yml."
@@ -529,7 +583,7 @@ def summarise_regimes(
 
     ``end_acc_forgotten``: the worst (highest) final test accuracy on a run's forgotten class;
     ``others_change``: the worst change of the mean accuracy on the other classes between a
-    run's first and final checkpoint (forget runs start from trained models).
+    run's first and final checkpoint (forget and refit runs start from trained models).
     """
     by_run = table.reset_index().groupby("run_id")["index"]
     first_rows, final_rows = by_run.min().to_numpy(), by_run.max().to_numpy()
@@ -561,7 +615,8 @@ def summarise_regimes(
                 first_acc[idx] * others
             ).sum(1) / others.sum(1)
             entry["end_acc_forgotten"] = float(end_k.max())
-            entry["others_change"] = float(change.min()) if regime == "forget" else float("nan")
+            from_learn = regime in FROM_LEARN
+            entry["others_change"] = float(change.min()) if from_learn else float("nan")
         summary.append(entry)
     return pd.DataFrame(summary)
 

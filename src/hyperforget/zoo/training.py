@@ -79,10 +79,11 @@ class AscentConfig:
 
 @dataclass(frozen=True, kw_only=True)
 class ForgetTraining(Config):
-    """The zoo's forget runs (``model_zoo.forget_training``): from a trained run, the zoo's SGD
-    recipe with this ``lr``, ``epochs`` and ``min_steps`` on the data without the class; with
-    ``fresh_head`` the last layer is drawn anew first (the network is retrained on its own
-    features), with ``ascent_weight > 0`` a bounded ascent on the class is added."""
+    """A zoo regime that starts from trained runs (``model_zoo.forget_training``,
+    ``model_zoo.refit_training``): the zoo's SGD recipe with this ``lr``, ``epochs`` and
+    ``min_steps`` on the data without the class; with ``fresh_head`` the last layer is drawn
+    anew first (the network is retrained on its own features), with ``ascent_weight > 0`` a
+    bounded ascent on the class is added."""
 
     lr: float = setting(gt=0.0)
     epochs: int = setting(ge=1)

@@ -74,7 +74,13 @@ def train_zoo(
     and size metrics."""
     dev = resolve_device(device)
     sgd = zoo_sgd(model_zoo)
-    forget = ForgetTraining.from_params(model_zoo["forget_training"], "model_zoo.forget_training")
+    from_learn = {}
+    for regime in zoo.FROM_LEARN:
+        key = f"{regime}_training"
+        recipe = ForgetTraining.from_params(model_zoo[key], f"model_zoo.{key}")
+        from_learn[regime] = zoo.FromLearn(
+            recipe.sgd(sgd), recipe.epochs, recipe.ascent(), recipe.fresh_head
+        )
     cluster = ComputeConfig.from_params(compute, "compute")
     with tasks(cluster) as map_tasks:
         built = zoo.build_zoo(
@@ -85,15 +91,12 @@ def train_zoo(
             int(class_manifest["num_classes"]),
             sgd=sgd,
             epochs=sgd.epochs,
-            forget_sgd=forget.sgd(sgd),
-            forget_epochs=forget.epochs,
-            ascent=forget.ascent(),
+            from_learn=from_learn,
             checkpoints=int(model_zoo["checkpoints_per_run"]),
             fraction=float(model_zoo["train_fraction"]),
             max_abs_weight=float(model_zoo["max_abs_weight"]),
             map_tasks=map_tasks,
             shards=cluster.shards,
-            fresh_head=forget.fresh_head,
         )
     n_dropped = sum(built.dropped.values())
     log = logger.warning if n_dropped else logger.info
