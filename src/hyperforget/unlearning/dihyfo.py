@@ -4,12 +4,11 @@ loss is high on the forgotten classes and unchanged elsewhere.
 * target ``l*``: the original model's per-class validation losses, with each forgotten class's
   entry replaced by its forgotten level (``request.resources["levels"]``: by default the mean
   class-k validation loss of the zoo's retain_k runs);
-* DiHyFo-1 starts from the original weights and their losses, DiHyFo-2 only sees ``l*``. Both
-  learn from the zoo's forget runs, each a trained network retrained without a class, so a draw
-  is meant to be distributed like retrained networks;
-* DiHyFo-2 answers a request with **one draw** (``candidates: 1``, one round, no guidance, no
-  selection): picking among draws or pushing them further shifts and narrows that distribution;
-* DiHyFo-1 is a learned optimiser, one step a round: N candidates in one batch, ``rounds``
+* DiHyFo-1 starts from the original weights and their losses, DiHyFo-2 only sees ``l*``;
+* DiHyFo-2 learns from the zoo's refit runs, trained networks retrained without a class, and
+  answers a request with **one draw** (``candidates: 1``, one round, no guidance, no
+  selection): picking among draws or pushing them further shifts and narrows what it draws;
+* DiHyFo-1 learns from the zoo's forget trajectories; a learned optimiser, one step a round: N candidates in one batch, ``rounds``
   rounds from the best network so far, and more (up to ``max_rounds``) while it still
   recognises a forgotten class, each further such round multiplying that class's target by
   ``level_growth`` (a forgotten level is a *mean* loss, which a network can reach while still
