@@ -6,7 +6,8 @@
     uv run python -m hyperforget.bench sample [--env base]
     uv run python -m hyperforget.bench train [--env base] [--steps 5]
     uv run python -m hyperforget.bench spm [--env base]
-    uv run python -m hyperforget.bench dihyfo [--project .]
+    uv run python -m hyperforget.bench dihyfo [--project .] [--leave-out 0 1 ...]
+        [--variant dihyfo2] [--env base]
     uv run python -m hyperforget.bench carry-over --raw-root DIR [--sizes 2000 10000 full]
         [--env mnist] [--out data/carry_over]
 
@@ -44,7 +45,10 @@ mean relative forgetting quality with its 95% CI over the scenarios, how many sc
 retain-test mean inside the retrained central 95% range and were forgotten, the seconds of one
 request against retraining one network, and the break-even: after how many requests the
 hypernetwork's training time is paid back by answering them faster than retraining (the zoo's
-own training is not counted).
+own training is not counted). ``--leave-out K ...`` also runs the leave-one-class-out check
+(``hypernet/leave_out.py``) for each class K on that run's data: the variant trained on the zoo
+without class K's runs, asked to forget K, scored against the networks retrained without K
+(minutes per class: a hypernetwork is trained each time).
 
 ``carry-over`` checks that the defaults carry over from one data size to another: for each size
 it runs ``kedro run --pipelines unlearn --env <env>`` in its own project folder under ``--out``
@@ -497,7 +501,49 @@ def dihyfo_summary(results, train_seconds: dict[str, float]):
     return pd.DataFrame(rows)
 
 
-def bench_dihyfo(project: Path) -> None:
+def leave_out_table(project: Path, env: str, variant: str, classes: list[int]):
+    """The leave-one-class-out check on the newest run of ``env`` in ``project``."""
+    import pandas as pd
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    from hyperforget.core.targets import target_builder
+    from hyperforget.hypernet.leave_out import LeaveOut, leave_one_out
+
+    bootstrap_project(project.resolve())
+    with KedroSession.create(project.resolve(), env=None if env == "base" else env) as session:
+        context = session.load_context()
+        catalog, params = context.catalog, context.params
+        manifest = catalog.load("class_manifest")
+        scenarios = [s["name"] for s in catalog.load("forget_scenarios")]
+        retrained = catalog.load("retrained_weights")["params"]
+        splits = {
+            name: tuple(catalog.load(f"{name}_split")[key] for key in ("images", "labels"))
+            for name in ("train", "val", "test")
+        }
+        check = LeaveOut(
+            build=target_builder(params["model"], manifest),
+            num_classes=int(manifest["num_classes"]),
+            zoo_params=catalog.load("zoo_weights")["params"],
+            zoo_table=catalog.load("zoo_checkpoints"),
+            original=catalog.load("original_weights")["params"].flatten(),
+            retrained=dict(zip(scenarios, retrained, strict=True)),
+            splits=splits,
+            hypernetwork=params["hypernetwork"],
+            sampling=params["unlearning"]["methods"][variant],
+            evaluation=params["evaluation"],
+        )
+    missing = [k for k in classes if str(k) not in check.retrained]
+    if missing:
+        raise SystemExit(
+            f"The run has no retrained models for classes {missing}: pick classes of its "
+            f"forget scenarios {scenarios}."
+        )
+    rows = [leave_one_out(check, variant, k, scenarios.index(str(k))) for k in classes]
+    return pd.DataFrame(rows)
+
+
+def bench_dihyfo(project: Path, env: str, variant: str, leave_out: list[int]) -> None:
     import pandas as pd
     from safetensors import safe_open
 
@@ -507,18 +553,22 @@ def bench_dihyfo(project: Path) -> None:
             f"No results table at {path}: run `uv run kedro run --pipeline unlearn` first."
         )
     train_seconds = {}
-    for variant in VARIANTS:
-        files = sorted((project / f"data/06_models/{variant}_ema_weights.safetensors").glob("*/*"))
+    for name in VARIANTS:
+        files = sorted((project / f"data/06_models/{name}_ema_weights.safetensors").glob("*/*"))
         if files:
             with safe_open(str(files[-1]), "pt") as handle:
                 recorded = handle.metadata().get("train_seconds")
             if recorded is not None:
-                train_seconds[variant] = float(recorded)
+                train_seconds[name] = float(recorded)
     summary = dihyfo_summary(pd.read_csv(path), train_seconds)
     if summary.empty:
         raise SystemExit(f"{path} has no dihyfo1 or dihyfo2 rows: was unlearning.run limited?")
     print(f"DiHyFo on the run in {path} (train_s: the hypernetwork's training, newest weights)")
     print(summary.to_string(index=False))
+    if leave_out:
+        table = leave_out_table(project, env, variant, leave_out)
+        print(f"\n{variant} trained without each class's zoo runs, asked to forget it:")
+        print(table.round(3).to_string(index=False))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -561,6 +611,11 @@ def _parser() -> argparse.ArgumentParser:
         "dihyfo", help="DiHyFo against retraining on a finished run: relative F, cost"
     )
     dihyfo_parser.add_argument("--project", type=Path, default=Path("."))
+    dihyfo_parser.add_argument(
+        "--leave-out", type=int, nargs="+", default=[], help="classes for the leave-out check"
+    )
+    dihyfo_parser.add_argument("--variant", choices=VARIANTS, default="dihyfo2")
+    dihyfo_parser.add_argument("--env", default="base", help="Kedro environment of the run")
     carry_parser = sub.add_parser(
         "carry-over", help="which classes each method fails to forget, per data size"
     )
@@ -585,7 +640,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_carry_over(args.sizes, args.env, args.raw_root, args.out)
         return
     if args.bench == "dihyfo":
-        bench_dihyfo(args.project)
+        bench_dihyfo(args.project, args.env, args.variant, args.leave_out)
         return
     if args.bench == "zoo" and any(n < 1 for n in args.threads or []):
         parser.error(f"--threads takes positive thread counts, got {args.threads}")

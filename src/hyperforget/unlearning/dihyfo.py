@@ -8,11 +8,11 @@ loss is high on the forgotten classes and unchanged elsewhere.
 * DiHyFo-2 learns from the zoo's refit runs, trained networks retrained without a class, and
   answers a request with **one draw** (``candidates: 1``, one round, no guidance, no
   selection): picking among draws or pushing them further shifts and narrows what it draws;
-* DiHyFo-1 learns from the zoo's forget trajectories; a learned optimiser, one step a round: N candidates in one batch, ``rounds``
-  rounds from the best network so far, and more (up to ``max_rounds``) while it still
-  recognises a forgotten class, each further such round multiplying that class's target by
-  ``level_growth`` (a forgotten level is a *mean* loss, which a network can reach while still
-  recognising part of the class).
+* DiHyFo-1 learns from the zoo's forget trajectories and is a learned optimiser, one step a
+  round: N candidates in one batch, ``rounds`` rounds from the best network so far, and more
+  (up to ``max_rounds``) while it still recognises a forgotten class, each further such round
+  multiplying that class's target by ``level_growth`` (a forgotten level is a *mean* loss,
+  which a network can reach while still recognising part of the class).
 
 DiHyFo-2 can do the same (``candidates``, ``max_rounds``: a fresh batch per round, with
 ``guidance_step`` more negative-prompt guidance). Selection reads only what a method may see,

@@ -300,9 +300,8 @@ def _train_from_learn(  # noqa: PLR0913 (the regime, its starts and recipe, wher
     start = init.clone()
     if recipe.fresh_head:
         head = _head_size(build())
-        init[:, -head:] = initial_params(build, [s.seed for s in specs]).to(images.device)[
-            :, -head:
-        ]
+        fresh = initial_params(build, [s.seed for s in specs])
+        init[:, -head:] = fresh[:, -head:].to(images.device)
     runs = train_regime(
         build,
         specs,

@@ -1,0 +1,117 @@
+import pytest
+import torch
+
+from hyperforget import zoo
+from hyperforget.core.targets import build_target
+from hyperforget.hypernet import leave_out
+from hyperforget.hypernet.train import ZooSet
+from hyperforget.zoo.training import AscentConfig
+from tests.recipes import DENOISER, HYPER_TRAIN, sgd
+
+
+def build():
+    return build_target((1, 4, 4), 3, (5,))
+
+
+def labelled(count: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    labels = torch.arange(3).repeat(count // 3)
+    images = torch.randn(len(labels), 1, 4, 4, generator=generator)
+    return images + labels.view(-1, 1, 1, 1).float(), labels
+
+
+@pytest.fixture
+def check():
+    generator = torch.Generator().manual_seed(0)
+    splits = {name: labelled(n, generator) for name, n in (("train", 90), ("val", 30))}
+    splits["test"] = labelled(30, generator)
+    regimes = {
+        "learn": {"runs": 2},
+        "retain": {"runs_per_class": 1},
+        "refit": {"runs_per_class": 2},
+    }
+    built = zoo.build_zoo(
+        build,
+        zoo.plan_runs(regimes, 3, 0),
+        splits["train"],
+        splits["val"],
+        3,
+        sgd(batch_size=16),
+        3,
+        {
+            "forget": zoo.FromLearn(sgd(batch_size=16), 1, AscentConfig(1.0, 2.0)),
+            "refit": zoo.FromLearn(sgd(batch_size=16), 2, fresh_head=True),
+        },
+        checkpoints=3,
+        fraction=0.8,
+        max_abs_weight=10.0,
+    )
+    retrained = zoo.train_oracle_replicas(
+        build,
+        splits["train"],
+        sgd(batch_size=16),
+        2,
+        [[50 + j * 3 + k for j in range(6)] for k in range(3)],
+    )
+    return leave_out.LeaveOut(
+        build=build,
+        num_classes=3,
+        zoo_params=built.params,
+        zoo_table=built.table,
+        original=zoo.train_reference_models(
+            build, splits["train"], 3, sgd(batch_size=16), 2, [1, 2, 3, 4]
+        ).original,
+        retrained={str(k): retrained[k] for k in range(3)},
+        splits=splits,
+        hypernetwork={
+            "seed": 0,
+            "scale_numerator": 0.538,
+            "diffusion": {"num_steps": 100, "beta_start": 1e-4, "beta_end": 0.02},
+            "model": {
+                **DENOISER,
+                "width": 16,
+                "depth": 1,
+                "heads": 2,
+                "chunk_size": 40,
+                "num_frequencies": 4,
+            },
+            "training": {**HYPER_TRAIN, "steps": 5, "batch_size": 4, "log_every": 5},
+            "variant_training": {"dihyfo2": {"regimes": ["refit"], "permute": False}},
+        },
+        sampling={
+            "candidates": 1,
+            "sampler": "ddim",
+            "sampler_steps": 3,
+            "forgotten_level": None,
+            "stop_accuracy": None,
+            "guidance": 0.0,
+        },
+        evaluation={"seed": 0, "method_runs": 3, "forget_examples": 16},
+    )
+
+
+def test_the_hypernetwork_never_sees_a_run_of_the_left_out_class(check, monkeypatch):
+    seen = {}
+    original_train = leave_out.train_hypernetwork
+
+    def spy(net, diffusion, train, config, *args, **kwargs):
+        seen["runs"] = set(train.run_ids.tolist())
+        seen["regimes"] = set(train.regimes)
+        return original_train(net, diffusion, train, config, *args, **kwargs)
+
+    monkeypatch.setattr(leave_out, "train_hypernetwork", spy)
+    row = leave_out.leave_one_out(check, "dihyfo2", 1, 1)
+    table = check.zoo_table
+    class_1 = set(table.loc[table["forget_classes"] == "1", "run_id"])
+    assert class_1 and not seen["runs"] & class_1
+    assert seen["regimes"] == {"refit"}
+    assert row["forget_classes"] == "1"
+    assert 0.0 <= row["acc_retain_test"] <= 100.0
+    assert row["relative_forgetting_quality"] == row["relative_forgetting_quality"]  # not nan
+
+
+def test_without_class_drops_only_that_class_s_runs(check):
+    zoo_set = ZooSet.from_table(check.zoo_params, check.zoo_table, 3)
+    kept = leave_out.without_class(zoo_set, check.zoo_table, 2)
+    table = check.zoo_table
+    assert set(kept.run_ids.tolist()) == set(table.loc[table["forget_classes"] != "2", "run_id"])
+    assert len(kept.params) < len(zoo_set.params)
