@@ -6,8 +6,9 @@ loss is high on the forgotten classes and unchanged elsewhere.
   class-k validation loss of the zoo's retain_k runs);
 * DiHyFo-1 starts from the original weights and their losses, DiHyFo-2 only sees ``l*``;
 * DiHyFo-2 learns from the zoo's refit runs, trained networks retrained without a class, and
-  answers a request with **one draw** (``candidates: 1``, one round, no guidance, no
-  selection): picking among draws or pushing them further shifts and narrows what it draws;
+  answers a request with one batch of N draws for ``l*`` (one round, no guidance), keeping the
+  draw closest to ``l*`` on val: its draws lose some of the retained classes, and the closest
+  loses least; guidance and further rounds would push the draws past what retraining does;
 * DiHyFo-1 learns from the zoo's forget trajectories and is a learned optimiser, one step a
   round: N candidates in one batch, ``rounds`` rounds from the best network so far, and more
   (up to ``max_rounds``) while it still recognises a forgotten class, each further such round
