@@ -133,7 +133,7 @@ def test_zoo_reference_models_and_reports_are_written(project):
     ).load()
     table = pd.read_parquet(only_version(project / "data/05_model_input/zoo_checkpoints.parquet"))
     assert zoo["params"].shape == (len(table), 7894)  # MNIST-4: 784*10 + 10 + 10*4 + 4
-    assert set(table["regime"]) == {"learn", "retain", "forget"}
+    assert set(table["regime"]) == {"learn", "retain", "forget", "refit"}
     assert "hidden" in zoo["__metadata__"]["model"]
     oracles = SafetensorsDataset(
         filepath=str(only_version(project / "data/06_models/oracle_weights.safetensors"))
@@ -609,6 +609,29 @@ def test_a_fresh_rerun_with_the_same_seeds_gives_the_same_tables(project, tmp_pa
     )
     untimed = [c for c in first.columns if not c.startswith(("seconds", "speedup"))]
     pd.testing.assert_frame_equal(first[untimed], second[untimed])
+
+
+def test_bench_dihyfo_reads_the_run_and_the_hypernetworks_training_seconds(project, capsys):
+    from hyperforget import bench
+
+    bench.main(["dihyfo", "--project", str(project)])
+    lines = capsys.readouterr().out.splitlines()
+    rows = {line.split()[0]: line.split() for line in lines if line.startswith("dihyfo")}
+    assert set(rows) == {"dihyfo1", "dihyfo2"}
+    header = next(line.split() for line in lines if line.startswith("variant"))
+    for row in rows.values():
+        # "one class" is two words; the columns after it line up with the header's
+        train_s = float(row[header.index("train_s") + 1])
+        assert train_s > 0  # the EMA weight file carries its training seconds
+    folder = project / "data/08_reporting/zoo_distance.parquet"
+    distances = pd.read_parquet(sorted(folder.iterdir())[-1] / folder.name)
+    assert {"oracle", "dihyfo1", "dihyfo2"} <= set(distances["method"])
+    assert (distances["nearest_zoo_distance"] >= 0).all()
+    assert np.isfinite(distances["nearest_zoo_distance"]).all()
+    # a retrained network is no zoo network, and no further from the zoo than its own norm
+    # (the test env's 10-step DiHyFo-2 draws near-zero networks: relative distances of ~100)
+    retrained = distances.loc[distances["method"] == "oracle", "nearest_zoo_distance"]
+    assert retrained.between(0.05, 2.0).all()
 
 
 def test_the_spm_is_scored_against_its_own_retraining(project):

@@ -326,7 +326,8 @@ def synthetic_zoo(layout: ParamLayout, runs: int, checkpoints: int, num_classes:
         losses=torch.rand(rows, num_classes, generator=generator),
         run_last=run_ids * checkpoints + checkpoints - 1,
         run_ids=run_ids,
-        regimes=("forget",) * rows,
+        # every regime of the zoo, run by run, so that each variant finds its own
+        regimes=tuple(zoo.REGIMES[r % len(zoo.REGIMES)] for r in run_ids.tolist()),
     )
 
 
@@ -557,9 +558,8 @@ def bench_dihyfo(project: Path, env: str, variant: str, leave_out: list[int]) ->
         files = sorted((project / f"data/06_models/{name}_ema_weights.safetensors").glob("*/*"))
         if files:
             with safe_open(str(files[-1]), "pt") as handle:
-                recorded = handle.metadata().get("train_seconds")
-            if recorded is not None:
-                train_seconds[name] = float(recorded)
+                if "seconds" in handle.keys():
+                    train_seconds[name] = float(handle.get_tensor("seconds")[0])
     summary = dihyfo_summary(pd.read_csv(path), train_seconds)
     if summary.empty:
         raise SystemExit(f"{path} has no dihyfo1 or dihyfo2 rows: was unlearning.run limited?")

@@ -353,7 +353,8 @@ def load_dihyfo(
     config: DiHyFoConfig,
     source: str = "hypernetwork weights",
 ) -> DiHyFo:
-    """Rebuild a DiHyFo from a weight dict saved with ``state_dict() | {"__metadata__": ...}``.
+    """Rebuild a DiHyFo from a weight dict saved with ``state_dict() | {"__metadata__": ...}``
+    (and its training ``seconds``, which are not a weight).
 
     A file written for another configuration, target network or number of classes is refused
     with a message naming ``source`` (the file) and what differs.
@@ -368,7 +369,7 @@ def load_dihyfo(
                 f"configuration needs {value!r}. Retrain the hypernetwork "
                 "(kedro run --pipeline hypernetwork) or load the matching version."
             )
-    state = {k: v for k, v in weights.items() if k != "__metadata__"}
+    state = {k: v for k, v in weights.items() if k not in ("__metadata__", "seconds")}
     model = DiHyFo(layout, num_classes, config)
     try:
         model.load_state_dict(state)

@@ -113,8 +113,8 @@ def train_dihyfo(
         f"{variant}.train_loss": loss_curve_steps(curve, train_config),
         f"{variant}.train_seconds": [{"value": seconds, "step": 0}],
     }
-    trained = weights_file(ema)
-    trained["__metadata__"]["train_seconds"] = f"{seconds:.3f}"  # the break-even's cost
+    # the training seconds travel with the weights that unlearn: the break-even's cost
+    trained = {**weights_file(ema), "seconds": torch.tensor([seconds], dtype=torch.float64)}
     return weights_file(net), trained, metrics
 
 
