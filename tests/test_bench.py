@@ -126,6 +126,8 @@ def test_dihyfo_summary_gives_relative_f_band_cost_and_break_even():
     one = summary[summary["variant"] == "dihyfo1"].iloc[0]
     assert one["scenarios"] == "several classes"
     assert one["break_even_requests"] == "never"  # slower than retraining
+    unknown = bench.dihyfo_summary(pd.DataFrame(rows), {})
+    assert (unknown.loc[unknown["variant"] == "dihyfo2", "break_even_requests"] == "unknown").all()
 
 
 def test_bench_dihyfo_without_a_finished_run_says_what_to_run(tmp_path):

@@ -484,6 +484,12 @@ def dihyfo_summary(results, train_seconds: dict[str, float]):
         seconds, retrain = float(group["seconds"].mean()), float(oracle["seconds"].mean())
         saved = retrain - seconds
         trained = train_seconds.get(method, math.nan)
+        if saved <= 0:
+            break_even: int | str = "never"
+        elif math.isnan(trained):
+            break_even = "unknown"  # weights written before they recorded their seconds
+        else:
+            break_even = math.ceil(trained / saved)
         rows.append(
             {
                 "variant": method,
@@ -496,7 +502,7 @@ def dihyfo_summary(results, train_seconds: dict[str, float]):
                 "s_retrain_one": round(retrain, 4),
                 "speedup": round(retrain / seconds, 2) if seconds > 0 else math.nan,
                 "train_s": round(trained, 1),
-                "break_even_requests": math.ceil(trained / saved) if saved > 0 else "never",
+                "break_even_requests": break_even,
             }
         )
     return pd.DataFrame(rows)
