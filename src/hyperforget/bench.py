@@ -46,7 +46,7 @@ retain-test mean inside the retrained central 95% range and were forgotten, the 
 request against retraining one network, and the break-even: after how many requests the
 hypernetwork's training time is paid back by answering them faster than retraining (the zoo's
 own training is not counted). ``--leave-out K ...`` also runs the leave-one-class-out check
-(``hypernet/leave_out.py``) for each class K on that run's data: the variant trained on the zoo
+(``evaluation/leave_out.py``) for each class K on that run's data: the variant trained on the zoo
 without class K's runs, asked to forget K, scored against the networks retrained without K
 (minutes per class: a hypernetwork is trained each time).
 
@@ -515,7 +515,7 @@ def leave_out_table(project: Path, env: str, variant: str, classes: list[int]):
     from kedro.framework.startup import bootstrap_project
 
     from hyperforget.core.targets import target_builder
-    from hyperforget.hypernet.leave_out import LeaveOut, leave_one_out
+    from hyperforget.evaluation.leave_out import LeaveOut, leave_one_out
 
     bootstrap_project(project.resolve())
     with KedroSession.create(project.resolve(), env=None if env == "base" else env) as session:

@@ -3,7 +3,7 @@ import torch
 
 from hyperforget import zoo
 from hyperforget.core.targets import build_target
-from hyperforget.hypernet import leave_out
+from hyperforget.evaluation import leave_out
 from hyperforget.hypernet.train import ZooSet
 from hyperforget.zoo.training import AscentConfig
 from tests.recipes import DENOISER, HYPER_TRAIN, sgd
