@@ -1,7 +1,8 @@
 """How close every unlearned network lies to the zoo the hypernetworks learned from.
 
-The zoo holds networks trained without a class (``retain_k`` and ``forget_k`` runs), so a
-generator that copies one of them would look retrained without having learned anything. Each
+The zoo holds networks trained without a class (``retain_k``, ``forget_k`` and ``refit_k``
+runs), so a generator that copies one of them would look retrained without having learned
+anything. Each
 network's ``nearest_zoo_distance`` is its distance to the nearest final network of a zoo run,
 modulo hidden-unit order (``permutation.nearest_distance``), relative to its own norm; the
 retrained models' own distances (method ``oracle``) are the reference: a draw much closer to

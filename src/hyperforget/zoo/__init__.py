@@ -32,7 +32,13 @@ from hyperforget.core.devices import synchronize
 from hyperforget.core.flat_params import flatten_module
 from hyperforget.core.per_class import PerClass, evaluate_per_class
 from hyperforget.core.seeding import seeded
-from hyperforget.zoo.training import AscentConfig, SGDConfig, batch_schedule, train_batched
+from hyperforget.zoo.training import (
+    AscentConfig,
+    FromLearn,
+    SGDConfig,
+    batch_schedule,
+    train_batched,
+)
 
 REGIMES = ("learn", "retain", "forget", "refit")
 FROM_LEARN = ("forget", "refit")  # regimes that start from the final networks of learn runs
@@ -262,17 +268,6 @@ def train_runs(  # noqa: PLR0913 (a regime's runs: data, recipe, budget and star
         module, init, images, labels, batches, sgd, at, forget_batches, ascent, progress
     )
     return TrainedRuns(list(specs), params, at, [len(r) for r in retain_sets], sgd.batch_size)
-
-
-@dataclass(frozen=True)
-class FromLearn:
-    """The recipe of a regime that starts from learn finals: its SGD, epochs, an optional
-    bounded ascent on the class and whether the last layer is drawn anew first."""
-
-    sgd: SGDConfig
-    epochs: float
-    ascent: AscentConfig | None = None
-    fresh_head: bool = False
 
 
 def _train_from_learn(  # noqa: PLR0913 (the regime, its starts and recipe, where it runs)

@@ -77,6 +77,17 @@ class AscentConfig:
     cap: float
 
 
+@dataclass(frozen=True)
+class FromLearn:
+    """The recipe of a regime that starts from learn finals: its SGD, epochs, an optional
+    bounded ascent on the class and whether the last layer is drawn anew first."""
+
+    sgd: SGDConfig
+    epochs: float
+    ascent: AscentConfig | None = None
+    fresh_head: bool = False
+
+
 @dataclass(frozen=True, kw_only=True)
 class ForgetTraining(Config):
     """A zoo regime that starts from trained runs (``model_zoo.forget_training``,
@@ -92,13 +103,15 @@ class ForgetTraining(Config):
     ascent_weight: float = setting(ge=0.0)
     ascent_cap: float = setting(gt=0.0)
 
-    def sgd(self, zoo: SGDConfig) -> SGDConfig:
-        return replace(zoo, lr=self.lr, epochs=self.epochs, min_steps=self.min_steps)
-
-    def ascent(self) -> AscentConfig | None:
-        if self.ascent_weight == 0:
-            return None
-        return AscentConfig(weight=self.ascent_weight, cap=self.ascent_cap)
+    def recipe(self, zoo: SGDConfig) -> FromLearn:
+        """The regime's recipe: the zoo's SGD with this block's lr, epochs and min_steps."""
+        sgd = replace(zoo, lr=self.lr, epochs=self.epochs, min_steps=self.min_steps)
+        ascent = (
+            AscentConfig(weight=self.ascent_weight, cap=self.ascent_cap)
+            if self.ascent_weight > 0
+            else None
+        )
+        return FromLearn(sgd, self.epochs, ascent, self.fresh_head)
 
 
 def batch_schedule(

@@ -74,13 +74,12 @@ def train_zoo(
     and size metrics."""
     dev = resolve_device(device)
     sgd = zoo_sgd(model_zoo)
-    from_learn = {}
-    for regime in zoo.FROM_LEARN:
-        key = f"{regime}_training"
-        recipe = ForgetTraining.from_params(model_zoo[key], f"model_zoo.{key}")
-        from_learn[regime] = zoo.FromLearn(
-            recipe.sgd(sgd), recipe.epochs, recipe.ascent(), recipe.fresh_head
-        )
+    from_learn = {
+        regime: ForgetTraining.from_params(
+            model_zoo[f"{regime}_training"], f"model_zoo.{regime}_training"
+        ).recipe(sgd)
+        for regime in zoo.FROM_LEARN
+    }
     cluster = ComputeConfig.from_params(compute, "compute")
     with tasks(cluster) as map_tasks:
         built = zoo.build_zoo(
