@@ -31,3 +31,35 @@ def test_runner_tag_is_the_class_name():
     assert runner_name(repr_) == "ParallelRunner"
     assert runner_name("ThreadRunner") == "ThreadRunner"
     assert runner_name(None) == runner_name("None") == "SequentialRunner"
+
+
+def test_runs_left_running_by_a_dead_process_are_marked_killed(tmp_path):
+    import os
+    import socket
+
+    import mlflow
+
+    from hyperforget.hooks import mark_killed_runs
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.create_experiment("e")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    host = socket.gethostname()
+    tags = {
+        "dead": {"host": host, "pid": str(gone.pid)},
+        "alive": {"host": host, "pid": str(os.getpid())},
+        "elsewhere": {"host": "another-machine", "pid": str(gone.pid)},
+        "untagged": {},
+    }
+    runs = {name: client.create_run(experiment, tags=t).info.run_id for name, t in tags.items()}
+    current = client.create_run(experiment).info.run_id
+    assert mark_killed_runs(client, experiment, current) == [runs["dead"]]
+    status = {name: client.get_run(run).info.status for name, run in runs.items()}
+    assert status == {
+        "dead": "KILLED",
+        "alive": "RUNNING",
+        "elsewhere": "RUNNING",
+        "untagged": "RUNNING",
+    }
+    assert client.get_run(current).info.status == "RUNNING"

@@ -9,20 +9,17 @@ created by a dataset factory (the inner dataset gets its own save version), henc
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 
-from hyperforget.core.params import (
-    non_negative,
-    optional_positive_int,
-    parse_retain_margins,
-    run_counts,
-    verdict_bars,
-)
+logger = logging.getLogger(__name__)
 
 # mlflow, pandas, matplotlib and torch (through the method registry) are imported inside the
 # hooks, when a run needs them: settings.py imports this module at every `kedro` command.
@@ -45,42 +42,33 @@ class MlflowArtifactsHook:
 
 
 class CheckRunParametersHook:
-    """Fail before the first node when ``unlearning.run`` names a method that does not exist, a
-    method's parameters are unknown, missing, of the wrong type or out of range, or
-    ``evaluation.retain_margins``, ``mia_max_samples``, the verdict bars or the run counts are
-    not valid, rather than after the data, zoo and hypernetwork stages have run."""
+    """Fail before the first node, with one line naming the parameter, when any parameter is
+    unknown (at the top level or in a block), missing, of the wrong type, not finite, empty or
+    out of range (``core.schema``); when a method's block is; when the device or the Dask
+    scheduler cannot be used; and when a partial rerun asks for other forget scenarios than the
+    saved ones. Rather than after the data, zoo and hypernetwork stages have run."""
 
     @hook_impl(tryfirst=True)  # before kedro-mlflow opens a run that nothing would close
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         from hyperforget.core.compute import check_reachable
-        from hyperforget.core.schema import STAGES, check_stage
-        from hyperforget.unlearning import method_config, method_specs, select_methods
+        from hyperforget.core.devices import resolve_device
+        from hyperforget.core.schema import check_parameters
+        from hyperforget.unlearning import method_config, method_specs
 
-        for stage in STAGES:  # every block, whichever stages run: keys, types, ranges
-            check_stage(stage, catalog.load(f"params:{stage}"))
-        names = {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}
+        blocks = check_parameters(catalog.load("parameters"))
+        resolve_device(catalog.load("params:device"))
         if any("params:compute" in node.inputs for node in pipeline.nodes):
-            check_reachable(check_stage("compute", catalog.load("params:compute")))
-        if any(name.startswith("unlearn_") for name in names):
-            unlearning = catalog.load("params:unlearning")
-            select_methods(unlearning["run"])
-            methods = unlearning["methods"] or {}
-            unknown = sorted(set(methods) - set(method_specs()))
-            if unknown:
-                raise ValueError(
-                    f"unlearning.methods has parameters for unknown method(s) {unknown}; "
-                    f"the methods are: {', '.join(method_specs())}."
-                )
-            for name in method_specs():  # each block checked: keys, types, ranges
-                method_config(name, methods)
-        if "evaluate_oracle_spread" in names:
-            evaluation = catalog.load("params:evaluation")
-            parse_retain_margins(evaluation["retain_margins"])
-            optional_positive_int(evaluation, "mia_max_samples", "evaluation")
-            verdict_bars(evaluation)
-            non_negative(evaluation, "oracle_max_z", 3.0, "a number of retrained sd")
-        if names & {"plan_zoo", "evaluate", "plan_spm_deletions"}:
-            run_counts(catalog.load("params:evaluation"))
+            check_reachable(blocks["compute"])
+        methods = catalog.load("params:unlearning").get("methods") or {}
+        unknown = sorted(set(methods) - set(method_specs()))
+        if unknown:
+            raise ValueError(
+                f"unlearning.methods has parameters for unknown method(s) {unknown}; "
+                f"the methods are: {', '.join(method_specs())}."
+            )
+        for name in method_specs():  # each block checked: keys, types, ranges
+            method_config(name, methods)
+        names = {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}
         if "plan_forget_scenarios" not in names:
             _check_saved_scenarios(pipeline, catalog)
 
@@ -158,19 +146,54 @@ def git_state(path: Path) -> dict[str, str]:
 
 class MlflowLineageHook:
     """Tags each MLflow run with the code and configuration it ran: the git commit (and whether
-    the tree was dirty), the Kedro environment, and the runner's class name (kedro-mlflow logs
-    the runner object's repr, which differs at every run)."""
+    the tree was dirty), the Kedro environment, the runner's class name (kedro-mlflow logs the
+    runner object's repr, which differs at every run), and the host and process that run it;
+    marks KILLED the runs of the experiment that a killed process left RUNNING."""
 
     @hook_impl(trylast=True)  # after kedro-mlflow has started the run and set its own tags
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         import mlflow
 
-        if mlflow.active_run() is None:
+        active = mlflow.active_run()
+        if active is None:
             return
         tags = git_state(Path(run_params.get("project_path") or "."))
         tags["kedro_env"] = str(run_params.get("env") or "local")
         tags["runner"] = runner_name(run_params.get("runner"))
+        tags |= {"host": socket.gethostname(), "pid": str(os.getpid())}
         mlflow.set_tags(tags)
+        mark_killed_runs(mlflow.MlflowClient(), active.info.experiment_id, active.info.run_id)
+
+
+def mark_killed_runs(client, experiment_id: str, current_run_id: str) -> list[str]:
+    """End as KILLED the RUNNING runs of ``experiment_id`` started on this host by a process
+    that no longer exists (SIGKILL, a crash, a closed terminal leave them RUNNING); their ids."""
+    host = socket.gethostname()
+    stale = []
+    for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
+        tags = run.data.tags
+        if run.info.run_id == current_run_id or tags.get("host") != host:
+            continue
+        if not tags.get("pid", "").isdigit() or _alive(int(tags["pid"])):
+            continue
+        client.set_terminated(run.info.run_id, "KILLED")
+        stale.append(run.info.run_id)
+    if stale:
+        logger.warning(
+            "MLflow run(s) %s were left RUNNING by a process that is gone: marked KILLED",
+            ", ".join(stale),
+        )
+    return stale
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def runner_name(recorded: Any) -> str:

@@ -39,7 +39,10 @@ def test_a_good_block_is_typed_and_frozen():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"epochz": 3}, r"Unknown parameter\(s\) zoo.epochz; zoo knows: lr, epochs, optimizer"),
+        (
+            {"epochz": 3},
+            r"Unknown parameter\(s\) zoo.epochz \(did you mean zoo.epochs\?\); zoo knows: lr, ",
+        ),
         ({"lr": -0.1}, r"zoo.lr must be > 0.0; got -0.1"),
         ({"epochs": 0}, r"zoo.epochs must be >= 1; got 0"),
         ({"epochs": 2.5}, r"zoo.epochs must be a whole number, got 2.5"),

@@ -11,11 +11,15 @@ optional for users (and then the YAML need not repeat it).
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import math
 import types
 import typing
 from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any, TypeVar
+
+from hyperforget.core.params import list_param
 
 C = TypeVar("C", bound="Config")
 # where in the parameters the config being built comes from (set by ``Config.from_params``)
@@ -82,6 +86,7 @@ def _convert(value: Any, annotation: Any, name: str) -> Any:
     if origin in (tuple, list):
         if isinstance(value, str) or not isinstance(value, (list, tuple)):
             raise ConfigError(f"{name} must be a list, got {value!r}.")
+        value = list_param(value)  # the command line's "[0.5 0.5]" arrives as ["0.5 0.5"]
         item = args[0] if args else Any
         items = [_convert(v, item, f"{name}[{i}]") for i, v in enumerate(value)]
         return tuple(items) if origin is tuple else items
@@ -89,6 +94,8 @@ def _convert(value: Any, annotation: Any, name: str) -> Any:
         accepts, kind = _SCALARS[annotation]
         if not accepts(value):
             raise ConfigError(f"{name} must be {kind}, got {value!r}.")
+        if annotation is float and not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {value!r}.")
         return float(value) if annotation is float else value
     if isinstance(annotation, type) and issubclass(annotation, Config):
         return annotation.from_params(value, name)
@@ -107,6 +114,18 @@ def _check_range(value: Any, metadata: Mapping[str, Any], name: str) -> None:
             values = value if isinstance(value, (tuple, list)) else (value,)
             if not all(ok(v, metadata[key]) for v in values):
                 raise ConfigError(f"{name} must be {text.format(metadata[key])}; got {value!r}.")
+
+
+def unknown_keys_message(unknown: list[Any], known: list[str], where: str | None) -> str:
+    """One line naming the unknown keys, the closest known name of each, and the known ones."""
+    prefix = f"{where}." if where else ""
+    named = []
+    for key in unknown:
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f" (did you mean {prefix}{close[0]}?)" if close else ""
+        named.append(f"{prefix}{key}{hint}")
+    block = where or "the top level"
+    return f"Unknown parameter(s) {', '.join(named)}; {block} knows: {', '.join(known)}."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,12 +150,9 @@ class Config:
         if not isinstance(params, Mapping):
             raise ConfigError(f"{where} must be a block of parameters, got {params!r}.")
         fields = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(params) - set(fields))
+        unknown = sorted(set(params) - set(fields), key=str)
         if unknown:
-            raise ConfigError(
-                f"Unknown parameter(s) {', '.join(f'{where}.{k}' for k in unknown)}; "
-                f"{where} knows: {', '.join(fields)}."
-            )
+            raise ConfigError(unknown_keys_message(unknown, list(fields), where))
         hints = typing.get_type_hints(cls)
         values = {}
         for key, field in fields.items():

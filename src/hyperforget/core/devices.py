@@ -16,15 +16,25 @@ def resolve_device(name: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         device = torch.device(name)
-    except RuntimeError as err:
+    except (RuntimeError, TypeError) as err:
         raise ValueError(
-            f"Unknown device {name!r}: use 'auto', 'cpu', 'cuda' or 'cuda:<index>' "
-            "(parameter 'device' in conf/base/parameters.yml)."
+            f"Unknown device {name!r} (parameter device): use auto, cpu, cuda or cuda:<index>, "
+            "e.g. --params device=auto."
         ) from err
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(
+            f"device {name!r} is not supported: use auto, cpu, cuda or cuda:<index>, e.g. "
+            "--params device=auto."
+        )
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(
-            f"Device {name!r} was requested but CUDA is not available on this machine; "
-            "set 'device: auto' or 'device: cpu' in conf/base/parameters.yml."
+            f"device is {name!r} but CUDA is not available on this machine; use --params "
+            "device=cpu (or device=auto, which picks CUDA where there is one)."
+        )
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device is {name!r} but this machine has {torch.cuda.device_count()} CUDA "
+            "device(s); use device=cuda (the first) or device=auto."
         )
     return device
 

@@ -23,7 +23,18 @@ def list_param(value: Any) -> Any:
     if not isinstance(value, list | tuple):
         return value
     items = [part for v in value for part in (v.split() if isinstance(v, str) else [v])]
-    return [int(p) if isinstance(p, str) and re.fullmatch(r"-?\d+", p) else p for p in items]
+    return [_number(p) if isinstance(p, str) else p for p in items]
+
+
+def _number(text: str) -> Any:
+    """``"3"`` as 3, ``"0.5"``, ``"1e-3"``, ``".nan"`` as floats; other text as it is."""
+    if re.fullmatch(r"[-+]?\d+", text):
+        return int(text)
+    yaml_special = {".nan": "nan", ".inf": "inf", "-.inf": "-inf", "+.inf": "inf"}
+    candidate = yaml_special.get(text.lower(), text)
+    if re.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|inf)", candidate):
+        return float(candidate)
+    return text
 
 
 def float_list(value: Any, name: str) -> list[float] | None:

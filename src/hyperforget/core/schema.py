@@ -1,19 +1,22 @@
-"""The parameter blocks of the stages (``conf/base/parameters_<stage>.yml``), typed and checked.
+"""The run's parameters (``conf/base/parameters*.yml``), typed and checked.
 
-Every block a run will read is built from these before its first node (``hooks.py``): a key
-no stage knows, a value of the wrong type or outside its range stops the run with one message
-naming the parameter, before anything is written. The unlearning methods' blocks are checked by
-their own configs (``unlearning.method_config``). Lists given on the command line as strings
-(``classes=[0 1]``) are left to the nodes that parse them.
+Every key a run reads is known here, and every block is built from these before the first node
+(``hooks.py``): a key nobody reads (the closest known name suggested), a value of the wrong
+type, not finite or outside its range, an empty list where one is needed stops the run with one
+message naming the parameter, before anything is written. The unlearning methods' blocks are
+checked by their own configs (``unlearning.method_config``). Lists given on the command line as
+strings (``classes=[0 1]``) are read by ``core.params.list_param``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from hyperforget.core.compute import ComputeConfig
-from hyperforget.core.config import Config, ConfigError, setting
+from hyperforget.core.config import Config, ConfigError, setting, unknown_keys_message
+from hyperforget.core.params import list_param
 from hyperforget.hypernet.model import VARIANTS, DenoiserConfig
 from hyperforget.hypernet.train import HyperTrainConfig
 from hyperforget.spm import SPMConfig
@@ -32,13 +35,35 @@ class SplitParams(Config):
     seed: int = setting(ge=0)
     official_test: bool = setting()
 
+    def check(self, where: str) -> None:
+        if not isinstance(self.fractions, dict) or not self.fractions:
+            raise ConfigError(
+                f"{where}.fractions must name train, val and test, e.g. "
+                f"{{train: 0.7, val: 0.1, test: 0.2}}; got {self.fractions!r}."
+            )
+        bad = {k: v for k, v in self.fractions.items() if not _finite_number(v) or v <= 0}
+        if bad:
+            raise ConfigError(
+                f"{where}.fractions must be numbers > 0 summing to 1, got {bad}; e.g. "
+                "{train: 0.7, val: 0.1, test: 0.2}."
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Normalisation(Config):
+    mean: tuple[float, ...] | None = setting()  # null: computed from the train split
+    std: tuple[float, ...] | None = setting(gt=0.0)
+
 
 @dataclass(frozen=True, kw_only=True)
 class DataPreparationParams(Config):
     classes: Any = setting()  # a list, or its command-line spelling "[0 1 2]"
     subset: int | None = setting(ge=1)
     split: SplitParams = setting()
-    normalisation: Any = setting()
+    normalisation: Normalisation = setting()
+
+    def check(self, where: str) -> None:
+        _class_list(self.classes, f"{where}.classes", "null for every class")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,6 +75,9 @@ class LearnRuns(Config):
 class ClassRuns(Config):
     runs_per_class: int = setting(ge=0)
     classes: Any = setting()  # null (every class) or a list of class labels
+
+    def check(self, where: str) -> None:
+        _class_list(self.classes, f"{where}.classes", "null for all classes")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +165,64 @@ class SemiParametricParams(SPMConfig):
     forget_sample_ids: Any = setting()  # null, a list of ids or its command-line spelling
 
 
+@dataclass(frozen=True, kw_only=True)
+class EvaluationParams(Config):
+    seed: int = setting(ge=0)
+    oracle_runs: int = setting(ge=1)
+    method_runs: int = setting(ge=3)
+    forget_examples: int | None = setting(ge=1)
+    retain_margins: tuple[float, ...] = setting(ge=0.0)
+    forgot_tolerance: float = setting(ge=0.0)
+    retrain_max_drop: float = setting(ge=0.0)
+    oracle_max_z: float = setting(ge=0.0)
+    mia_max_samples: int | None = setting(ge=1)
+
+    def check(self, where: str) -> None:
+        if not self.retain_margins:
+            raise ConfigError(f"{where}.retain_margins is empty; e.g. [1, 2, 3].")
+        if self.oracle_runs < self.method_runs:
+            raise ConfigError(
+                f"{where}.oracle_runs ({self.oracle_runs}) must be at least {where}.method_runs "
+                f"({self.method_runs}): each method run is paired with its own retrained model. "
+                "Raise oracle_runs (2 x method_runs also scores retraining against itself) or "
+                "lower method_runs."
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnlearningParams(Config):
+    forget_classes: Any = setting()  # null (every class) or a list of labels, "[1 7]" on a CLI
+    seed: int = setting(ge=0)
+    run: Any = setting()  # null (every method) or a list of method names
+    methods: dict | None = setting()  # each method's block, checked by its own config
+
+    def check(self, where: str) -> None:
+        _class_list(self.forget_classes, f"{where}.forget_classes", "null for every class")
+        from hyperforget.unlearning import select_methods  # the registry imports torch
+
+        select_methods(self.run)
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _class_list(value: Any, name: str, default: str) -> None:
+    """``value``: null, or a non-empty list of class ids >= 0 (a command line's "[1 7]" too)."""
+    items = list_param(value)
+    if items is None:
+        return
+    if not isinstance(items, list) or not items:
+        raise ConfigError(
+            f"{name} is empty or not a list ({value!r}): list class ids, e.g. [3], or {default}."
+        )
+    bad = [c for c in items if isinstance(c, bool) or not isinstance(c, int) or c < 0]
+    if bad:
+        raise ConfigError(
+            f"{name} must list class ids (whole numbers >= 0, e.g. [3]), got {bad} in {value!r}."
+        )
+
+
 # the block of each stage, by its key in the parameters
 STAGES: dict[str, type[Config]] = {
     "compute": ComputeConfig,
@@ -145,9 +231,30 @@ STAGES: dict[str, type[Config]] = {
     "model_zoo": ModelZooParams,
     "hypernetwork": HypernetworkParams,
     "semi_parametric": SemiParametricParams,
+    "evaluation": EvaluationParams,
+    "unlearning": UnlearningParams,
 }
+
+# top-level keys that are not blocks: the lineage a run reads (a save version or null), the
+# torch device, and the raw data's source (read by the catalog, given with --params)
+SCALARS = ("lineage", "device", "raw_source", "raw_name", "raw_root")
 
 
 def check_stage(name: str, block: Any) -> Config:
     """The stage's block, checked: a :class:`ConfigError` naming the first bad parameter."""
     return STAGES[name].from_params(block, name)
+
+
+def check_parameters(parameters: dict[str, Any]) -> dict[str, Config]:
+    """Every top-level key known, every block checked; the checked blocks by name."""
+    known = [*STAGES, *SCALARS]
+    unknown = sorted(set(parameters) - set(known), key=str)
+    if unknown:
+        raise ConfigError(unknown_keys_message(unknown, known, None))
+    lineage = parameters.get("lineage")
+    if lineage is not None and (not isinstance(lineage, str) or not lineage.strip()):
+        raise ConfigError(
+            f"lineage must be null or a save version (a file name in data/09_runs without .json), "
+            f"got {lineage!r}."
+        )
+    return {name: check_stage(name, parameters.get(name)) for name in STAGES}
