@@ -1,5 +1,6 @@
 """One coherent lineage per run: every run loads what it made itself, or what one earlier
-complete run used, never a mix.
+complete run used, never a mix, never a guess; a run that does not complete leaves nothing
+that looks current.
 
 Kedro loads each versioned input at its newest version on disk, one dataset at a time: after a
 run that re-prepared the data with other classes, a partial rerun would score weights trained
@@ -8,31 +9,37 @@ as newest; two runs at once would read each other's outputs. So:
 
 * every run that completes writes a manifest, ``data/09_runs/<save version>.json``: its
   environment, pipelines, the versioned datasets it saved (at its save version) and the version
-  of every versioned input it loaded;
+  of every versioned input it loaded; then it publishes the files people read as the latest
+  results (``datasets.PublishedDataset``: ``results.csv``, ``results.md``);
 * before the first node, each versioned dataset the run produces is pinned to the run's own
   save version (later nodes read this run's output, not a concurrent run's), and each it only
   reads is pinned to its version in the lineage of one complete run of the same environment:
-  the newest, or the one named by the ``lineage`` parameter. A dataset that run neither made
-  nor used is refused, naming the fix: runs that fail or are interrupted write no manifest, so
-  their outputs are never loaded by a later run.
-
-Data made before manifests existed (no manifest at all) are loaded at their newest version, as
-Kedro does, with a warning.
+  the newest, or the one named by the ``lineage`` parameter (``--load-versions`` pins single
+  datasets). A dataset no complete run made or used, a pinned version whose file is gone, a
+  manifest that cannot be read, are refused by name with the fix: nothing is loaded at its
+  newest version by default;
+* a run that fails or is interrupted writes no manifest, removes the versions it saved and
+  publishes nothing.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
 from kedro.io.core import AbstractVersionedDataset, Version
 
+from hyperforget.datasets.published import discard_staged, publish_staged
+from hyperforget.preflight import check_disk_space, check_writable, output_folders
+
 logger = logging.getLogger(__name__)
 
 RUNS = Path("data") / "09_runs"
+MANIFEST_KEYS = ("save_version", "complete", "env", "pipelines", "outputs", "inputs")
 
 
 def _versioned(catalog, names) -> dict[str, AbstractVersionedDataset]:
@@ -44,12 +51,31 @@ def _versioned(catalog, names) -> dict[str, AbstractVersionedDataset]:
     return found
 
 
+def read_manifest(path: Path) -> dict[str, Any]:
+    """The manifest in ``path``; a file that is not one is refused, naming it and the fix."""
+    aside = f"move it aside (mv {path} {path}.broken) or delete it"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(
+            f"The run manifest {path} cannot be read ({error}); {aside}: the run it describes "
+            "can then no longer be a lineage."
+        ) from None
+    missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
+    if missing:
+        raise ValueError(
+            f"{path} is not a run manifest of this project (no {', '.join(missing)}); only "
+            f"kedro run writes data/09_runs/*.json: {aside}."
+        )
+    return manifest
+
+
 def complete_runs(env: str, runs: Path = RUNS) -> list[dict[str, Any]]:
     """Manifests of the complete runs of ``env``, oldest first."""
     if not runs.is_dir():
         return []
-    manifests = [json.loads(p.read_text()) for p in sorted(runs.glob("*.json"))]
-    return [m for m in manifests if m.get("complete") and m.get("env") == env]
+    manifests = [read_manifest(p) for p in sorted(runs.glob("*.json"))]
+    return [m for m in manifests if m["complete"] and m["env"] == env]
 
 
 def lineage_version(run: dict[str, Any], name: str) -> str | None:
@@ -59,8 +85,52 @@ def lineage_version(run: dict[str, Any], name: str) -> str | None:
     return run["inputs"].get(name)
 
 
+def makers(names: list[str]) -> str:
+    """The registered pipelines that make the datasets ``names``, as a ``--pipelines`` value."""
+    from kedro.framework.project import pipelines
+
+    found = [
+        pipeline_name
+        for pipeline_name, pipeline in pipelines.items()
+        if pipeline_name not in ("__default__", "unlearn")
+        and set(names) & set(pipeline.all_outputs())
+    ]
+    return ",".join(found) or "unlearn"
+
+
+def _refuse_remade_upstream(pipeline, read: list[str], run: dict[str, Any] | None) -> None:
+    """Refuse a partial run that re-makes a dataset an input it reads from the lineage was made
+    from (``--pipelines data_preparation,evaluation`` would score weights trained on the old
+    splits and scenarios against the new ones)."""
+    from kedro.framework.project import pipelines
+
+    if run is None or not read:
+        return
+    full = pipelines["__default__"]
+    for made in sorted(pipeline.all_outputs()):
+        try:
+            downstream = full.from_inputs(made).all_outputs()
+        except ValueError:  # nothing reads it
+            continue
+        stale = sorted(set(read) & downstream)
+        if stale:
+            between = makers(stale)
+            raise ValueError(
+                f"This run re-makes {made} but reads {', '.join(stale)} from run "
+                f"{run['save_version']}, which made them from its own {made}: the run would mix "
+                f"the two. Run the stages in between too (add {between} to --pipelines), or "
+                "leave out the stage that re-makes it."
+            )
+
+
+def _version_path(dataset: AbstractVersionedDataset, version: str) -> Path:
+    filepath = Path(str(dataset._filepath))
+    return filepath / version / filepath.name
+
+
 class LineageHook:
-    """Pins every versioned dataset of a run to one lineage, and records complete runs."""
+    """Pins every versioned dataset of a run to one lineage, records complete runs, publishes
+    their results, and removes what a failed run saved."""
 
     def __init__(self) -> None:
         self._inputs: dict[str, str] = {}
@@ -69,71 +139,125 @@ class LineageHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         env = run_params.get("env") or "local"
         produced = _versioned(catalog, pipeline.all_outputs())
+        every_output = {name: catalog.get(name) for name in pipeline.all_outputs()}
+        check_writable({**output_folders(every_output), RUNS: "the run's manifest"})
+        check_disk_space(produced, RUNS.parent)
         for dataset in produced.values():  # read back this run's own outputs
             save = dataset.resolve_save_version()
             dataset._version = Version(save, save)
         read = _versioned(catalog, pipeline.inputs())
         self._inputs = {}
-        if not read:
-            return
+        pinned_by_user = dict(run_params.get("load_versions") or {})
+        for name in pinned_by_user:
+            if name not in read:
+                raise ValueError(
+                    f"--load-versions names {name!r}, which this run does not read as a "
+                    f"versioned input (it reads: {', '.join(read) or 'none'}); drop it or fix "
+                    "the name."
+                )
+        unpinned = [name for name in read if name not in pinned_by_user]
+        run = self._lineage_run(env, catalog, unpinned) if unpinned else None
+        _refuse_remade_upstream(pipeline, unpinned, run)
+        for name, dataset in read.items():
+            if name in pinned_by_user:
+                version, source = pinned_by_user[name], "--load-versions"
+            else:
+                version, source = lineage_version(run, name), f"run {run['save_version']}"
+            path = _version_path(dataset, version)
+            if not path.exists():
+                raise ValueError(
+                    f"{name} version {version} (from {source}) is gone: {path} does not exist. "
+                    f"Rerun the stages that make it (kedro run --pipelines {makers([name])}), "
+                    "or pin another version with --load-versions."
+                )
+            dataset._version = Version(version, dataset._version.save)
+            self._inputs[name] = version
+        _UNFINISHED.clear()
+        _UNFINISHED.update(produced)
+        if run is not None:
+            logger.info("Inputs loaded from the lineage of run %s", run["save_version"])
+
+    def _lineage_run(self, env: str, catalog, needed: list[str]) -> dict[str, Any]:
+        """The complete run whose lineage holds every dataset in ``needed``, or a refusal."""
         runs = complete_runs(env)
         named = catalog.load("params:lineage") if "params:lineage" in catalog else None
-        pinned_by_user = set(run_params.get("load_versions") or {})
-        if not runs and named is None:
-            logger.warning(
-                "No complete run of environment %r has a manifest in %s yet: inputs are loaded "
-                "at their newest versions",
-                env,
-                RUNS,
+        if not runs:
+            raise ValueError(
+                f"This run reads {', '.join(needed)}, but no complete run of environment "
+                f"{env!r} made them (no manifest in {RUNS}). Run the stages that make them "
+                f"first: kedro run --pipelines {makers(needed)} (or the whole chain, kedro run "
+                "--pipeline unlearn), or pin each with --load-versions."
             )
-            return
         chosen = [r for r in runs if named is None or r["save_version"] == str(named)]
         if not chosen:
-            known = ", ".join(r["save_version"] for r in runs) or "none"
+            known = ", ".join(r["save_version"] for r in runs)
             raise ValueError(
                 f"lineage={named!r} is not a complete run of environment {env!r} (complete "
                 f"runs: {known}); set lineage to one of them, or null for the newest."
             )
         run = chosen[-1]
-        missing = [
-            name
-            for name in read
-            if lineage_version(run, name) is None
-            and name not in (run_params.get("load_versions") or {})
-        ]
+        missing = [name for name in needed if lineage_version(run, name) is None]
         if missing:
             raise ValueError(
                 f"{', '.join(missing)} are not in the lineage of run {run['save_version']} "
                 f"(pipelines {', '.join(run['pipelines'])}, the newest complete run of "
                 f"environment {env!r}): it neither made nor used them, so loading their newest "
-                "versions would mix runs. Run the stages that make them after it (e.g. kedro "
-                "run --pipelines unlearn), or pick an earlier run with --params lineage=<save "
-                "version in data/09_runs>."
+                f"versions would mix runs. Run the stages that make them after it (kedro run "
+                f"--pipelines {makers(missing)}, or the whole chain), or pick an earlier run "
+                "with --params lineage=<save version in data/09_runs>."
             )
-        for name, dataset in read.items():
-            if name in pinned_by_user:  # --load-versions wins
-                continue
-            version = lineage_version(run, name)
-            dataset._version = Version(version, dataset._version.save)
-            self._inputs[name] = version
-        logger.info("Inputs loaded from the lineage of run %s", run["save_version"])
+        return run
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         produced = _versioned(catalog, pipeline.all_outputs())
         saved = {name: d.resolve_save_version() for name, d in produced.items() if d.exists()}
         save_version = next(iter(saved.values()), None)
-        if save_version is None:
-            return
-        manifest = {
-            "save_version": save_version,
-            "complete": True,
-            "env": run_params.get("env") or "local",
-            "pipelines": list(run_params.get("pipeline_names") or ["__default__"]),
-            "outputs": sorted(saved),
-            "inputs": self._inputs,
-        }
-        RUNS.mkdir(parents=True, exist_ok=True)
-        partial = RUNS / f".{save_version}.json.partial"
-        partial.write_text(json.dumps(manifest, indent=1, sort_keys=True))
-        partial.replace(RUNS / f"{save_version}.json")
+        if save_version is not None:
+            manifest = {
+                "save_version": save_version,
+                "complete": True,
+                "env": run_params.get("env") or "local",
+                "pipelines": list(run_params.get("pipeline_names") or ["__default__"]),
+                "outputs": sorted(saved),
+                "inputs": self._inputs,
+            }
+            RUNS.mkdir(parents=True, exist_ok=True)
+            partial = RUNS / f".{save_version}.json.partial"
+            partial.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+            partial.replace(RUNS / f"{save_version}.json")
+        _UNFINISHED.clear()
+        publish_staged()
+
+    @hook_impl
+    def on_pipeline_error(self) -> None:
+        discard_unfinished()
+
+
+# the versioned datasets of the run in progress in this process, until it completes
+_UNFINISHED: dict[str, AbstractVersionedDataset] = {}
+
+
+def discard_unfinished() -> list[Path]:
+    """Remove the versions the run in progress saved, and its staged results, when it fails or
+    is interrupted: what is left is what the last complete run made. The removed folders."""
+    discard_staged()
+    removed = []
+    for dataset in _UNFINISHED.values():
+        version = dataset._version.save if dataset._version else None
+        if version is None:
+            continue
+        folder = _version_path(dataset, version).parent
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+            if folder.parent.is_dir() and not any(folder.parent.iterdir()):
+                folder.parent.rmdir()
+    _UNFINISHED.clear()
+    if removed:
+        logger.warning(
+            "The run did not complete: its %d saved version(s) were removed (a later run could "
+            "not use them: it wrote no manifest)",
+            len(removed),
+        )
+    return removed
