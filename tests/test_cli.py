@@ -4,6 +4,7 @@ ends with one clear line, and its traceback is in info.log."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -129,3 +130,27 @@ def test_a_locked_tracking_database_is_refused_naming_who_holds_it(tmp_path, mon
     finally:
         holder.close()
     cli._check_tracking_store(None)
+
+
+def test_the_version_lock_lives_in_the_project(tmp_path, monkeypatch):
+    """A lock in the machine's temporary folder is shared by every project and user: another
+    user's lock made every run crash."""
+    monkeypatch.chdir(tmp_path)
+    version = cli.unique_version()
+    assert (tmp_path / "data/09_runs/.save-versions.lock").read_text() == version
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--params", "unlearning.run="], r"unlearning.run= has no value: give one"),
+        (["--params", "unlearning.seed=1,unlearning.run= "], r"unlearning.run= has no value"),
+        (["--async"], r"--async is not supported"),
+    ],
+)
+def test_an_empty_value_and_async_are_refused_before_the_run(args, message):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli.cli, ["run", *args])
+    assert result.exit_code != 0
+    assert re.search(message, result.output), result.output

@@ -387,7 +387,9 @@ def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tm
 
 
 def manifests(project_path: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((project_path / "data/09_runs").glob("*"))]
+    return [
+        json.loads(p.read_text()) for p in sorted((project_path / "data/09_runs").glob("*.json"))
+    ]
 
 
 def test_a_complete_run_records_its_lineage(project):
@@ -446,13 +448,111 @@ def test_after_an_interrupted_rerun_the_next_reads_the_last_complete_run(project
         time.sleep(0.2)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) == 130
-    interrupted = {v.name for v in outputs.glob("*/*")} - {first}
-    assert interrupted and len(manifests(copy)) == 1
+    # the interrupted run removed what it saved: a user, kedro-viz or a later run finds only
+    # the complete run's versions
+    assert {v.name for v in copy.glob("data/0*/*/*")} == {first}
+    assert len(manifests(copy)) == 1
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(copy)
         run_unlearn(copy, {"unlearning": {"run": ["ssd"]}}, ("evaluation",))
     rerun = manifests(copy)[-1]
     assert rerun["inputs"]["ssd_unlearned_weights"] == first
+
+
+def test_evaluation_alone_scores_only_the_methods_unlearning_run_names(project, tmp_path):
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(copy)
+        run_unlearn(copy, {"unlearning": {"run": ["ssd ft"]}}, ("evaluation",))
+    results = pd.read_csv(copy / "data/08_reporting/results.csv")
+    assert set(results["method"]) == {"original", "oracle", "ssd", "ft", *SPM_ROWS}
+    distances = pd.read_parquet(only_newest(copy / "data/08_reporting/zoo_distance.parquet"))
+    assert set(distances["method"]) <= {"ssd", "ft", "oracle", "retrained"}
+
+
+def only_newest(path: Path) -> Path:
+    return sorted(path.iterdir())[-1] / path.name
+
+
+@pytest.fixture
+def fault_copy(project, tmp_path):
+    """A copy of the finished project to break, the working directory while the test runs."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(copy)
+        yield copy
+
+
+def refused(copy: Path, message: str, pipelines=("evaluation",), **session_run) -> None:
+    """The run is refused with ``message`` and writes nothing under data/."""
+    before = {p: p.stat().st_mtime_ns for p in written_files(copy)}
+    bootstrap_project(copy)
+    with pytest.raises(ValueError, match=message):
+        with KedroSession.create(project_path=copy, env="test") as session:
+            session.run(pipeline_names=list(pipelines), **session_run)
+    assert {p: p.stat().st_mtime_ns for p in written_files(copy)} == before
+    assert mlflow.active_run() is None
+
+
+def test_without_manifests_a_partial_run_is_refused_naming_the_stage_to_run(fault_copy):
+    """It used to warn once and score the newest files it found, whatever made them."""
+    shutil.rmtree(fault_copy / "data/09_runs")
+    refused(fault_copy, r"no complete run of environment 'test' made them .*--pipelines data_prep")
+    refused(fault_copy, r"kedro run --pipelines data_preparation", pipelines=("model_zoo",))
+
+
+def test_a_truncated_or_foreign_manifest_is_named_with_the_fix(fault_copy):
+    (manifest,) = Path("data/09_runs").glob("*.json")
+    manifest.write_text(manifest.read_text()[:40])
+    refused(fault_copy, rf"The run manifest {manifest} cannot be read .*\(mv {manifest} ")
+    manifest.write_text("[1, 2]")
+    refused(fault_copy, rf"{manifest} is not a run manifest of this project")
+
+
+def test_a_deleted_version_or_a_bad_load_version_is_named(fault_copy):
+    (folder,) = (fault_copy / "data/06_models/original_weights.safetensors").iterdir()
+    shutil.rmtree(folder)
+    refused(fault_copy, rf"original_weights version {folder.name} \(from run .* is gone")
+    refused(
+        fault_copy,
+        r"original_weights version 2020-01-01T00.00.00.000Z \(from --load-versions\) is gone",
+        load_versions={"original_weights": "2020-01-01T00.00.00.000Z"},
+    )
+    refused(
+        fault_copy,
+        r"--load-versions names 'orignal_weights'",
+        load_versions={"orignal_weights": "x"},
+    )
+
+
+def test_a_partial_run_that_remakes_an_upstream_dataset_is_refused(fault_copy):
+    """Re-preparing the data while reading the saved weights would mix two lineages (it used to
+    be caught in evaluate, after 17 files)."""
+    refused(
+        fault_copy,
+        r"This run re-makes .* but reads .* from run .*\(add model_zoo",
+        pipelines=("data_preparation", "unlearning", "evaluation"),
+    )
+
+
+def test_a_failed_run_publishes_nothing_and_leaves_no_versions(fault_copy, monkeypatch):
+    """A full disk in the evaluation used to overwrite results.csv and results.md with the
+    failed run's verdicts and leave a truncated plot as the newest version."""
+    from hyperforget.evaluation import report
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report, "oracle_spread", disk_full)  # after results.csv is saved
+    reporting = fault_copy / "data/08_reporting"
+    published = {name: (reporting / name).read_bytes() for name in ("results.csv", "results.md")}
+    before = written_files(fault_copy)
+    with pytest.raises(OSError, match="No space left"):
+        run_unlearn(fault_copy, {"unlearning": {"run": ["ssd"]}}, ("unlearning", "evaluation"))
+    assert {name: (reporting / name).read_bytes() for name in published} == published
+    assert written_files(fault_copy) == before
 
 
 def test_two_runs_at_once_each_report_only_their_own_rows(project, tmp_path):
@@ -552,7 +652,7 @@ def test_bad_retain_margins_fail_before_anything_is_written(project):
     before = written_files(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
-        with pytest.raises(ValueError, match=r"evaluation.retain_margins must be .* got \[-2\]"):
+        with pytest.raises(ValueError, match=r"evaluation.retain_margins must be >= 0.0; got"):
             run_unlearn(project, {"evaluation": {"retain_margins": [-2]}})
     assert written_files(project) == before
 
@@ -561,9 +661,9 @@ def test_bad_verdict_bar_fails_before_anything_is_written(project):
     before = written_files(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
-        with pytest.raises(ValueError, match=r"evaluation.forgot_tolerance must be a number"):
+        with pytest.raises(ValueError, match=r"evaluation.forgot_tolerance must be >= 0.0"):
             run_unlearn(project, {"evaluation": {"forgot_tolerance": -2}})
-        with pytest.raises(ValueError, match=r"evaluation.oracle_max_z must be a number of"):
+        with pytest.raises(ValueError, match=r"evaluation.oracle_max_z must be a number, got 'f"):
             run_unlearn(project, {"evaluation": {"oracle_max_z": "far"}})
     assert written_files(project) == before
 

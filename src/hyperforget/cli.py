@@ -6,17 +6,20 @@ Kedro picks this module up as the project's ``cli.py``."""
 
 from __future__ import annotations
 
+import copy
 import logging
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 from kedro.framework.cli.project import run as kedro_run
+from kedro.framework.cli.utils import _split_params, split_string
 from kedro.framework.session import session as kedro_session
 from kedro.io.core import generate_timestamp
+
+from hyperforget.lineage import RUNS, discard_unfinished
 
 logger = logging.getLogger(__name__)
 
@@ -26,17 +29,44 @@ def cli() -> None:
     """HyperForget's project commands."""
 
 
+def _split_params_strictly(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Kedro's ``--params`` parsing, refusing an item with no value (``unlearning.run=``):
+    Kedro reads it as null, which for most parameters means "all"."""
+    if isinstance(value, str):
+        for item in split_string(ctx, param, value):
+            key, equals, given = item.partition("=")
+            if equals and not given.strip():
+                raise click.BadParameter(
+                    f"{key.strip()}= has no value: give one (e.g. {key.strip()}=[3]), or "
+                    f"{key.strip()}=null for the default."
+                )
+    return _split_params(ctx, param, value)
+
+
+def _strict(option: click.Parameter) -> click.Parameter:
+    if option.name != "params":
+        return option
+    strict = copy.copy(option)
+    strict.callback = _split_params_strictly
+    return strict
+
+
 @cli.command(
     name="run",
     help=kedro_run.help,
     context_settings=kedro_run.context_settings,
     params=[
-        *kedro_run.params,
+        *map(_strict, kedro_run.params),
         click.Option(["--verbose"], is_flag=True, help="On failure, print the full traceback too."),
     ],
 )
 @click.pass_context
 def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
+    if kwargs.get("is_async"):
+        raise click.ClickException(
+            "--async is not supported: kedro-mlflow logs a dataset's metrics from the thread "
+            "that saves it, which --async moves out of the run's MLflow run. Run without it."
+        )
     _check_env(kwargs.get("env"))
     _check_tracking_store(kwargs.get("env"))
     previous = signal.signal(signal.SIGTERM, _raise_interrupted)
@@ -51,6 +81,7 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
     except (KeyboardInterrupt, Terminated) as interrupt:
         _exit_interrupted(ctx, "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C")
     except Exception as error:
+        discard_unfinished()  # what the run saved before it failed (kedro's error hook may not run)
         if _INTERRUPTS:  # a library turned the interrupt into an error of its own
             _exit_interrupted(ctx, _INTERRUPTS[0])
         if verbose:
@@ -67,17 +98,22 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
 
 
 def unique_version(lock: Path | None = None) -> str:
-    """A Kedro timestamp (the run's session id and save version) that no other run on this
-    machine was given. Kedro's have millisecond resolution, so two runs started together could
+    """A Kedro timestamp (the run's session id and save version) that no other run of this
+    project was given. Kedro's have millisecond resolution, so two runs started together could
     get the same one, and the later save of a shared output would fail ("must not exist if
-    versioning is enabled"). The last version handed out is kept in ``lock``, under a file lock.
-    """
+    versioning is enabled"). The last version handed out is kept in ``lock`` (the project's
+    ``data/09_runs/.save-versions.lock``), under a file lock."""
     try:
         import fcntl
     except ImportError:  # no POSIX file locks (Windows): Kedro's own timestamp
         return generate_timestamp()
-    lock = lock or Path(tempfile.gettempdir()) / "hyperforget-save-versions.lock"
-    with open(lock, "a+") as handle:
+    lock = lock or Path.cwd() / RUNS / ".save-versions.lock"
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock, "a+")  # noqa: SIM115 (closed below)
+    except OSError:  # a read-only project: the run is refused before its first save
+        return generate_timestamp()
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
         handle.seek(0)
         last = handle.read().strip()
@@ -174,7 +210,9 @@ def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
 
 
 def _exit_interrupted(ctx: click.Context, by: str) -> None:
-    """End the MLflow run as KILLED and exit with 130 (Ctrl-C) or 143 (SIGTERM)."""
+    """Remove what the run saved, end the MLflow run as KILLED and exit with 130 (Ctrl-C) or
+    143 (SIGTERM)."""
+    discard_unfinished()
     try:
         tracked = _end_mlflow_run("KILLED")
         marked = f"; MLflow run {tracked} marked KILLED." if tracked else "."

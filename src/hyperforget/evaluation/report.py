@@ -102,16 +102,34 @@ class _Scores:
 
 
 def unlearned_to_score(
-    unlearned: dict[str, dict[str, Any]], scenarios: list[dict[str, Any]]
+    unlearned: dict[str, dict[str, Any]],
+    scenarios: list[dict[str, Any]],
+    requested: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The methods' weights that were run (a method left out of ``unlearning.run`` saved an
-    empty result), each checked to hold this run's scenarios."""
-    names = [s["name"] for s in scenarios]
+    """The methods' weights to score: those ``unlearning.run`` asks for (``requested``; null:
+    every method that ran), each checked to hold this run's scenarios. A method asked for whose
+    weights are an empty result (it was left out of the run that made them) is refused."""
     ran = {
         method: weights
         for method, weights in unlearned.items()
         if not json.loads(weights["__metadata__"].get("skipped", "false"))
     }
+    if requested is not None:
+        not_run = [method for method in requested if method not in ran]
+        if not_run:
+            raise ValueError(
+                f"unlearning.run asks to score {', '.join(not_run)}, but the lineage's unlearned "
+                "weights hold no run of it (left out of unlearning.run when they were made). "
+                f"Run it first: kedro run --pipelines unlearning,evaluation --params "
+                f'"unlearning.run=[{" ".join(requested)}]".'
+            )
+        ran = {method: ran[method] for method in requested}
+    elif len(ran) < len(unlearned):
+        logger.info(
+            "Not scored (left out of unlearning.run in the run that made their weights): %s",
+            ", ".join(sorted(set(unlearned) - set(ran))),
+        )
+    names = [s["name"] for s in scenarios]
     for method, weights in ran.items():
         check_scenarios(f"{method}_unlearned_weights", weights["__metadata__"], names)
     return ran

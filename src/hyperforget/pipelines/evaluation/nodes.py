@@ -12,7 +12,7 @@ from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.targets import target_builder
 from hyperforget.evaluation import report, zoo_distance
-from hyperforget.unlearning import available_methods
+from hyperforget.unlearning import available_methods, select_methods
 
 
 def evaluate(
@@ -28,15 +28,16 @@ def evaluate(
     device: str,
     spm_runs: pd.DataFrame,
     spm_forgetting: pd.DataFrame,
+    methods_to_run: Any,
     **unlearned: dict[str, Any],
 ) -> tuple[Any, ...]:
     """The results table (also as CSV and markdown), the per-run table, the plots and the MLflow
-    metrics of every method's runs (``report.evaluate_benchmark``)."""
+    metrics of the runs of the methods ``unlearning.run`` names (``report.evaluate_benchmark``)."""
     bench = report.Benchmark(
         target_builder(model, class_manifest),
         int(class_manifest["num_classes"]),
         {"original": original_weights, "oracle": oracle_weights, "retrained": retrained_weights},
-        report.unlearned_to_score(unlearned, forget_scenarios),
+        report.unlearned_to_score(unlearned, forget_scenarios, _requested(methods_to_run)),
         (train_split, test_split),
         forget_scenarios,
         evaluation_params,
@@ -83,12 +84,13 @@ def evaluate_zoo_distances(
     forget_scenarios: list[dict[str, Any]],
     model: dict[str, Any],
     method_runs: int,
+    methods_to_run: Any,
     **unlearned: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every method run's and retrained model's distance to the nearest zoo network
     (``zoo_distance.zoo_distance_table``) and its MLflow means."""
     layout = ParamLayout.from_module(target_builder(model, class_manifest)())
-    ran = report.unlearned_to_score(unlearned, forget_scenarios)
+    ran = report.unlearned_to_score(unlearned, forget_scenarios, _requested(methods_to_run))
     table = zoo_distance.zoo_distance_table(
         zoo_distance.final_checkpoints(zoo_weights["params"], zoo_checkpoints),
         layout,
@@ -98,3 +100,8 @@ def evaluate_zoo_distances(
         int(method_runs),
     )
     return table, zoo_distance.zoo_distance_metrics(table)
+
+
+def _requested(methods_to_run: Any) -> list[str] | None:
+    """``unlearning.run``'s methods, or None when it is null (every method that ran)."""
+    return None if methods_to_run is None else select_methods(methods_to_run)

@@ -22,6 +22,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         "device": "params:device",
         "spm_runs": "spm_results_runs_table",
         "spm_forgetting": "spm_forgetting_table",
+        "methods_to_run": "params:unlearning.run",
         **{method: f"{method}_unlearned_weights" for method in available_methods()},
     }
     return Pipeline(
@@ -75,6 +76,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "forget_scenarios": "forget_scenarios",
                     "model": "params:model",
                     "method_runs": "params:evaluation.method_runs",
+                    "methods_to_run": "params:unlearning.run",
                     **{m: f"{m}_unlearned_weights" for m in available_methods()},
                 },
                 outputs=["zoo_distance_table", "zoo_distance_metrics"],
