@@ -154,3 +154,20 @@ def test_an_empty_value_and_async_are_refused_before_the_run(args, message):
     result = CliRunner().invoke(cli.cli, ["run", *args])
     assert result.exit_code != 0
     assert re.search(message, result.output), result.output
+
+
+def test_conf_local_skipped_by_another_environment_is_said(tmp_path, monkeypatch, capsys):
+    """Kedro reads conf/base and one environment: under --env test a conf/local override is
+    not read, silently."""
+    for env in ("base", "local", "test"):
+        (tmp_path / "conf" / env).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    cli._check_env("test")
+    assert capsys.readouterr().err == ""
+    (tmp_path / "conf/local/parameters.yml").write_text("evaluation:\n  method_runs: 5\n")
+    cli._check_env("test")
+    assert "--env test reads conf/base and conf/test only, not conf/local (parameters.yml" in (
+        capsys.readouterr().err
+    )
+    cli._check_env(None)
+    assert capsys.readouterr().err == ""

@@ -485,12 +485,14 @@ def fault_copy(project, tmp_path):
         yield copy
 
 
-def refused(copy: Path, message: str, pipelines=("evaluation",), **session_run) -> None:
+def refused(
+    copy: Path, message: str, pipelines=("evaluation",), params=None, **session_run
+) -> None:
     """The run is refused with ``message`` and writes nothing under data/."""
     before = {p: p.stat().st_mtime_ns for p in written_files(copy)}
     bootstrap_project(copy)
     with pytest.raises(ValueError, match=message):
-        with KedroSession.create(project_path=copy, env="test") as session:
+        with KedroSession.create(project_path=copy, env="test", runtime_params=params) as session:
             session.run(pipeline_names=list(pipelines), **session_run)
     assert {p: p.stat().st_mtime_ns for p in written_files(copy)} == before
     assert mlflow.active_run() is None
@@ -534,6 +536,20 @@ def test_a_partial_run_that_remakes_an_upstream_dataset_is_refused(fault_copy):
         fault_copy,
         r"This run re-makes .* but reads .* from run .*\(add model_zoo",
         pipelines=("data_preparation", "unlearning", "evaluation"),
+    )
+
+
+def test_a_parameter_for_a_stage_the_run_does_not_run_is_refused(fault_copy):
+    """It used to be ignored: the evaluation scored the saved runs, made with the saved value."""
+    refused(
+        fault_copy,
+        r"--params data_preparation.subset is read only by data_preparation, which this run",
+        params={"data_preparation": {"subset": 100}},
+    )
+    refused(
+        fault_copy,
+        r"unlearning.methods.ft.lr is read only by unlearning, which this run does not run",
+        params={"unlearning": {"methods": {"ft": {"lr": 0.5}}}},
     )
 
 

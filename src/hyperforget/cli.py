@@ -138,6 +138,13 @@ def _check_env(env: str | None) -> None:
         raise click.ClickException(
             f"No environment {env!r}: --env takes a folder of {conf} ({', '.join(known)})."
         )
+    skipped = sorted(p.name for p in (conf / "local").glob("*.yml")) if env != "local" else []
+    if skipped:
+        click.echo(
+            f"Warning: --env {env} reads conf/base and conf/{env} only, not conf/local "
+            f"({', '.join(skipped)} are not read in this run); use --params or conf/{env}.",
+            err=True,
+        )
 
 
 def _tracking_uri(env: str | None) -> tuple[str, Path] | None:

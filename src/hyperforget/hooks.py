@@ -71,6 +71,71 @@ class CheckRunParametersHook:
         names = {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}
         if "plan_forget_scenarios" not in names:
             _check_saved_scenarios(pipeline, catalog)
+        unread = unread_parameters(run_params.get("runtime_params") or {}, pipeline)
+        if unread:
+            raise ValueError(
+                f"--params {'; '.join(unread)}: its value would be ignored (what this run reads "
+                "was made with the saved value). Add those stages to --pipelines, or drop it."
+            )
+
+
+def unread_parameters(runtime: dict[str, Any], pipeline) -> list[str]:
+    """The ``--params`` keys that neither a node of ``pipeline`` nor a hook reads in this run,
+    each with the stages that would (a value for a stage the run does not run, or a typo that
+    matches nothing, would be silently ignored)."""
+    from kedro.framework.project import pipelines
+
+    from hyperforget.pipeline_registry import STAGES
+
+    read = _parameters_read(pipeline.nodes) | {"device"}  # device: moot without torch nodes
+    inputs = pipeline.inputs()
+    if "raw_images" in inputs:  # the catalog's raw_images reads raw_source, raw_name, raw_root
+        read |= {"raw_source", "raw_name", "raw_root"}
+    if any(not name.startswith("params:") and name != "parameters" for name in inputs):
+        read |= {"lineage"}  # the run loads saved datasets through a lineage
+    if "forget_scenarios" in inputs:
+        read |= {"unlearning.forget_classes"}  # checked against the saved scenarios
+    unread = []
+    for key in _dotted_leaves(runtime):
+        if any(_overlaps(key, name) for name in read):
+            continue
+        stages = sorted(
+            {
+                tag
+                for node in pipelines["__default__"].nodes
+                if any(_overlaps(key, name) for name in _parameters_read([node]))
+                for tag in node.tags
+                if tag in STAGES  # a node's stage (it may carry other tags)
+            }
+        )
+        if stages:
+            unread.append(f"{key} is read only by {', '.join(stages)}, which this run does not run")
+    return unread
+
+
+def _parameters_read(nodes) -> set[str]:
+    return {
+        name.removeprefix("params:")
+        for n in nodes
+        for name in n.inputs
+        if name.startswith("params:")
+    }
+
+
+def _overlaps(key: str, read: str) -> bool:
+    """Whether a node reading ``params:<read>`` sees the runtime parameter ``key``."""
+    return key == read or key.startswith(f"{read}.") or read.startswith(f"{key}.")
+
+
+def _dotted_leaves(params: dict[str, Any], prefix: str = "") -> list[str]:
+    leaves = []
+    for key, value in params.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            leaves += _dotted_leaves(value, f"{name}.")
+        else:
+            leaves.append(name)
+    return leaves
 
 
 class DaskClusterHook:
