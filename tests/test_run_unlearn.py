@@ -23,7 +23,7 @@ from hyperforget.core.flat_params import load_flat_into
 from hyperforget.core.targets import build_target
 from hyperforget.datasets import SafetensorsDataset
 from hyperforget.unlearning import available_methods
-from tests.conftest import copy_project
+from tests.conftest import copy_project, run_kedro
 
 SPM_ROWS = ("spm", "spm_oracle")
 
@@ -457,6 +457,39 @@ def test_after_an_interrupted_rerun_the_next_reads_the_last_complete_run(project
         run_unlearn(copy, {"unlearning": {"run": ["ssd"]}}, ("evaluation",))
     rerun = manifests(copy)[-1]
     assert rerun["inputs"]["ssd_unlearned_weights"] == first
+
+
+def test_after_a_killed_run_the_next_sweeps_its_versions_and_marks_it_killed(project, tmp_path):
+    """SIGKILL runs no handler: its versions and its RUNNING MLflow run are cleared by the
+    next run of the project."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    first = manifests(copy)[0]["save_version"]
+    kedro = str(Path(sys.executable).with_name("kedro"))
+    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
+    command = [kedro, "run", "--pipelines", "unlearning,evaluation", "--env", "test"]
+    process = subprocess.Popen(
+        [*command, "--params", "unlearning.run=[ssd]"],
+        cwd=copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while not [v for v in copy.glob("data/07_model_output/*/*") if v.name != first]:
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.2)
+    process.kill()
+    process.wait(timeout=60)
+    assert {v.name for v in copy.glob("data/0*/*/*")} != {first}
+    done = run_kedro(copy, "run", "--pipelines", "evaluation", "--env", "test")
+    assert done.returncode == 0, done.stderr[-2000:]
+    new = manifests(copy)[-1]["save_version"]
+    assert {v.name for v in copy.glob("data/0*/*/*")} == {first, new}
+    client = mlflow.MlflowClient(f"sqlite:///{copy}/mlflow-test.db")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    statuses = [run.info.status for run in client.search_runs(experiments)]
+    assert statuses.count("KILLED") == 1 and "RUNNING" not in statuses
 
 
 def test_evaluation_alone_scores_only_the_methods_unlearning_run_names(project, tmp_path):

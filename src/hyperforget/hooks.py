@@ -233,13 +233,15 @@ class MlflowLineageHook:
 def mark_killed_runs(client, experiment_id: str, current_run_id: str) -> list[str]:
     """End as KILLED the RUNNING runs of ``experiment_id`` started on this host by a process
     that no longer exists (SIGKILL, a crash, a closed terminal leave them RUNNING); their ids."""
+    from hyperforget.lineage import process_alive
+
     host = socket.gethostname()
     stale = []
     for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
         tags = run.data.tags
         if run.info.run_id == current_run_id or tags.get("host") != host:
             continue
-        if not tags.get("pid", "").isdigit() or _alive(int(tags["pid"])):
+        if not tags.get("pid", "").isdigit() or process_alive(int(tags["pid"])):
             continue
         client.set_terminated(run.info.run_id, "KILLED")
         stale.append(run.info.run_id)
@@ -250,14 +252,6 @@ def mark_killed_runs(client, experiment_id: str, current_run_id: str) -> list[st
         )
     return stale
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
     return True
 
 

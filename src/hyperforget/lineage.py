@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -116,11 +118,17 @@ def _refuse_remade_upstream(pipeline, read: list[str], run: dict[str, Any] | Non
         if stale:
             between = makers(stale)
             raise ValueError(
-                f"This run re-makes {made} but reads {', '.join(stale)} from run "
+                f"This run re-makes {made} but reads {_names(stale)} from run "
                 f"{run['save_version']}, which made them from its own {made}: the run would mix "
                 f"the two. Run the stages in between too (add {between} to --pipelines), or "
                 "leave out the stage that re-makes it."
             )
+
+
+def _names(names: list[str], shown: int = 4) -> str:
+    """``names`` for a one-line message: the first few, then how many more."""
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _version_path(dataset: AbstractVersionedDataset, version: str) -> Path:
@@ -134,6 +142,7 @@ class LineageHook:
 
     def __init__(self) -> None:
         self._inputs: dict[str, str] = {}
+        self._marked = False
 
     @hook_impl(tryfirst=True)  # a refusal comes before kedro-mlflow opens a run
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
@@ -174,6 +183,7 @@ class LineageHook:
             self._inputs[name] = version
         _UNFINISHED.clear()
         _UNFINISHED.update(produced)
+        self._marked = False
         if run is not None:
             logger.info("Inputs loaded from the lineage of run %s", run["save_version"])
 
@@ -183,7 +193,7 @@ class LineageHook:
         named = catalog.load("params:lineage") if "params:lineage" in catalog else None
         if not runs:
             raise ValueError(
-                f"This run reads {', '.join(needed)}, but no complete run of environment "
+                f"This run reads {_names(needed)}, but no complete run of environment "
                 f"{env!r} made them (no manifest in {RUNS}). Run the stages that make them "
                 f"first: kedro run --pipelines {makers(needed)} (or the whole chain, kedro run "
                 "--pipeline unlearn), or pin each with --load-versions."
@@ -199,7 +209,7 @@ class LineageHook:
         missing = [name for name in needed if lineage_version(run, name) is None]
         if missing:
             raise ValueError(
-                f"{', '.join(missing)} are not in the lineage of run {run['save_version']} "
+                f"{_names(missing)} are not in the lineage of run {run['save_version']} "
                 f"(pipelines {', '.join(run['pipelines'])}, the newest complete run of "
                 f"environment {env!r}): it neither made nor used them, so loading their newest "
                 f"versions would mix runs. Run the stages that make them after it (kedro run "
@@ -207,6 +217,20 @@ class LineageHook:
                 "with --params lineage=<save version in data/09_runs>."
             )
         return run
+
+    @hook_impl
+    def before_node_run(self) -> None:
+        """At the first node (every check passed): clear what killed runs left, and mark this
+        run in progress until it completes or fails."""
+        if self._marked:
+            return
+        self._marked = True
+        sweep_killed_runs()
+        if _UNFINISHED:
+            save = next(iter(_UNFINISHED.values()))._version.save
+            RUNS.mkdir(parents=True, exist_ok=True)
+            owner = {"host": socket.gethostname(), "pid": os.getpid()}
+            _marker(save).write_text(json.dumps(owner))
 
     @hook_impl
     def after_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
@@ -226,6 +250,7 @@ class LineageHook:
             partial = RUNS / f".{save_version}.json.partial"
             partial.write_text(json.dumps(manifest, indent=1, sort_keys=True))
             partial.replace(RUNS / f"{save_version}.json")
+            _marker(save_version).unlink(missing_ok=True)
         _UNFINISHED.clear()
         publish_staged()
 
@@ -247,6 +272,7 @@ def discard_unfinished() -> list[Path]:
         version = dataset._version.save if dataset._version else None
         if version is None:
             continue
+        _marker(version).unlink(missing_ok=True)
         folder = _version_path(dataset, version).parent
         if folder.is_dir():
             shutil.rmtree(folder, ignore_errors=True)
@@ -261,3 +287,46 @@ def discard_unfinished() -> list[Path]:
             len(removed),
         )
     return removed
+
+
+def _marker(save_version: str) -> Path:
+    """``data/09_runs/.<save version>.running``: the host and pid of a run in progress."""
+    return RUNS / f".{save_version}.running"
+
+
+def sweep_killed_runs(data: Path = RUNS.parent) -> list[str]:
+    """Remove the versions saved by runs of this host whose process is gone without completing
+    (SIGKILL, a crash, a power cut leave them; no hook runs): their save versions."""
+    host = socket.gethostname()
+    swept = []
+    for marker in sorted(RUNS.glob(".*.running")) if RUNS.is_dir() else []:
+        try:
+            owner = json.loads(marker.read_text())
+            pid = int(owner["pid"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # being written, or not ours to judge
+        if owner.get("host") != host or process_alive(pid):
+            continue
+        version = marker.name.removeprefix(".").removesuffix(".running")
+        for folder in data.glob(f"*/*/{version}"):
+            shutil.rmtree(folder, ignore_errors=True)
+            if folder.parent.is_dir() and not any(folder.parent.iterdir()):
+                folder.parent.rmdir()
+        marker.unlink(missing_ok=True)
+        swept.append(version)
+    if swept:
+        logger.warning(
+            "Removed the versions saved by run(s) %s, killed before they completed",
+            ", ".join(swept),
+        )
+    return swept
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
