@@ -189,7 +189,8 @@ def _check_tracking_store(env: str | None) -> None:
         else:
             fix = (
                 f"move it aside (mv {database} {database}.broken) to start a new one, or set "
-                f"server.mlflow_tracking_uri in conf/local/mlflow.yml to another database"
+                f"server.mlflow_tracking_uri in conf/{env or 'local'}/mlflow.yml (read by this "
+                "run) to another database"
             )
         raise click.ClickException(
             f"The MLflow tracking database {database} ({uri}, set in {config}) cannot be "
