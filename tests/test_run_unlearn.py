@@ -572,18 +572,41 @@ def test_a_partial_run_that_remakes_an_upstream_dataset_is_refused(fault_copy):
     )
 
 
-def test_a_parameter_for_a_stage_the_run_does_not_run_is_refused(fault_copy):
-    """It used to be ignored: the evaluation scored the saved runs, made with the saved value."""
+def test_a_parameter_the_run_would_not_follow_is_refused(fault_copy):
+    """A value for a stage the run does not run used to be ignored: the evaluation scored the
+    saved runs, made with the saved value, and MLflow recorded the new one beside them."""
     refused(
         fault_copy,
-        r"--params data_preparation.subset is read only by data_preparation, which this run",
+        r"data_preparation.subset is 100 in this run, but .* was made with None: .*"
+        r"--params data_preparation.subset=null",
         params={"data_preparation": {"subset": 100}},
     )
     refused(
         fault_copy,
-        r"unlearning.methods.ft.lr is read only by unlearning, which this run does not run",
+        r"unlearning.methods.ft.lr is 0.5 in this run, but ft_unlearned_weights \(run .*\) was "
+        r"made with 0.05",
         params={"unlearning": {"methods": {"ft": {"lr": 0.5}}}},
     )
+    refused(
+        fault_copy,
+        r"--params unlearning.methods.ft.lr is read only by unlearning, which this run does not",
+        pipelines=("data_preparation",),
+        params={"unlearning": {"methods": {"ft": {"lr": 0.5}}}},
+    )
+
+
+def test_results_made_with_other_parameters_are_evaluated_only_with_them(fault_copy):
+    """After unlearning with another ssd.alpha, evaluating alone needs that alpha again."""
+    ssd = {"run": ["ssd"], "methods": {"ssd": {"alpha": 5.0}}}
+    run_unlearn(fault_copy, {"unlearning": ssd}, ("unlearning", "evaluation"))
+    refused(
+        fault_copy,
+        r"unlearning.methods.ssd.alpha is 10.0 in this run, but ssd_unlearned_weights .* with "
+        r"5.0.*\(--params unlearning.methods.ssd.alpha=5.0\)",
+        params={"unlearning": {"run": ["ssd"]}},
+    )
+    run_unlearn(fault_copy, {"unlearning": ssd}, ("evaluation",))
+    assert manifests(fault_copy)[-1]["parameters"]["unlearning"]["methods"]["ssd"]["alpha"] == 5
 
 
 def test_a_failed_run_publishes_nothing_and_leaves_no_versions(fault_copy, monkeypatch):

@@ -80,15 +80,19 @@ class CheckRunParametersHook:
 
 
 def unread_parameters(runtime: dict[str, Any], pipeline) -> list[str]:
-    """The ``--params`` keys that neither a node of ``pipeline`` nor a hook reads in this run,
-    each with the stages that would (a value for a stage the run does not run, or a typo that
-    matches nothing, would be silently ignored)."""
+    """The ``--params`` keys that neither a node of ``pipeline``, nor a hook, nor a node that
+    made the saved datasets it reads (compared with their records by the lineage) reads, each
+    with the stages that would: a value for a stage after this run's would be ignored."""
     from kedro.framework.project import pipelines
 
     from hyperforget.pipeline_registry import STAGES
 
     read = _parameters_read(pipeline.nodes) | {"device"}  # device: moot without torch nodes
     inputs = pipeline.inputs()
+    full = pipelines["__default__"]
+    saved = sorted(set(inputs) & full.all_outputs())
+    if saved:  # what made the saved inputs: lineage.check_parameters_followed compares them
+        read |= _parameters_read(full.to_outputs(*saved).nodes)
     if "raw_images" in inputs:  # the catalog's raw_images reads raw_source, raw_name, raw_root
         read |= {"raw_source", "raw_name", "raw_root"}
     if any(not name.startswith("params:") and name != "parameters" for name in inputs):
@@ -102,7 +106,7 @@ def unread_parameters(runtime: dict[str, Any], pipeline) -> list[str]:
         stages = sorted(
             {
                 tag
-                for node in pipelines["__default__"].nodes
+                for node in full.nodes
                 if any(_overlaps(key, name) for name in _parameters_read([node]))
                 for tag in node.tags
                 if tag in STAGES  # a node's stage (it may carry other tags)

@@ -125,6 +125,73 @@ def _refuse_remade_upstream(pipeline, read: list[str], run: dict[str, Any] | Non
             )
 
 
+# parameters that say where or what a run computes, not how its datasets were made; and
+# unlearning.forget_classes, compared with the saved scenarios by what it means
+# (hooks._check_saved_scenarios: null and every class listed are the same request)
+NOT_RECIPE = ("device", "compute", "lineage", "unlearning.run", "unlearning.forget_classes")
+
+
+def check_parameters_followed(inputs: dict[str, str], parameters: dict[str, Any]) -> None:
+    """Refuse a run whose parameters differ from those that made a dataset it reads: every
+    parameter read by the nodes upstream of it, compared with the manifest of the run that saved
+    it (a changed recipe for a stage the run does not run would be silently ignored, and the
+    run's MLflow record would show the new value beside results made with the old)."""
+    from kedro.framework.project import pipelines
+
+    full = pipelines["__default__"]
+    made = full.all_outputs()
+    for name, version in sorted(inputs.items()):
+        path = RUNS / f"{version}.json"
+        recorded = read_manifest(path).get("parameters") if path.is_file() else None
+        if recorded is None or name not in made:
+            continue  # a run from before manifests recorded parameters
+        keys = {
+            i.removeprefix("params:")
+            for node in full.to_outputs(name).nodes
+            for i in node.inputs
+            if i.startswith("params:")
+        }
+        for key in sorted(keys):
+            if any(key == k or key.startswith(f"{k}.") for k in NOT_RECIPE):
+                continue
+            difference = _first_difference(_lookup(parameters, key), _lookup(recorded, key), key)
+            if difference is not None:
+                where, now, then = difference
+                raise ValueError(
+                    f"{where} is {now!r} in this run, but {name} (run {version}) was made with "
+                    f"{then!r}: this run would read results that do not follow it. Rerun the "
+                    f"stages that make it (kedro run --pipelines {makers([name])}, with the "
+                    f"stages after them), or set it back (--params {where}={_spelling(then)})."
+                )
+
+
+def _lookup(parameters: Any, key: str) -> Any:
+    for part in key.split("."):
+        parameters = parameters.get(part) if isinstance(parameters, dict) else None
+    return parameters
+
+
+def _first_difference(now: Any, then: Any, key: str) -> tuple[str, Any, Any] | None:
+    """The first leaf under ``key`` where ``now`` and ``then`` differ (as JSON reads them)."""
+    now, then = json.loads(json.dumps(now, default=str)), json.loads(json.dumps(then, default=str))
+    if isinstance(now, dict) and isinstance(then, dict):
+        for part in sorted(set(now) | set(then)):
+            found = _first_difference(now.get(part), then.get(part), f"{key}.{part}")
+            if found is not None:
+                return found
+        return None
+    return None if now == then else (key, now, then)
+
+
+def _spelling(value: Any) -> str:
+    """``value`` as ``--params`` takes it."""
+    if value is None:
+        return "null"
+    if isinstance(value, list):
+        return "[" + " ".join(map(str, value)) + "]"
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _names(names: list[str], shown: int = 4) -> str:
     """``names`` for a one-line message: the first few, then how many more."""
     more = len(names) - shown
@@ -142,6 +209,7 @@ class LineageHook:
 
     def __init__(self) -> None:
         self._inputs: dict[str, str] = {}
+        self._parameters: dict[str, Any] = {}
         self._marked = False
 
     @hook_impl(tryfirst=True)  # a refusal comes before kedro-mlflow opens a run
@@ -181,6 +249,8 @@ class LineageHook:
                 )
             dataset._version = Version(version, dataset._version.save)
             self._inputs[name] = version
+        self._parameters = catalog.load("parameters") if "parameters" in catalog else {}
+        check_parameters_followed(self._inputs, self._parameters)
         _UNFINISHED.clear()
         _UNFINISHED.update(produced)
         self._marked = False
@@ -245,10 +315,11 @@ class LineageHook:
                 "pipelines": list(run_params.get("pipeline_names") or ["__default__"]),
                 "outputs": sorted(saved),
                 "inputs": self._inputs,
+                "parameters": self._parameters,
             }
             RUNS.mkdir(parents=True, exist_ok=True)
             partial = RUNS / f".{save_version}.json.partial"
-            partial.write_text(json.dumps(manifest, indent=1, sort_keys=True))
+            partial.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str))
             partial.replace(RUNS / f"{save_version}.json")
             _marker(save_version).unlink(missing_ok=True)
         _UNFINISHED.clear()
