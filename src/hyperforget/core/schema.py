@@ -60,7 +60,7 @@ class DataPreparationParams(Config):
     classes: Any = setting()  # a list, or its command-line spelling "[0 1 2]"
     subset: int | None = setting(ge=1)
     split: SplitParams = setting()
-    normalisation: Normalisation = setting()
+    normalisation: Normalisation | None = setting()  # null: computed from the train split
 
     def check(self, where: str) -> None:
         _class_list(self.classes, f"{where}.classes", "null for every class")
