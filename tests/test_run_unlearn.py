@@ -425,12 +425,9 @@ def test_classes_4_to_7_after_a_0_to_3_run_are_refused_never_mixed(project, tmp_
     assert set(results["method"]) == {"original", "oracle", "ssd", *SPM_ROWS}
 
 
-def test_after_an_interrupted_rerun_the_next_reads_the_last_complete_run(project, tmp_path):
-    """An interrupted run leaves some versions behind; it writes no manifest, so the next
-    partial rerun reads the last complete run's weights, not the interrupted run's."""
-    copy = tmp_path / "copy"
-    shutil.copytree(project, copy)
-    first = manifests(copy)[0]["save_version"]
+def rerun_until_it_saves(copy: Path, first: str) -> subprocess.Popen:
+    """``kedro run --pipelines unlearning,evaluation`` (ssd) in ``copy``, returned once it has
+    saved its first unlearned weights (a version other than ``first``)."""
     env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
     kedro = str(Path(sys.executable).with_name("kedro"))
     command = [kedro, "run", "--pipelines", "unlearning,evaluation", "--env", "test"]
@@ -441,11 +438,20 @@ def test_after_an_interrupted_rerun_the_next_reads_the_last_complete_run(project
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    outputs = copy / "data/07_model_output"
     deadline = time.monotonic() + 300
-    while not [v for v in outputs.glob("*/*") if v.name != first]:
+    while not [v for v in copy.glob("data/07_model_output/*/*") if v.name != first]:
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.2)
+    return process
+
+
+def test_after_an_interrupted_rerun_the_next_reads_the_last_complete_run(project, tmp_path):
+    """An interrupted run removes the versions it saved and writes no manifest: the next
+    partial rerun reads the last complete run's weights."""
+    copy = tmp_path / "copy"
+    shutil.copytree(project, copy)
+    first = manifests(copy)[0]["save_version"]
+    process = rerun_until_it_saves(copy, first)
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=120) == 130
     # the interrupted run removed what it saved: a user, kedro-viz or a later run finds only
@@ -465,20 +471,7 @@ def test_after_a_killed_run_the_next_sweeps_its_versions_and_marks_it_killed(pro
     copy = tmp_path / "copy"
     shutil.copytree(project, copy)
     first = manifests(copy)[0]["save_version"]
-    kedro = str(Path(sys.executable).with_name("kedro"))
-    env = {k: v for k, v in os.environ.items() if k != "KEDRO_LOGGING_CONFIG"}
-    command = [kedro, "run", "--pipelines", "unlearning,evaluation", "--env", "test"]
-    process = subprocess.Popen(
-        [*command, "--params", "unlearning.run=[ssd]"],
-        cwd=copy,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 300
-    while not [v for v in copy.glob("data/07_model_output/*/*") if v.name != first]:
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.2)
+    process = rerun_until_it_saves(copy, first)
     process.kill()
     process.wait(timeout=60)
     assert {v.name for v in copy.glob("data/0*/*/*")} != {first}
