@@ -25,6 +25,9 @@ UNACTIONABLE_WARNINGS: tuple[str, ...] = (
 UNACTIONABLE_LOG_RECORDS: tuple[tuple[str, str], ...] = (
     # kedro-mlflow replaces its metrics datasets to bind them to the active MLflow run.
     ("kedro.io.data_catalog", "Replacing dataset"),
+    # the runners recommend --async, which this project refuses (hyperforget.cli)
+    ("kedro.runner.sequential_runner", "Use the --async flag"),
+    ("kedro.runner.parallel_runner", "Use the --async flag"),
 )
 
 
