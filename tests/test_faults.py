@@ -121,6 +121,8 @@ FAULTS = [
         {"train": float("nan")},
         r"split.fractions must be numbers > 0",
     ),
+    ("data_preparation.split.fractions", {"train": 0.9}, r"sum to 1.2, not 1; adjust data_prep"),
+    ("model.hidden", [], r"model.hidden is empty: list the hidden widths"),
     ("evaluation.seed", "abc", r"evaluation.seed must be a whole number, got 'abc'"),
     ("evaluation.method_runs", 2, r"evaluation.method_runs must be >= 3; got 2"),
     ("evaluation.oracle_runs", 2, r"oracle_runs \(2\) must be at least evaluation.method_runs"),

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from hyperforget.core import data
 from hyperforget.core.compute import ComputeConfig
 from hyperforget.core.config import Config, ConfigError, setting, unknown_keys_message
 from hyperforget.core.params import list_param
@@ -28,6 +29,10 @@ class ModelParams(Config):
     kind: str = setting(choices=("mlp",))
     hidden: tuple[int, ...] = setting(ge=1)
 
+    def check(self, where: str) -> None:
+        if not self.hidden:
+            raise ConfigError(f"{where}.hidden is empty: list the hidden widths, e.g. [10].")
+
 
 @dataclass(frozen=True, kw_only=True)
 class SplitParams(Config):
@@ -36,7 +41,8 @@ class SplitParams(Config):
     official_test: bool = setting()
 
     def check(self, where: str) -> None:
-        if not isinstance(self.fractions, dict) or not self.fractions:
+        names = {"train", "val", "test"}
+        if not isinstance(self.fractions, dict) or set(self.fractions) != names:
             raise ConfigError(
                 f"{where}.fractions must name train, val and test, e.g. "
                 f"{{train: 0.7, val: 0.1, test: 0.2}}; got {self.fractions!r}."
@@ -47,6 +53,7 @@ class SplitParams(Config):
                 f"{where}.fractions must be numbers > 0 summing to 1, got {bad}; e.g. "
                 "{train: 0.7, val: 0.1, test: 0.2}."
             )
+        data.check_fractions(self.fractions)
 
 
 @dataclass(frozen=True, kw_only=True)
