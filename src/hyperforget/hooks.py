@@ -68,6 +68,8 @@ class CheckRunParametersHook:
             )
         for name in method_specs():  # each block checked: keys, types, ranges
             method_config(name, methods)
+        if "raw_images" in pipeline.inputs():
+            _check_split_uses(blocks["data_preparation"].split, catalog.get("raw_images"))
         names = {node.name.rsplit(".", 1)[-1] for node in pipeline.nodes}
         if "plan_forget_scenarios" not in names:
             _check_saved_scenarios(pipeline, catalog)
@@ -77,6 +79,15 @@ class CheckRunParametersHook:
                 f"--params {'; '.join(unread)}: its value would be ignored (what this run reads "
                 "was made with the saved value). Add those stages to --pipelines, or drop it."
             )
+
+
+def _check_split_uses(split, raw_images) -> None:
+    """The three fractions must sum to 1 wherever the split pools the data: a source without an
+    official test part is split by all three, whatever ``split.official_test`` says."""
+    from hyperforget.core.data import check_fractions
+
+    if not getattr(raw_images, "has_official_test", False):
+        check_fractions(split.fractions)
 
 
 def unread_parameters(runtime: dict[str, Any], pipeline) -> list[str]:

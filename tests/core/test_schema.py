@@ -34,3 +34,26 @@ def test_normalisation_null_and_command_line_lists_are_read():
 def test_the_top_level_is_checked(parameters, message):
     with pytest.raises(ConfigError, match=message):
         check_parameters(parameters)
+
+
+@pytest.mark.parametrize("env", ["local", "test", "mnist", "mnist4", "paper"])
+def test_every_shipped_environment_passes_the_schema(env):
+    from pathlib import Path
+
+    from kedro.config import OmegaConfigLoader
+
+    from hyperforget.settings import CONFIG_LOADER_ARGS
+
+    conf = Path(__file__).parents[2] / "conf"
+    loader = OmegaConfigLoader(str(conf), env=env, **CONFIG_LOADER_ARGS)
+    blocks = check_parameters(loader["parameters"])
+    assert blocks["data_preparation"].split.fractions["train"] > 0
+
+
+def test_split_fractions_must_sum_to_one_where_the_split_pools():
+    pooled = {**DATA, "split": {**DATA["split"], "official_test": False}}
+    pooled["split"]["fractions"] = {"train": 0.9, "val": 0.1, "test": 0.2}
+    with pytest.raises(ValueError, match=r"sum to 1.2, not 1"):
+        check_stage("data_preparation", pooled)
+    official = {**pooled, "split": {**pooled["split"], "official_test": True}}
+    assert check_stage("data_preparation", official).split.official_test

@@ -53,7 +53,8 @@ class SplitParams(Config):
                 f"{where}.fractions must be numbers > 0 summing to 1, got {bad}; e.g. "
                 "{train: 0.7, val: 0.1, test: 0.2}."
             )
-        data.check_fractions(self.fractions)
+        if not self.official_test:  # else the source may keep its official test part
+            data.check_fractions(self.fractions)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -51,6 +51,11 @@ class RawImageDataset(AbstractDataset[None, LabelledImages]):
         self._download = bool(download)
         self.metadata = metadata
 
+    @property
+    def has_official_test(self) -> bool:
+        """Whether the images come with an official test part (every torchvision source)."""
+        return self._source == TORCHVISION
+
     def load(self) -> LabelledImages:
         if self._source == EMBEDDED_MNIST:
             return load_embedded_mnist()
