@@ -125,6 +125,22 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert 0 <= run["metrics.eval.retrain_pass.within_2.share_passing"] <= 100
     assert 0 <= run["metrics.eval.ltu.mean.forgetting_quality"] <= 1
     assert 0 <= run["metrics.spm.oracle_spread.0.retrained_agreement_mean"] <= 100
+    assert run["metrics.profile.hypernetwork.cpu_s"] > 0
+    assert run["metrics.profile.run.wall_s"] >= run["metrics.profile.evaluation.wall_s"] > 0
+    profile = pd.read_parquet(only_version(project / "data/08_reporting/profile.parquet"))
+    stages = profile[profile["method"] == ""].set_index("stage")
+    assert list(stages.index) == [
+        "data_preparation",
+        "model_zoo",
+        "semi_parametric",
+        "hypernetwork",
+        "unlearning",
+        "evaluation",
+        "run",
+    ]
+    assert stages["cpu_s"].drop("run").sum() <= stages.loc["run", "cpu_s"] + 1
+    methods = set(profile.loc[profile["stage"] == "unlearning", "method"]) - {""}
+    assert methods == set(available_methods())
 
 
 def test_zoo_reference_models_and_reports_are_written(project):

@@ -245,6 +245,60 @@ class MlflowLineageHook:
         mark_killed_runs(mlflow.MlflowClient(), active.info.experiment_id, active.info.run_id)
 
 
+class ProfileHook:
+    """Wall and CPU seconds per stage and per method: printed when the run completes, saved as
+    the versioned ``profile_table`` and logged to MLflow (metrics ``profile.<stage>.cpu_s``, the
+    table as ``tables/profile.csv``), so a slower stage shows at once."""
+
+    def __init__(self) -> None:
+        self._stopwatch = None
+
+    @hook_impl
+    def before_pipeline_run(self) -> None:
+        from hyperforget.profiling import Stopwatch
+
+        self._stopwatch = Stopwatch()
+
+    @hook_impl
+    def before_node_run(self, node) -> None:
+        if self._stopwatch is not None:
+            self._stopwatch.start(node.name)
+
+    @hook_impl
+    def after_node_run(self, node) -> None:
+        from hyperforget.pipeline_registry import STAGES
+
+        if self._stopwatch is None:
+            return
+        tags = node.tags & set(STAGES)
+        stage = "unlearning" if "unlearning" in tags else min(tags, default="other")
+        self._stopwatch.stop(node.name, stage, node.namespace)
+
+    @hook_impl(tryfirst=True)  # while kedro-mlflow's run is still open
+    def after_pipeline_run(self, catalog) -> None:
+        import mlflow
+
+        from hyperforget.profiling import profile_table, profile_text
+
+        if self._stopwatch is None or not self._stopwatch.times:
+            return
+        table = profile_table(self._stopwatch.times, *self._stopwatch.run_total())
+        self._stopwatch = None
+        logger.info("Where the run's time went:\n%s", profile_text(table))
+        if "profile_table" in catalog:
+            catalog.save("profile_table", table)
+        if mlflow.active_run() is not None:
+            stages = table[table["method"] == ""]
+            mlflow.log_metrics(
+                {
+                    f"profile.{row.stage}.{unit}": float(getattr(row, unit))
+                    for row in stages.itertuples()
+                    for unit in ("wall_s", "cpu_s")
+                }
+            )
+            mlflow.log_text(table.to_csv(index=False), "tables/profile.csv")
+
+
 def mark_killed_runs(client, experiment_id: str, current_run_id: str) -> list[str]:
     """End as KILLED the RUNNING runs of ``experiment_id`` started on this host by a process
     that no longer exists (SIGKILL, a crash, a closed terminal leave them RUNNING); their ids."""

@@ -7,6 +7,7 @@ from hyperforget.hooks import (
     DaskClusterHook,
     MlflowArtifactsHook,
     MlflowLineageHook,
+    ProfileHook,
 )
 from hyperforget.lineage import LineageHook
 from hyperforget.quiet import silence_unactionable_warnings
@@ -19,6 +20,7 @@ HOOKS = (
     DaskClusterHook(),
     LineageHook(),
     MlflowLineageHook(),
+    ProfileHook(),
 )
 
 CONFIG_LOADER_CLASS = OmegaConfigLoader

@@ -1,0 +1,111 @@
+"""Where a run's time goes: wall and CPU seconds per node, summed per stage and per method.
+
+CPU seconds are user + system of this process and of its child processes (live ones, e.g. Dask
+workers, and those already reaped), so a stage that fans out to workers is charged for them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+import pandas as pd
+import psutil
+
+STAGE_ORDER = (
+    "data_preparation",
+    "model_zoo",
+    "semi_parametric",
+    "hypernetwork",
+    "unlearning",
+    "evaluation",
+)
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and of every child process, live or reaped."""
+    me = psutil.Process(os.getpid())
+    times = me.cpu_times()
+    total = times.user + times.system + times.children_user + times.children_system
+    for child in me.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.Error:  # it ended in between: counted by children_* once reaped
+            continue
+        total += child_times.user + child_times.system
+    return total
+
+
+@dataclass(frozen=True)
+class NodeTime:
+    node: str
+    stage: str
+    method: str | None
+    wall_s: float
+    cpu_s: float
+
+
+class Stopwatch:
+    """Times nodes between :meth:`start` and :meth:`stop` (one at a time, as Kedro's sequential
+    runner runs them)."""
+
+    def __init__(self) -> None:
+        self.times: list[NodeTime] = []
+        self._started: dict[str, tuple[float, float]] = {}
+        self._run_started = (time.perf_counter(), cpu_seconds())
+
+    def start(self, node: str) -> None:
+        self._started[node] = (time.perf_counter(), cpu_seconds())
+
+    def stop(self, node: str, stage: str, method: str | None) -> None:
+        if node not in self._started:  # started in another process (a parallel runner)
+            return
+        wall, cpu = self._started.pop(node)
+        self.times.append(
+            NodeTime(node, stage, method, time.perf_counter() - wall, cpu_seconds() - cpu)
+        )
+
+    def run_total(self) -> tuple[float, float]:
+        """Wall and CPU seconds since the stopwatch was made (the whole run, checks included)."""
+        wall, cpu = self._run_started
+        return time.perf_counter() - wall, cpu_seconds() - cpu
+
+
+def profile_table(times: list[NodeTime], run_wall_s: float, run_cpu_s: float) -> pd.DataFrame:
+    """One row per stage, then one per method within the stage that runs it, then the run.
+
+    ``share`` is each row's fraction of the run's CPU seconds; the run's row also counts what
+    no node did (loading the project, checks, writing the manifest).
+    """
+    nodes = pd.DataFrame(
+        [vars(t) for t in times], columns=["node", "stage", "method", "wall_s", "cpu_s"]
+    )
+    order = {stage: i for i, stage in enumerate(STAGE_ORDER)}
+    stages = nodes.groupby("stage", sort=False)[["wall_s", "cpu_s"]].sum().reset_index()
+    stages["rank"] = stages["stage"].map(lambda s: order.get(s, len(order)))
+    rows = []
+    for stage in stages.sort_values("rank").itertuples():
+        rows.append(
+            {"stage": stage.stage, "method": "", "wall_s": stage.wall_s, "cpu_s": stage.cpu_s}
+        )
+        mine = nodes[(nodes["stage"] == stage.stage) & nodes["method"].notna()]
+        per_method = mine.groupby("method")[["wall_s", "cpu_s"]].sum()
+        per_method = per_method.sort_values("cpu_s", ascending=False, kind="stable")
+        for method, row in per_method.iterrows():
+            rows.append(
+                {"stage": stage.stage, "method": method, "wall_s": row.wall_s, "cpu_s": row.cpu_s}
+            )
+    rows.append({"stage": "run", "method": "", "wall_s": run_wall_s, "cpu_s": run_cpu_s})
+    table = pd.DataFrame(rows, columns=["stage", "method", "wall_s", "cpu_s"])
+    table["share"] = table["cpu_s"] / run_cpu_s if run_cpu_s > 0 else 0.0
+    return table.round({"wall_s": 1, "cpu_s": 1, "share": 3})
+
+
+def profile_text(table: pd.DataFrame) -> str:
+    """The table as aligned text, methods indented under their stage."""
+    lines = [f"{'stage / method':<34}{'wall s':>9}{'CPU s':>9}{'share':>8}"]
+    for row in table.itertuples():
+        name = f"  {row.method}" if row.method else row.stage
+        lines.append(f"{name:<34}{row.wall_s:>9.1f}{row.cpu_s:>9.1f}{row.share:>8.1%}")
+    return "\n".join(lines)

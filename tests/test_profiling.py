@@ -1,0 +1,60 @@
+import time
+
+import pytest
+
+from hyperforget.profiling import NodeTime, Stopwatch, cpu_seconds, profile_table, profile_text
+
+
+def busy(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_the_stopwatch_charges_cpu_to_the_node_that_spent_it():
+    watch = Stopwatch()
+    watch.start("idle")
+    time.sleep(0.2)
+    watch.stop("idle", "model_zoo", None)
+    watch.start("busy")
+    busy(0.3)
+    watch.stop("busy", "unlearning", "ft")
+    idle, spent = watch.times
+    assert idle.wall_s >= 0.2 and idle.cpu_s < 0.1
+    assert spent.cpu_s >= 0.25 and spent.method == "ft"
+    wall, cpu = watch.run_total()
+    assert wall >= idle.wall_s + spent.wall_s and cpu >= spent.cpu_s
+    watch.stop("never started", "evaluation", None)  # a node timed in another process
+    assert len(watch.times) == 2
+
+
+def test_cpu_seconds_grow_with_work():
+    before = cpu_seconds()
+    busy(0.1)
+    assert cpu_seconds() - before >= 0.09
+
+
+def test_the_table_sums_stages_and_methods_in_pipeline_order():
+    times = [
+        NodeTime("evaluate", "evaluation", None, 5.0, 9.0),
+        NodeTime("ft.unlearn_ft", "unlearning", "ft", 1.0, 2.0),
+        NodeTime("ga.unlearn_ga", "unlearning", "ga", 3.0, 4.0),
+        NodeTime("dihyfo1.check", "unlearning", "dihyfo1", 0.5, 1.0),
+        NodeTime("dihyfo1.unlearn", "unlearning", "dihyfo1", 0.5, 1.0),
+        NodeTime("split_stratified", "data_preparation", None, 0.2, 0.4),
+    ]
+    table = profile_table(times, run_wall_s=12.0, run_cpu_s=20.0)
+    assert list(zip(table["stage"], table["method"], strict=True)) == [
+        ("data_preparation", ""),
+        ("unlearning", ""),
+        ("unlearning", "ga"),
+        ("unlearning", "dihyfo1"),
+        ("unlearning", "ft"),
+        ("evaluation", ""),
+        ("run", ""),
+    ]
+    unlearning = table.iloc[1]
+    assert unlearning["cpu_s"] == pytest.approx(8.0) and unlearning["share"] == pytest.approx(0.4)
+    assert table.iloc[-1]["share"] == 1.0
+    text = profile_text(table)
+    assert "  dihyfo1" in text and "40.0%" in text
