@@ -284,7 +284,8 @@ class ProfileHook:
             return
         table = profile_table(self._stopwatch.times, *self._stopwatch.run_total())
         self._stopwatch = None
-        logger.info("Where the run's time went:\n%s", profile_text(table))
+        # printed, not logged: the log's handler would wrap the table's columns
+        print(f"\nWhere the run's time went:\n{profile_text(table)}\n", flush=True)
         if "profile_table" in catalog:
             catalog.save("profile_table", table)
         if mlflow.active_run() is not None:
