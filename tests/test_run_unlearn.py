@@ -22,6 +22,7 @@ from kedro.framework.startup import bootstrap_project
 from hyperforget.core.flat_params import load_flat_into
 from hyperforget.core.targets import build_target
 from hyperforget.datasets import SafetensorsDataset
+from hyperforget.profiling import STAGE_ORDER
 from hyperforget.unlearning import available_methods
 from tests.conftest import copy_project, run_kedro
 
@@ -129,15 +130,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert run["metrics.profile.run.wall_s"] >= run["metrics.profile.evaluation.wall_s"] > 0
     profile = pd.read_parquet(only_version(project / "data/08_reporting/profile.parquet"))
     stages = profile[profile["method"] == ""].set_index("stage")
-    assert list(stages.index) == [
-        "data_preparation",
-        "model_zoo",
-        "semi_parametric",
-        "hypernetwork",
-        "unlearning",
-        "evaluation",
-        "run",
-    ]
+    assert list(stages.index) == [*STAGE_ORDER, "run"]
     assert stages["cpu_s"].drop("run").sum() <= stages.loc["run", "cpu_s"] + 1
     methods = set(profile.loc[profile["stage"] == "unlearning", "method"]) - {""}
     assert methods == set(available_methods())

@@ -76,7 +76,8 @@ def profile_table(times: list[NodeTime], run_wall_s: float, run_cpu_s: float) ->
     """One row per stage, then one per method within the stage that runs it, then the run.
 
     ``share`` is each row's fraction of the run's CPU seconds; the run's row also counts what
-    no node did (loading the project, checks, writing the manifest).
+    no node did (the checks, loading and saving datasets, which Kedro does outside the node,
+    writing the manifest).
     """
     nodes = pd.DataFrame(
         [vars(t) for t in times], columns=["node", "stage", "method", "wall_s", "cpu_s"]
