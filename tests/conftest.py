@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -52,6 +53,19 @@ def tiny_images() -> LabelledImages:
     return LabelledImages(images=images, labels=labels, class_names=["a", "b", "c"], name="tiny")
 
 
+@functools.cache
+def _empty_tracking_database() -> Path:
+    """An MLflow database with its tables made, once per test session: each copy of the project
+    gets a copy, rather than every first run paying MLflow's migrations (seconds each)."""
+    import tempfile
+
+    import mlflow
+
+    path = Path(tempfile.mkdtemp(prefix="hyperforget-test-mlflow-")) / "mlflow-test.db"
+    mlflow.MlflowClient(f"sqlite:///{path}").search_experiments()
+    return path
+
+
 def copy_project(destination: Path) -> Path:
     """Copy the project's configuration to ``destination`` (without conf/local).
 
@@ -65,6 +79,7 @@ def copy_project(destination: Path) -> Path:
         else:
             shutil.copy(source, destination / name)
     (destination / "conf" / "local").mkdir(exist_ok=True)
+    shutil.copy(_empty_tracking_database(), destination / "mlflow-test.db")  # conf/test/mlflow.yml
     # Kedro wants a source folder; the package itself is imported from the installed project.
     (destination / "src").mkdir()
     return destination
