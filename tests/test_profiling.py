@@ -2,7 +2,14 @@ import time
 
 import pytest
 
-from hyperforget.profiling import NodeTime, Stopwatch, cpu_seconds, profile_table, profile_text
+from hyperforget.profiling import (
+    NodeTime,
+    Stopwatch,
+    cpu_seconds,
+    profile_bars,
+    profile_table,
+    profile_text,
+)
 
 
 def busy(seconds: float) -> None:
@@ -58,3 +65,16 @@ def test_the_table_sums_stages_and_methods_in_pipeline_order():
     assert table.iloc[-1]["share"] == 1.0
     text = profile_text(table)
     assert "  dihyfo1" in text and "40.0%" in text
+
+
+def test_the_bars_show_every_stage_and_method_but_the_run():
+    times = [
+        NodeTime("ft.unlearn_ft", "unlearning", "ft", 1.0, 2.0),
+        NodeTime("evaluate", "evaluation", None, 5.0, 9.0),
+    ]
+    figure = profile_bars(profile_table(times, run_wall_s=7.0, run_cpu_s=12.0))
+    (ax,) = figure.axes
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert labels == ["evaluation", "  ft", "unlearning"]  # bottom up: pipeline order from the top
+    assert [bar.get_width() for bar in ax.patches] == [9.0, 2.0, 2.0]
+    assert "7 s wall, 12 CPU s" in ax.get_title()

@@ -113,6 +113,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
         "plots/final_score.png",
         "plots/oracle_spread.png",
         "plots/spm_oracle_spread.png",
+        "plots/profile.png",
     }
     assert run["tags.kedro_env"] == "test" and run["tags.runner"] == "SequentialRunner"
     assert run["tags.git_commit"] == "unknown"  # the test project is no git checkout
@@ -128,6 +129,7 @@ def test_mlflow_run_recorded_in_the_test_database(project):
     assert 0 <= run["metrics.spm.oracle_spread.0.retrained_agreement_mean"] <= 100
     assert run["metrics.profile.hypernetwork.cpu_s"] > 0
     assert run["metrics.profile.run.wall_s"] >= run["metrics.profile.evaluation.wall_s"] > 0
+    assert only_version(project / "data/08_reporting/profile.png").stat().st_size > 0
     profile = pd.read_parquet(only_version(project / "data/08_reporting/profile.parquet"))
     stages = profile[profile["method"] == ""].set_index("stage")
     assert list(stages.index) == [*STAGE_ORDER, "run"]

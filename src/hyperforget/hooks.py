@@ -247,8 +247,9 @@ class MlflowLineageHook:
 
 class ProfileHook:
     """Wall and CPU seconds per stage and per method: printed when the run completes, saved as
-    the versioned ``profile_table`` and logged to MLflow (metrics ``profile.<stage>.cpu_s``, the
-    table as ``tables/profile.csv``), so a slower stage shows at once."""
+    the versioned ``profile_table`` and ``profile_plot`` and logged to MLflow (metrics
+    ``profile.<stage>.cpu_s``, ``tables/profile.csv``, ``plots/profile.png``), so a slower stage
+    shows at once."""
 
     def __init__(self) -> None:
         self._stopwatch = None
@@ -278,7 +279,7 @@ class ProfileHook:
     def after_pipeline_run(self, catalog) -> None:
         import mlflow
 
-        from hyperforget.profiling import profile_table, profile_text
+        from hyperforget.profiling import profile_bars, profile_table, profile_text
 
         if self._stopwatch is None or not self._stopwatch.times:
             return
@@ -286,8 +287,10 @@ class ProfileHook:
         self._stopwatch = None
         # printed, not logged: the log's handler would wrap the table's columns
         print(f"\nWhere the run's time went:\n{profile_text(table)}\n", flush=True)
+        bars = profile_bars(table)
         if "profile_table" in catalog:
             catalog.save("profile_table", table)
+            catalog.save("profile_plot", bars)
         if mlflow.active_run() is not None:
             stages = table[table["method"] == ""]
             mlflow.log_metrics(
@@ -298,6 +301,7 @@ class ProfileHook:
                 }
             )
             mlflow.log_text(table.to_csv(index=False), "tables/profile.csv")
+            mlflow.log_figure(bars, "plots/profile.png")
 
 
 def mark_killed_runs(client, experiment_id: str, current_run_id: str) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 import psutil
+from matplotlib.figure import Figure
 
 STAGE_ORDER = (
     "data_preparation",
@@ -110,3 +111,23 @@ def profile_text(table: pd.DataFrame) -> str:
         name = f"  {row.method}" if row.method else row.stage
         lines.append(f"{name:<34}{row.wall_s:>9.1f}{row.cpu_s:>9.1f}{row.share:>8.1%}")
     return "\n".join(lines)
+
+
+def profile_bars(table: pd.DataFrame) -> Figure:
+    """Horizontal bars of CPU seconds: each stage (bold), and each method under its stage
+    (lighter), with the wall seconds beside them."""
+    rows = table[table["stage"] != "run"].iloc[::-1]
+    labels = [f"  {r.method}" if r.method else r.stage for r in rows.itertuples()]
+    fig = Figure(figsize=(7.0, 0.3 * len(rows) + 1.2), layout="constrained")
+    ax = fig.add_subplot()
+    colours = ["#9ecae1" if method else "#3182bd" for method in rows["method"]]
+    bars = ax.barh(range(len(rows)), rows["cpu_s"], color=colours)
+    ax.bar_label(bars, [f"{w:.0f} s wall" for w in rows["wall_s"]], padding=3, fontsize=7)
+    ax.set_yticks(range(len(rows)), labels, fontsize=8)
+    for tick, method in zip(ax.get_yticklabels(), rows["method"], strict=True):
+        tick.set_fontweight("normal" if method else "bold")  # stages bold, their methods under
+    run = table[table["stage"] == "run"].iloc[0]
+    ax.set_xlabel("CPU seconds")
+    ax.set_title(f"Run: {run.wall_s:.0f} s wall, {run.cpu_s:.0f} CPU s", fontsize=9)
+    ax.margins(x=0.2)
+    return fig
