@@ -82,11 +82,12 @@ class CheckRunParametersHook:
 
 
 def _check_split_uses(split, raw_images) -> None:
-    """The three fractions must sum to 1 wherever the split pools the data: a source without an
-    official test part is split by all three, whatever ``split.official_test`` says."""
+    """The three fractions must sum to 1 wherever the split pools the data. The schema checks
+    them when ``split.official_test`` is false; with it true, the source decides: one without
+    an official test part is split by all three."""
     from hyperforget.core.data import check_fractions
 
-    if not getattr(raw_images, "has_official_test", False):
+    if split.official_test and not getattr(raw_images, "has_official_test", False):
         check_fractions(split.fractions)
 
 
