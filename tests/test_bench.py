@@ -89,6 +89,23 @@ def test_carry_over_passes_every_parameter_in_one_params_argument():
     assert params == ["raw_root=/data,data_preparation.subset=2000"]
     full = bench.carry_over_command("kedro", "mnist", "/data", "full")
     assert full[-1] == "raw_root=/data"
+    quick = bench.carry_over_command("kedro", "mnist", "/data", "full", until="original")
+    assert quick[-2:] == ["--to-nodes", "train_reference_models"]
+
+
+def test_carry_over_needs_data_or_sources():
+    with pytest.raises(SystemExit):
+        bench.main(["carry-over", "--sizes", "full"])
+    with pytest.raises(SystemExit):
+        bench.main(["carry-over", "--sources", "mnist_upside_down"])
+
+
+def test_a_stopped_run_reports_the_line_it_stopped_with(tmp_path):
+    line = "ValueError: The original reaches 21.7% val accuracy, 75.5 points below a logistic "
+    (tmp_path / "info.log").write_text(f"INFO starting\n{line}regression ...\n")
+    row = bench.competence_summary(tmp_path, "sklearn_digits_full", 1)
+    assert row["status"].startswith("ValueError: The original reaches 21.7%")
+    assert bench.competence_summary(tmp_path / "none", "x", 1)["status"].startswith("failed")
 
 
 def test_dihyfo_summary_gives_relative_f_band_cost_and_break_even():

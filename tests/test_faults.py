@@ -47,6 +47,11 @@ FAULTS = [
     ("model_zoo.zoo_input_dtype", "float16", r"zoo_input_dtype must be one of 'float32', "),
     ("model_zoo.regimes.learn.runs", -1, r"model_zoo.regimes.learn.runs must be >= 0; got -1"),
     ("model_zoo.forget_training.ascent_cap", 0, r"forget_training.ascent_cap must be > 0.0"),
+    # the recipe search and the competence check
+    ("model_zoo.recipe_search.lrs", [0.1, 0], r"model_zoo.recipe_search.lrs must be > 0.0"),
+    ("model_zoo.recipe_search.seeds", 0, r"model_zoo.recipe_search.seeds must be >= 1; got 0"),
+    ("model_zoo.competence.on_poor", "ignore", r"on_poor must be one of 'stop', 'mark'"),
+    ("model_zoo.competence.max_gap", -1, r"model_zoo.competence.max_gap must be >= 0.0"),
     ("model.kind", "cnn", r"model.kind must be one of 'mlp'; got 'cnn'"),
     ("model.hidden", [0], r"model.hidden must be >= 1; got \(0,\)"),
     ("data_preparation.subset", 0, r"data_preparation.subset must be >= 1; got 0"),

@@ -164,6 +164,25 @@ def test_zoo_reference_models_and_reports_are_written(project):
     assert len(seeds) == 24 and not seeds & {*oracles["seeds"].tolist()}
 
 
+def test_the_run_chooses_its_recipe_on_val_and_checks_its_original(project):
+    chosen = json.loads(
+        only_version(project / "data/05_model_input/training_recipe.json").read_text()
+    )
+    assert chosen["training"]["lr"] == chosen["lr"] in {0.1, 0.03, 0.01, 0.003}
+    accuracy = chosen["candidate_val_accuracy"]
+    assert accuracy[str(chosen["lr"])] >= max(accuracy.values()) - 1.0
+    original = SafetensorsDataset(
+        filepath=str(only_version(project / "data/06_models/original_weights.safetensors"))
+    ).load()
+    assert original["reference_val_accuracy"].item() == chosen["reference_val_accuracy"] > 80
+    assert original["val_accuracy"].item() > chosen["reference_val_accuracy"] - 10
+    assert original["__metadata__"]["poor_original"] == "false"
+    results = pd.read_csv(project / "data/08_reporting/results.csv")
+    assert not results["poor_original"].any()
+    summary = pd.read_parquet(only_version(project / "data/08_reporting/zoo_summary.parquet"))
+    assert summary["stalled_runs"].dtype.kind == "i" and (summary["stalled_runs"] >= 0).all()
+
+
 def test_hypernetworks_are_trained_saved_and_checked(project):
     for variant in ("dihyfo1", "dihyfo2"):
         for kind in ("weights", "ema_weights"):

@@ -8,8 +8,9 @@
     uv run python -m hyperforget.bench spm [--env base]
     uv run python -m hyperforget.bench dihyfo [--project .] [--leave-out 0 1 ...]
         [--variant dihyfo2] [--env base]
-    uv run python -m hyperforget.bench carry-over --raw-root DIR [--sizes 2000 10000 full]
-        [--env mnist] [--out data/carry_over]
+    uv run python -m hyperforget.bench carry-over [--raw-root DIR] [--sizes 2000 10000 full]
+        [--sources mnist shifted rotated thick inverted sklearn_digits]
+        [--until original|results] [--env mnist] [--out data/carry_over]
 
 ``zoo`` trains the same ``learn`` runs (same seeds, data subsets and minibatch orders, same SGD
 recipe and input precision: ``model_zoo.training`` and ``zoo_input_dtype`` of ``--env``) three
@@ -50,14 +51,22 @@ own training is not counted). ``--leave-out K ...`` also runs the leave-one-clas
 without class K's runs, asked to forget K, scored against the networks retrained without K
 (minutes per class: a hypernetwork is trained each time).
 
-``carry-over`` checks that the defaults carry over from one data size to another: for each size
-it runs ``kedro run --pipelines unlearn --env <env>`` in its own project folder under ``--out``
-on a stratified subset of that many training digits (``data_preparation.subset``; ``full``: all
-of them; the official test digits are the test split at every size) read from ``--raw-root`` (a
-torchvision root), then prints, per method and size, the classes it did not forget (the results
-table's ``forgot``), the scenarios whose retrained distribution is unreliable, and each method's
-mean retain-test accuracy with its 95% CI over the scenarios. It is a check to run by hand (a
-full-MNIST size takes about an hour on 2 CPU cores), not a test.
+``carry-over`` checks that the defaults carry over from one data size, and one kind of digit, to
+another: for each source and size it runs ``kedro run --pipelines unlearn --env <env>`` in its own
+project folder under ``--out`` on a stratified subset of that many training digits
+(``data_preparation.subset``; ``full``: all of them; the official test digits are the test split
+at every size). The sources (``core/digit_variants.py``) are built once under ``--out/sources``
+from the MNIST of ``--raw-root`` (a torchvision root; without one, the embedded 5,000 digits):
+``mnist`` itself (``--raw-root`` read directly), ``shifted`` (up to 4 pixels), ``rotated``
+(up to 45 degrees), ``thick`` (strokes dilated by a pixel), ``inverted``, and
+``sklearn_digits`` (scikit-learn's 1,797 8x8 digits upscaled, always at full size). It prints,
+per run, the learning rate the run chose, the original's val accuracy against the in-run
+logistic-regression reference (or the line a run stopped with: ``model_zoo.competence``), then
+per method the classes it did not forget (the results table's ``forgot``), the scenarios whose
+retrained distribution is unreliable, and each method's mean retain-test accuracy with its 95%
+CI over the scenarios. ``--until original`` stops each run after the checked original
+(minutes), skipping the forgetting part. It is a check to run by hand (a full-MNIST size takes
+about an hour on 2 CPU cores), not a test.
 """
 
 from __future__ import annotations
@@ -76,6 +85,7 @@ from hyperforget import spm, zoo
 from hyperforget.core import data
 from hyperforget.core.compute import ComputeConfig, tasks
 from hyperforget.core.devices import resolve_device, synchronize
+from hyperforget.core.digit_variants import SOURCES
 from hyperforget.core.flat_params import ParamLayout, flatten_module, load_flat_into
 from hyperforget.core.per_class import evaluate_per_class, per_class_from_logits
 from hyperforget.core.targets import build_target
@@ -92,12 +102,14 @@ from hyperforget.zoo.training import batch_schedule, train_batched, train_single
 
 
 def embedded_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """The default data of the pipeline (embedded MNIST, 70/10/20, MNIST normalisation)."""
+    """The default data of the pipeline (embedded MNIST, 70/10/20, the train split's
+    statistics)."""
     mnist = data.load_embedded_mnist()
     fractions = {"train": 0.7, "val": 0.1, "test": 0.2}
     indices = data.stratified_split(mnist.labels, fractions, seed=0)
+    mean, std = data.channel_stats(mnist.images[indices["train"]])
     return {
-        name: (data.normalise(mnist.images[idx], [0.1307], [0.3081]), mnist.labels[idx])
+        name: (data.normalise(mnist.images[idx], mean, std), mnist.labels[idx])
         for name, idx in indices.items()
     }
 
@@ -371,13 +383,13 @@ def bench_train(env: str, steps: int) -> None:
         print(f"  {variant}: {line}")
 
 
-def carry_over_project(out: Path, size: str) -> Path:
-    """A project folder of its own for one size: the configuration copied (without
-    conf/local), so each size's versions, MLflow runs and reports stay apart."""
+def carry_over_project(out: Path, name: str) -> Path:
+    """A project folder of its own for one run (a source at a size): the configuration copied
+    (without conf/local), so each run's versions, MLflow runs and reports stay apart."""
     import shutil
 
     root = Path(__file__).resolve().parents[2]
-    project = out / f"size_{size}"
+    project = out / name
     project.mkdir(parents=True, exist_ok=True)
     shutil.copytree(
         root / "conf", project / "conf", ignore=shutil.ignore_patterns("local"), dirs_exist_ok=True
@@ -415,16 +427,86 @@ def carry_over_summary(results, size: str):
     return pd.DataFrame(rows)
 
 
-def carry_over_command(kedro: str, env: str, raw_root: str, size: str) -> list[str]:
-    """The unlearn run of one size. Kedro's ``--params`` takes one argument, its pairs
-    separated by commas."""
+def _newest(path: Path) -> Path:
+    """The newest version of a versioned dataset folder."""
+    return sorted(path.iterdir())[-1] / path.name
+
+
+def competence_summary(project: Path, run: str, returncode: int) -> dict:
+    """What a run found about its original: the learning rate it chose, the original's and the
+    logistic-regression reference's val accuracy and their gap; for a run that stopped, the
+    line that says why."""
+    import json
+
+    from hyperforget.datasets import SafetensorsDataset
+
+    row = {"run": run, "lr": float("nan"), "original_val": float("nan")}
+    recipes = project / "data" / "05_model_input" / "training_recipe.json"
+    originals = project / "data" / "06_models" / "original_weights.safetensors"
+    if returncode == 0 and recipes.is_dir() and originals.is_dir():
+        chosen = json.loads(_newest(recipes).read_text())
+        original = SafetensorsDataset(filepath=str(_newest(originals))).load()
+        accuracy = float(original["val_accuracy"][0])
+        reference = float(original["reference_val_accuracy"][0])
+        poor = json.loads(original["__metadata__"]["poor_original"])
+        return {
+            "run": run,
+            "lr": chosen["lr"],
+            "original_val": accuracy,
+            "reference_val": reference,
+            "gap": reference - accuracy,
+            "status": "poor original (marked)" if poor else "competent",
+        }
+    log = project / "info.log"
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    reasons = [line.strip() for line in lines if "points below a logistic regression" in line]
+    status = reasons[-1][:160] if reasons else f"failed (exit {returncode}); see {log}"
+    return {**row, "reference_val": float("nan"), "gap": float("nan"), "status": status}
+
+
+def carry_over_command(  # noqa: PLR0913 (one run's data, size and extent)
+    kedro: str, env: str, raw_root: str, size: str, until: str = "results"
+) -> list[str]:
+    """The unlearn run of one source at one size (``until original``: only as far as the
+    checked original). Kedro's ``--params`` takes one argument, its pairs separated by commas."""
     params = [f"raw_root={Path(raw_root).resolve()}"]
     if size != "full":
         params.append(f"data_preparation.subset={int(size)}")
-    return [kedro, "run", "--pipelines", "unlearn", "--env", env, "--params", ",".join(params)]
+    command = [kedro, "run", "--pipelines", "unlearn", "--env", env, "--params", ",".join(params)]
+    return command + (["--to-nodes", "train_reference_models"] if until == "original" else [])
 
 
-def bench_carry_over(sizes: list[str], env: str, raw_root: str, out: Path) -> None:
+def carry_over_roots(sources: list[str], raw_root: str | None, out: Path) -> dict[str, str]:
+    """The torchvision root each source is read from: ``--raw-root`` itself for ``mnist`` when
+    given, else a folder under ``out/sources`` written by ``digit_variants.build_source`` from
+    the MNIST of ``--raw-root`` (or the embedded sample)."""
+    from hyperforget.core import data, digit_variants
+
+    roots = {}
+    base = None
+    for source in sources:
+        if source == "mnist" and raw_root is not None:
+            roots[source] = raw_root
+            continue
+        if base is None and source != "sklearn_digits":
+            base = (
+                data.load_idx_dataset("MNIST", raw_root) if raw_root else data.load_embedded_mnist()
+            )
+        root = out / "sources" / source
+        if not (root / "MNIST" / "raw").is_dir():
+            digit_variants.build_source(source, base, root)
+        roots[source] = str(root)
+    return roots
+
+
+def bench_carry_over(  # noqa: PLR0913 (what to run, where from, how far)
+    sizes: list[str],
+    env: str,
+    raw_root: str | None,
+    out: Path,
+    sources: list[str] | None = None,
+    until: str = "results",
+) -> None:
     import os
     import subprocess
     import sys
@@ -432,26 +514,36 @@ def bench_carry_over(sizes: list[str], env: str, raw_root: str, out: Path) -> No
     import pandas as pd
 
     kedro = str(Path(sys.executable).with_name("kedro"))
-    summaries = []
-    for size in sizes:
-        project = carry_over_project(out, size)
-        command = carry_over_command(kedro, env, raw_root, size)
-        print(f"[{size}] {' '.join(command)}  (in {project})", flush=True)
-        start = time.perf_counter()
-        done = subprocess.run(
-            command, cwd=project, env={**os.environ, "COLUMNS": "200"}, check=False
-        )
-        took = time.perf_counter() - start
-        if done.returncode != 0:
-            print(f"[{size}] kedro run failed (exit {done.returncode}); see {project}/info.log")
-            continue
-        results = pd.read_csv(project / "data" / "08_reporting" / "results.csv")
-        summaries.append(carry_over_summary(results, size))
-        print(f"[{size}] done in {took / 60:.1f} min", flush=True)
+    roots = carry_over_roots(sources or ["mnist"], raw_root, out)
+    summaries, competence = [], []
+    for source, root in roots.items():
+        for size in sizes if source != "sklearn_digits" else ["full"]:
+            run = f"{source}_{size}"
+            project = carry_over_project(out, run)
+            command = carry_over_command(kedro, env, root, size, until)
+            print(f"[{run}] {' '.join(command)}  (in {project})", flush=True)
+            start = time.perf_counter()
+            done = subprocess.run(
+                command, cwd=project, env={**os.environ, "COLUMNS": "200"}, check=False
+            )
+            took = time.perf_counter() - start
+            competence.append(competence_summary(project, run, done.returncode))
+            if done.returncode != 0:
+                print(f"[{run}] kedro run stopped (exit {done.returncode}); see {project}/info.log")
+                continue
+            if until == "results":
+                results = pd.read_csv(project / "data" / "08_reporting" / "results.csv")
+                summaries.append(carry_over_summary(results, run))
+            print(f"[{run}] done in {took / 60:.1f} min", flush=True)
+    checked = pd.DataFrame(competence)
+    print("\nThe original against a logistic regression on the same pixels (val accuracy, %):")
+    print(checked.round(2).to_string(index=False))
+    checked.to_csv(out / "competence.csv", index=False)
+    print(f"Saved {out / 'competence.csv'}")
     if not summaries:
-        raise SystemExit("No size finished.")
+        return
     table = pd.concat(summaries, ignore_index=True)
-    print("\nClasses each method did not forget, per data size (- = none):")
+    print("\nClasses each method did not forget, per run (- = none):")
     print(table.pivot(index="method", columns="size", values="not_forgotten").to_string())
     print("\nScenarios whose retrained distribution is unreliable (- = none):")
     print(table.pivot(index="method", columns="size", values="unreliable_retraining").to_string())
@@ -623,10 +715,24 @@ def _parser() -> argparse.ArgumentParser:
     dihyfo_parser.add_argument("--variant", choices=VARIANTS, default="dihyfo2")
     dihyfo_parser.add_argument("--env", default="base", help="Kedro environment of the run")
     carry_parser = sub.add_parser(
-        "carry-over", help="which classes each method fails to forget, per data size"
+        "carry-over",
+        help="per digit source and size: the original against a reference, what is not forgotten",
     )
     carry_parser.add_argument(
-        "--raw-root", required=True, help="torchvision root holding MNIST/raw/*.gz"
+        "--raw-root", default=None, help="torchvision root holding MNIST/raw/*.gz"
+    )
+    carry_parser.add_argument(
+        "--sources",
+        nargs="+",
+        choices=SOURCES,
+        default=None,
+        help="digit sources built from that MNIST (default: mnist, from --raw-root)",
+    )
+    carry_parser.add_argument(
+        "--until",
+        choices=["original", "results"],
+        default="results",
+        help="original: each run stops after the checked original (minutes, not an hour)",
     )
     carry_parser.add_argument(
         "--sizes", nargs="+", default=["2000", "10000", "full"], help="digits per run, or full"
@@ -636,14 +742,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _carry_over(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    bad = [s for s in args.sizes if s != "full" and not (s.isdigit() and int(s) > 0)]
+    if bad:
+        parser.error(f"--sizes takes positive digit counts or full, got {bad}")
+    if args.raw_root is None and not args.sources:
+        parser.error("carry-over needs --raw-root (a torchvision root), --sources, or both")
+    bench_carry_over(args.sizes, args.env, args.raw_root, args.out, args.sources, args.until)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.bench == "carry-over":
-        bad = [s for s in args.sizes if s != "full" and not (s.isdigit() and int(s) > 0)]
-        if bad:
-            parser.error(f"--sizes takes positive digit counts or full, got {bad}")
-        bench_carry_over(args.sizes, args.env, args.raw_root, args.out)
+        _carry_over(parser, args)
         return
     if args.bench == "dihyfo":
         bench_dihyfo(args.project, args.env, args.variant, args.leave_out)

@@ -1,5 +1,3 @@
-import gzip
-
 import numpy as np
 import pytest
 import torch
@@ -106,13 +104,6 @@ def test_unknown_torchvision_dataset_lists_the_choices(tmp_path):
         data.load_torchvision("SVHN", tmp_path)
 
 
-def write_idx(path, array: np.ndarray, type_code: int) -> None:
-    """An IDX file as MNIST's are written: magic, big-endian sizes, big-endian data."""
-    header = bytes([0, 0, type_code, array.ndim]) + np.array(array.shape, ">u4").tobytes()
-    payload = header + array.astype(data.IDX_DTYPES[type_code]).tobytes()
-    path.write_bytes(gzip.compress(payload) if path.suffix == ".gz" else payload)
-
-
 @pytest.fixture
 def idx_arrays():
     rng = np.random.default_rng(0)
@@ -127,8 +118,8 @@ def idx_arrays():
 @pytest.mark.parametrize(("type_code", "dtype"), [(0x08, np.uint8), (0x0C, np.int32)])
 def test_gz_reader_matches_the_uncompressed_reader_and_torchvision(tmp_path, type_code, dtype):
     array = np.random.default_rng(1).integers(-5 if dtype == np.int32 else 0, 200, (7, 3, 2))
-    write_idx(tmp_path / "plain", array.astype(dtype), type_code)
-    write_idx(tmp_path / "packed.gz", array.astype(dtype), type_code)
+    data.write_idx(tmp_path / "plain", array.astype(dtype), type_code)
+    data.write_idx(tmp_path / "packed.gz", array.astype(dtype), type_code)
     plain, packed = data.read_idx(tmp_path / "plain"), data.read_idx(tmp_path / "packed.gz")
     assert torch.equal(plain, packed)
     assert torch.equal(plain, torch.as_tensor(array.astype(dtype)))
@@ -139,7 +130,7 @@ def mnist_root(tmp_path, arrays, gzipped: set[str]):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for stem, array in arrays.items():
-        write_idx(raw / (f"{stem}.gz" if stem in gzipped else stem), array, 0x08)
+        data.write_idx(raw / (f"{stem}.gz" if stem in gzipped else stem), array, 0x08)
     return raw
 
 

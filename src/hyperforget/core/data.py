@@ -113,6 +113,31 @@ def read_idx(path: str | Path) -> Tensor:
     return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
 
 
+def write_idx(path: str | Path, array: np.ndarray, type_code: int = 0x08) -> None:
+    """An IDX file as MNIST's are written (magic, big-endian sizes and data), gzipped when the
+    name ends in .gz."""
+    path = Path(path)
+    header = bytes([0, 0, type_code, array.ndim]) + np.array(array.shape, ">u4").tobytes()
+    payload = header + array.astype(IDX_DTYPES[type_code]).tobytes()
+    path.write_bytes(gzip.compress(payload) if path.suffix == ".gz" else payload)
+
+
+def write_idx_dataset(
+    root: str | Path, name: str, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]
+) -> Path:
+    """uint8 images ``[N, 1, H, W]`` and labels of a train and a test part as the four gzipped
+    IDX files of torchvision's layout (``<root>/<name>/raw``), so a run reads them with
+    ``raw_source=torchvision,raw_name=<name>,raw_root=<root>``."""
+    folder = torchvision_expected_path(name, root)
+    folder.mkdir(parents=True, exist_ok=True)
+    for (images, labels), (image_stem, label_stem) in zip(
+        (train, test), IDX_FILES.values(), strict=True
+    ):
+        write_idx(folder / f"{image_stem}.gz", images.squeeze(1).numpy())
+        write_idx(folder / f"{label_stem}.gz", labels.numpy())
+    return folder
+
+
 def idx_file(name: str, root: str | Path, stem: str) -> Path:
     """The IDX file ``stem`` of dataset ``name`` under ``root``: uncompressed, else gzipped."""
     folder = torchvision_expected_path(name, root)

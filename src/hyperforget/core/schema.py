@@ -21,6 +21,7 @@ from hyperforget.core.params import list_param
 from hyperforget.hypernet.model import VARIANTS, DenoiserConfig
 from hyperforget.hypernet.train import HyperTrainConfig
 from hyperforget.spm import SPMConfig
+from hyperforget.zoo.recipe import Competence, RecipeSearch
 from hyperforget.zoo.training import ForgetTraining, SGDConfig
 
 
@@ -59,8 +60,8 @@ class SplitParams(Config):
 
 @dataclass(frozen=True, kw_only=True)
 class Normalisation(Config):
-    mean: tuple[float, ...] | None = setting()  # null: computed from the train split
-    std: tuple[float, ...] | None = setting(gt=0.0)
+    mean: tuple[float, ...] | None = setting(None)  # null or absent: the train split's
+    std: tuple[float, ...] | None = setting(None, gt=0.0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,6 +111,8 @@ class ModelZooParams(Config):
     checkpoints_per_run: int = setting(ge=2)
     max_abs_weight: float = setting(gt=0.0)
     training: SGDConfig = setting()
+    recipe_search: RecipeSearch = setting()
+    competence: Competence = setting()
     zoo_input_dtype: str = setting(choices=("float32", "bfloat16"))
     forget_training: ForgetTraining = setting()
     refit_training: ForgetTraining = setting()

@@ -34,6 +34,7 @@ from hyperforget.evaluation.plots import (
     oracle_spread_panels,
     per_class_accuracy_grid,
 )
+from hyperforget.zoo import recipe
 
 logger = logging.getLogger(__name__)
 
@@ -265,6 +266,7 @@ def evaluate_benchmark(bench: Benchmark, spm_tables: tuple[pd.DataFrame, pd.Data
     qualities = pd.concat([pd.DataFrame(scores.f_rows), spm_forgetting], ignore_index=True)
     verdicts = distribution.Verdicts(*verdict_bars(evaluation_params))
     table = distribution.summary_table(runs_table, qualities, METRICS, retrained_of, verdicts)
+    table["poor_original"] = _poor_original(bench.weights["original"], table["method"])
     _warn_about_verdicts(table, verdicts)
     overview = _overview(table)
     show_table(
@@ -334,6 +336,17 @@ def _forgetting_rows(
     return rows
 
 
+def _poor_original(original_weights: dict[str, Any], methods: pd.Series) -> pd.Series:
+    """Per row, whether it rests on an original the run found poor (``model_zoo.competence``,
+    ``on_poor: mark``); the SPM's rows rest on their own classifier. Missing (NA) for weights
+    saved before the check."""
+    poor = recipe.original_is_poor(original_weights)
+    flags = methods.map(lambda m: bool(poor) and retrained_of(m) == "oracle")
+    return (
+        flags.astype("boolean") if poor is not None else pd.Series(pd.NA, methods.index, "boolean")
+    )
+
+
 def _warn_about_verdicts(table: pd.DataFrame, verdicts: distribution.Verdicts) -> None:
     """A warning for every method and scenario it did not forget, and for every scenario whose
     retrained distribution cannot serve as the reference."""
@@ -349,6 +362,12 @@ def _warn_about_verdicts(table: pd.DataFrame, verdicts: distribution.Verdicts) -
             row["runs"],
             row["runs_forgot"],
             verdicts.forgot_tolerance,
+        )
+    if table["poor_original"].fillna(False).any():
+        logger.warning(
+            "Every row of the target network rests on a POOR original (far below the "
+            "logistic-regression reference on val; see model_zoo.competence): its rows say "
+            "poor_original: true"
         )
     reliable = table["retrained_reliable"].fillna(True).astype(bool)
     unreliable = table[(table["method"] == "oracle") & ~reliable]

@@ -91,12 +91,12 @@ class FromLearn:
 @dataclass(frozen=True, kw_only=True)
 class ForgetTraining(Config):
     """A zoo regime that starts from trained runs (``model_zoo.forget_training``,
-    ``model_zoo.refit_training``): the zoo's SGD recipe with this ``lr``, ``epochs`` and
-    ``min_steps`` on the data without the class; with ``fresh_head`` the last layer is drawn
-    anew first (the network is retrained on its own features), with ``ascent_weight > 0`` a
-    bounded ascent on the class is added."""
+    ``model_zoo.refit_training``): the zoo's SGD recipe with this ``lr`` (null: the zoo's own,
+    as chosen for the run), ``epochs`` and ``min_steps`` on the data without the class; with
+    ``fresh_head`` the last layer is drawn anew first (the network is retrained on its own
+    features), with ``ascent_weight > 0`` a bounded ascent on the class is added."""
 
-    lr: float = setting(gt=0.0)
+    lr: float | None = setting(gt=0.0)
     epochs: int = setting(ge=1)
     min_steps: int = setting(ge=0)
     fresh_head: bool = setting(False)
@@ -105,7 +105,8 @@ class ForgetTraining(Config):
 
     def recipe(self, zoo: SGDConfig) -> FromLearn:
         """The regime's recipe: the zoo's SGD with this block's lr, epochs and min_steps."""
-        sgd = replace(zoo, lr=self.lr, epochs=self.epochs, min_steps=self.min_steps)
+        lr = zoo.lr if self.lr is None else self.lr
+        sgd = replace(zoo, lr=lr, epochs=self.epochs, min_steps=self.min_steps)
         ascent = (
             AscentConfig(weight=self.ascent_weight, cap=self.ascent_cap)
             if self.ascent_weight > 0

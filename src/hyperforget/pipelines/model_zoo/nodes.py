@@ -20,6 +20,7 @@ from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.targets import target_builder, weights_metadata
 from hyperforget.evaluation.plots import zoo_loss_distributions
+from hyperforget.zoo import recipe
 from hyperforget.zoo.training import ForgetTraining, SGDConfig, zoo_sgd
 
 logger = logging.getLogger(__name__)
@@ -60,6 +61,61 @@ def plan_zoo(
     return {"runs": specs, "reference_seeds": reference_seeds, "replica_seeds": replica_seeds}
 
 
+def select_recipe(
+    train_split: dict[str, Tensor],
+    val_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    model: dict[str, Any],
+    model_zoo: dict[str, Any],
+    device: str,
+) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
+    """The run's training recipe: ``model_zoo.training`` with the learning rate chosen on the val
+    split (``recipe.search_learning_rate``), and the logistic-regression reference the original
+    is checked against. Stops here, before any zoo run, when no candidate rate comes within
+    ``model_zoo.competence.max_gap`` of the reference (unless ``on_poor: mark``)."""
+    dev = resolve_device(device)
+    train, val = split_tensors(train_split, dev), split_tensors(val_split, dev)
+    search = recipe.RecipeSearch.from_params(model_zoo["recipe_search"], "model_zoo.recipe_search")
+    competence = recipe.Competence.from_params(model_zoo["competence"], "model_zoo.competence")
+    reference = recipe.reference_accuracy(train, val, competence.reference_max_train, search.seed)
+    sgd = SGDConfig.from_params(model_zoo["training"], "model_zoo.training")
+    choice = recipe.search_learning_rate(
+        target_builder(model, class_manifest), train, val, sgd, search, reference
+    )
+    show_table(
+        logger,
+        f"Learning rate chosen on val: {choice.sgd.lr:g} (configured {sgd.lr:g}); mean val "
+        f"accuracy per candidate, logistic-regression reference {reference:.1f}%:",
+        choice.per_lr.rename("val_accuracy").to_frame().T.round(1),
+        False,
+    )
+    best = choice.best_val_accuracy
+    if competence.is_poor(best, reference):
+        message = recipe.poor_model_message(
+            "No candidate learning rate trains a competent network: the best",
+            best,
+            reference,
+            competence,
+        )
+        if competence.on_poor == "stop":
+            raise ValueError(message)
+        logger.warning(message.split(", or continue")[0])
+    metrics = {
+        "recipe.lr": {"value": choice.sgd.lr, "step": 0},
+        "recipe.reference_val_accuracy": {"value": reference, "step": 0},
+        **{
+            f"recipe.lr_{lr:g}.val_accuracy": {"value": float(a), "step": 0}
+            for lr, a in choice.per_lr.items()
+        },
+    }
+    return choice.to_dict(), choice.candidates, metrics
+
+
+def chosen_training(model_zoo: dict[str, Any], training_recipe: dict[str, Any]) -> dict[str, Any]:
+    """``model_zoo`` with the run's chosen training recipe in place of the configured one."""
+    return {**model_zoo, "training": training_recipe["training"]}
+
+
 def train_zoo(
     train_split: dict[str, Tensor],
     val_split: dict[str, Tensor],
@@ -67,12 +123,14 @@ def train_zoo(
     zoo_plan: dict[str, Any],
     model: dict[str, Any],
     model_zoo: dict[str, Any],
+    training_recipe: dict[str, Any],
     device: str,
     compute: dict[str, Any],
 ) -> tuple[dict[str, Any], pd.DataFrame, dict[str, dict[str, float]]]:
-    """Train the zoo (on ``compute``'s backend); returns its checkpoints ``[N, P]``, their table
-    and size metrics."""
+    """Train the zoo (on ``compute``'s backend) with the run's chosen recipe; returns its
+    checkpoints ``[N, P]``, their table and size metrics."""
     dev = resolve_device(device)
+    model_zoo = chosen_training(model_zoo, training_recipe)
     sgd = zoo_sgd(model_zoo)
     from_learn = {
         regime: ForgetTraining.from_params(
@@ -113,32 +171,56 @@ def _reference_recipe(
     train_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
     model: dict[str, Any],
-    training: dict[str, Any],
+    training_recipe: dict[str, Any],
     device: str,
 ) -> tuple[Callable[[], nn.Module], tuple[Tensor, Tensor], SGDConfig, float]:
     """What the original, the oracles and their replicas are all trained with: the network
-    builder, the train split on the device, the zoo's SGD recipe (``model_zoo.training``) and
+    builder, the train split on the device, the run's chosen SGD recipe (``select_recipe``) and
     its epochs."""
-    sgd = SGDConfig.from_params(training, "model_zoo.training")
+    sgd = SGDConfig.from_params(training_recipe["training"], "training_recipe.training")
     build = target_builder(model, class_manifest)
     return build, split_tensors(train_split, resolve_device(device)), sgd, sgd.epochs
 
 
-def train_reference_models(
+def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the check of the original)
     train_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
     zoo_plan: dict[str, Any],
     model: dict[str, Any],
-    training: dict[str, Any],
+    training_recipe: dict[str, Any],
     device: str,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The original model and one oracle per class, trained alone with held-out seeds, timed."""
+    val_split: dict[str, Tensor],
+    competence: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, dict[str, float]]]:
+    """The original model and one oracle per class, trained alone with held-out seeds, timed.
+    The original's val accuracy is checked against the run's logistic-regression reference:
+    a poor original stops the run here, before unlearning (``model_zoo.competence``)."""
     build, train, sgd, epochs = _reference_recipe(
-        train_split, class_manifest, model, training, device
+        train_split, class_manifest, model, training_recipe, device
     )
     refs = zoo.train_reference_models(
         build, train, int(class_manifest["num_classes"]), sgd, epochs, zoo_plan["reference_seeds"]
     )
+    check = recipe.Competence.from_params(competence, "model_zoo.competence")
+    val = split_tensors(val_split, train[0].device)
+    accuracy = float(recipe.val_accuracy(build, refs.original, *val))
+    reference = float(training_recipe["reference_val_accuracy"])
+    poor = check.is_poor(accuracy, reference)
+    if poor:
+        message = recipe.poor_model_message("The original", accuracy, reference, check)
+        if check.on_poor == "stop":
+            raise ValueError(message)
+        logger.warning(
+            "%s. Going on (model_zoo.competence.on_poor: mark): every row of the target "
+            "network is marked poor_original.",
+            message.split(", or continue")[0],
+        )
+    else:
+        logger.info(
+            "Original: %.1f%% val accuracy (logistic-regression reference %.1f%%)",
+            accuracy,
+            reference,
+        )
     logger.info(
         "Original trained in %.2f s; oracles in %.2f s on average",
         refs.original_seconds,
@@ -149,7 +231,9 @@ def train_reference_models(
         "params": refs.original,
         "seconds": torch.tensor([refs.original_seconds], dtype=torch.float64),
         "seed": torch.tensor([refs.seeds[0]]),
-        "__metadata__": metadata,
+        "val_accuracy": torch.tensor([accuracy], dtype=torch.float64),
+        "reference_val_accuracy": torch.tensor([reference], dtype=torch.float64),
+        "__metadata__": {**metadata, "poor_original": json.dumps(poor)},
     }
     oracles = {
         "params": refs.oracles,
@@ -157,7 +241,12 @@ def train_reference_models(
         "seeds": torch.tensor(refs.seeds[1:]),
         "__metadata__": {**metadata, "rows": "row k = oracle retrained without class k"},
     }
-    return original, oracles
+    metrics = {
+        "competence.original_val_accuracy": {"value": accuracy, "step": 0},
+        "competence.reference_val_accuracy": {"value": reference, "step": 0},
+        "competence.poor_original": {"value": float(poor), "step": 0},
+    }
+    return original, oracles, metrics
 
 
 def retrain_oracles(
@@ -165,7 +254,7 @@ def retrain_oracles(
     class_manifest: dict[str, Any],
     zoo_plan: dict[str, Any],
     model: dict[str, Any],
-    training: dict[str, Any],
+    training_recipe: dict[str, Any],
     device: str,
     forget_scenarios: list[dict[str, Any]],
     compute: dict[str, Any],
@@ -175,9 +264,9 @@ def retrain_oracles(
     (a scenario's oracles are one task on ``compute``'s backend)."""
     classes = [_single_class(s) for s in forget_scenarios]
     seeds = [zoo_plan["replica_seeds"][k] for k in classes]
-    recipe = _reference_recipe(train_split, class_manifest, model, training, device)
+    reference = _reference_recipe(train_split, class_manifest, model, training_recipe, device)
     with tasks(ComputeConfig.from_params(compute, "compute")) as map_tasks:
-        retrained = zoo.train_oracle_replicas(*recipe, seeds, classes, map_tasks=map_tasks)
+        retrained = zoo.train_oracle_replicas(*reference, seeds, classes, map_tasks=map_tasks)
     logger.info(
         "Retrained %d oracle(s) for each of %d forget scenario(s) with held-out seeds",
         retrained.shape[1],
@@ -203,7 +292,7 @@ def _single_class(scenario: dict[str, Any]) -> int:
     return int(scenario["classes"][0])
 
 
-def summarise_zoo(
+def summarise_zoo(  # noqa: PLR0913 (what is summarised, and what it is checked against)
     zoo_weights: dict[str, Any],
     zoo_checkpoints: pd.DataFrame,
     original_weights: dict[str, Any],
@@ -212,8 +301,12 @@ def summarise_zoo(
     class_manifest: dict[str, Any],
     model: dict[str, Any],
     device: str,
+    training_recipe: dict[str, Any],
+    competence: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, Figure, dict[str, dict[str, float]]]:
-    """Test-split quality of the final checkpoints per regime and of the reference models."""
+    """Test-split quality of the final checkpoints per regime and of the reference models; per
+    regime, the runs that ended far below the logistic-regression reference on val
+    (``stalled_runs``, by ``model_zoo.competence.max_gap``)."""
     dev = resolve_device(device)
     num_classes = int(class_manifest["num_classes"])
     module = target_builder(model, class_manifest)()
@@ -231,6 +324,19 @@ def summarise_zoo(
         labels,
         num_classes,
     )
+    check = recipe.Competence.from_params(competence, "model_zoo.competence")
+    reference = float(training_recipe["reference_val_accuracy"])
+    stalled = recipe.stalled_runs(zoo_checkpoints, reference, check.max_gap, num_classes)
+    summary["stalled_runs"] = summary["regime"].map(stalled).fillna(0).astype(int)
+    for regime, count in stalled[stalled > 0].items():
+        logger.warning(
+            "Zoo: %d %s run(s) end more than %g points below the logistic-regression reference "
+            "(%.1f%% val accuracy) on the classes they keep: they stalled or diverged",
+            count,
+            regime,
+            check.max_gap,
+            reference,
+        )
     metrics = zoo.summary_metrics(summary, references)
     show_table(logger, "Zoo summary (data/08_reporting/zoo_summary.parquet):", summary, False)
     show_table(

@@ -12,11 +12,24 @@ def create_pipeline(**kwargs) -> Pipeline:
         "class_manifest",
         "zoo_plan",
         "params:model",
-        "params:model_zoo.training",
+        "training_recipe",
         "params:device",
     ]
     return Pipeline(
         [
+            Node(
+                nodes.select_recipe,
+                inputs=[
+                    "train_split",
+                    "val_split",
+                    "class_manifest",
+                    "params:model",
+                    "params:model_zoo",
+                    "params:device",
+                ],
+                outputs=["training_recipe", "recipe_search_table", "recipe_metrics"],
+                name="select_recipe",
+            ),
             Node(
                 nodes.plan_zoo,
                 inputs=["class_manifest", "params:model_zoo", "params:evaluation.oracle_runs"],
@@ -32,6 +45,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "zoo_plan",
                     "params:model",
                     "params:model_zoo",
+                    "training_recipe",
                     "params:device",
                     "params:compute",
                 ],
@@ -40,8 +54,8 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.train_reference_models,
-                inputs=reference_inputs,
-                outputs=["original_weights", "oracle_weights"],
+                inputs=[*reference_inputs, "val_split", "params:model_zoo.competence"],
+                outputs=["original_weights", "oracle_weights", "competence_metrics"],
                 name="train_reference_models",
             ),
             Node(
@@ -61,6 +75,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "class_manifest",
                     "params:model",
                     "params:device",
+                    "training_recipe",
+                    "params:model_zoo.competence",
                 ],
                 outputs=[
                     "zoo_summary_table",
