@@ -25,8 +25,9 @@ def upscaled_digits() -> tuple[
     tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]
 ]:
     """Digits the recipe was never tuned on: scikit-learn's 1,797 8x8 digits, upscaled to 28x28
-    and normalised with MNIST's statistics (as a user who only changes the data source gets):
-    brighter and thicker than MNIST, so G.pt's learning rate leaves the MLP near chance."""
+    and normalised with MNIST's statistics (what a user who only changed the data source got
+    before normalisation: null became the default, and gets who sets MNIST's): brighter and
+    thicker than MNIST, so G.pt's learning rate leaves the MLP near chance."""
     from sklearn.datasets import load_digits
 
     digits = load_digits()
