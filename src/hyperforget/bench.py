@@ -653,9 +653,9 @@ def bench_dihyfo(project: Path, env: str, variant: str, leave_out: list[int]) ->
         )
     train_seconds = {}
     for name in VARIANTS:
-        files = sorted((project / f"data/06_models/{name}_ema_weights.safetensors").glob("*/*"))
-        if files:
-            with safe_open(str(files[-1]), "pt") as handle:
+        versions = project / f"data/06_models/{name}_ema_weights.safetensors"
+        if versions.is_dir() and any(versions.iterdir()):
+            with safe_open(str(_newest(versions)), "pt") as handle:
                 if "seconds" in handle.keys():
                     train_seconds[name] = float(handle.get_tensor("seconds")[0])
     summary = dihyfo_summary(pd.read_csv(path), train_seconds)

@@ -45,7 +45,7 @@ def test_on_data_where_the_default_rate_fails_the_chosen_rate_trains_a_competent
     build = target_builder(MLP, MANIFEST)
     reference = recipe.reference_accuracy(train, val, 10000, 0)
     search = recipe.RecipeSearch(lrs=(0.1, 0.03, 0.01, 0.003), seeds=2, seed=900, tolerance=1.0)
-    choice = recipe.search_learning_rate(build, train, val, GPT_MNIST, search, reference)
+    choice = recipe.search_learning_rate(build, train, val, GPT_MNIST, search, reference, 10)
     per_lr = choice.per_lr
     competence = recipe.Competence.from_params(COMPETENCE, "model_zoo.competence")
     assert reference > 90
@@ -63,7 +63,7 @@ def test_the_configured_rate_is_kept_unless_another_beats_it_by_more_than_the_to
     build = target_builder(MLP, MANIFEST)
     search = recipe.RecipeSearch(lrs=(0.03,), seeds=1, seed=900, tolerance=100.0)
     # 0.1 fails on this data, but a tolerance of 100 points keeps the configured rate
-    kept = recipe.search_learning_rate(build, train, val, GPT_MNIST, search, 97.0)
+    kept = recipe.search_learning_rate(build, train, val, GPT_MNIST, search, 97.0, 10)
     assert kept.sgd.lr == 0.1
     assert sorted(kept.candidates["lr"]) == [0.03, 0.1]  # the configured rate always runs
 

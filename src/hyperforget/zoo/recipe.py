@@ -17,6 +17,7 @@ it is poor; the run stops, or with ``on_poor: mark`` continues with every result
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -28,9 +29,11 @@ from sklearn.linear_model import LogisticRegression
 from torch import Tensor, nn
 
 from hyperforget.core.config import Config, ConfigError, setting
-from hyperforget.core.flat_params import batched_forward
+from hyperforget.core.per_class import evaluate_per_class
 from hyperforget.zoo import RunSpec, initial_params, train_runs
 from hyperforget.zoo.training import SGDConfig
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,6 +64,24 @@ class Competence(Config):
 
     def is_poor(self, accuracy: float, reference: float) -> bool:
         return accuracy < reference - self.max_gap
+
+    def judge(self, what: str, accuracy: float, reference: float) -> bool:
+        """Whether ``what`` (its val accuracy, percent) is poor against the reference. A poor
+        one raises with ``on_poor: stop`` (one line: both numbers and the fixes) and is logged
+        as a warning with ``on_poor: mark``."""
+        poor = self.is_poor(accuracy, reference)
+        if poor and self.on_poor == "stop":
+            raise ValueError(
+                f"{poor_model_message(what, accuracy, reference, self)}, or continue with every "
+                "result marked: --params model_zoo.competence.on_poor=mark"
+            )
+        if poor:
+            logger.warning(
+                "%s. Going on (model_zoo.competence.on_poor: mark): the rows resting on a poor "
+                "original are marked poor_original.",
+                poor_model_message(what, accuracy, reference, self),
+            )
+        return poor
 
 
 @dataclass
@@ -94,14 +115,12 @@ class RecipeChoice:
 
 
 def val_accuracy(
-    build: Callable[[], nn.Module], params: Tensor, images: Tensor, labels: Tensor
+    build: Callable[[], nn.Module], params: Tensor, split: tuple[Tensor, Tensor], num_classes: int
 ) -> Tensor:
     """Accuracy (percent) of the networks ``params [N, P]`` (or one ``[P]``) on a split."""
-    batch = params.reshape(-1, params.shape[-1]).to(images.device)
-    with torch.no_grad():
-        predicted = batched_forward(build(), batch, images).argmax(-1)
-    accuracy = (predicted == labels).float().mean(-1).cpu() * 100
-    return accuracy if params.dim() > 1 else accuracy[0]
+    images, labels = split
+    stats = evaluate_per_class(build(), params.to(images.device), images, labels, num_classes)
+    return stats.total_acc.cpu() * 100
 
 
 def reference_accuracy(
@@ -128,6 +147,7 @@ def search_learning_rate(
     sgd: SGDConfig,
     search: RecipeSearch,
     reference_val_accuracy: float,
+    num_classes: int,
 ) -> RecipeChoice:
     """Train ``search.seeds`` networks per candidate rate, exactly as the original is trained
     (all the train split, ``sgd``'s epochs and steps), and keep ``sgd.lr`` unless a candidate's
@@ -140,7 +160,7 @@ def search_learning_rate(
     for lr in lrs:
         candidate = replace(sgd, lr=lr)
         runs = train_runs(build(), specs, *train, candidate, sgd.epochs, 2, 1.0, init)
-        accuracy = val_accuracy(build, runs.params[:, -1], *val)
+        accuracy = val_accuracy(build, runs.params[:, -1], val, num_classes)
         rows += [
             {"lr": lr, "seed": s, "val_accuracy": float(a)}
             for s, a in zip(seeds, accuracy.tolist(), strict=True)
@@ -153,15 +173,14 @@ def search_learning_rate(
 
 
 def poor_model_message(what: str, accuracy: float, reference: float, competence: Competence) -> str:
-    """One line naming both numbers and the fixes."""
+    """Both numbers and the fixes that keep the run on a competent model."""
     return (
         f"{what} reaches {accuracy:.1f}% val accuracy, {reference - accuracy:.1f} points below a "
         f"logistic regression on the same pixels ({reference:.1f}%; allowed: "
         f"model_zoo.competence.max_gap = {competence.max_gap:g}), so unlearning it would be "
         "measured on a model that never learned. Add learning rates to "
         "model_zoo.recipe_search.lrs (e.g. 0.003), check data_preparation.normalisation (null "
-        "computes it from the train split), or continue with every result marked: --params "
-        "model_zoo.competence.on_poor=mark"
+        "computes it from the train split)"
     )
 
 

@@ -80,7 +80,13 @@ def select_recipe(
     reference = recipe.reference_accuracy(train, val, competence.reference_max_train, search.seed)
     sgd = SGDConfig.from_params(model_zoo["training"], "model_zoo.training")
     choice = recipe.search_learning_rate(
-        target_builder(model, class_manifest), train, val, sgd, search, reference
+        target_builder(model, class_manifest),
+        train,
+        val,
+        sgd,
+        search,
+        reference,
+        int(class_manifest["num_classes"]),
     )
     show_table(
         logger,
@@ -89,17 +95,11 @@ def select_recipe(
         choice.per_lr.rename("val_accuracy").to_frame().T.round(1),
         False,
     )
-    best = choice.best_val_accuracy
-    if competence.is_poor(best, reference):
-        message = recipe.poor_model_message(
-            "No candidate learning rate trains a competent network: the best",
-            best,
-            reference,
-            competence,
-        )
-        if competence.on_poor == "stop":
-            raise ValueError(message)
-        logger.warning(message.split(", or continue")[0])
+    competence.judge(
+        "No candidate learning rate trains a competent network: the best",
+        choice.best_val_accuracy,
+        reference,
+    )
     metrics = {
         "recipe.lr": {"value": choice.sgd.lr, "step": 0},
         "recipe.reference_val_accuracy": {"value": reference, "step": 0},
@@ -198,24 +198,16 @@ def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the chec
     build, train, sgd, epochs = _reference_recipe(
         train_split, class_manifest, model, training_recipe, device
     )
+    num_classes = int(class_manifest["num_classes"])
     refs = zoo.train_reference_models(
-        build, train, int(class_manifest["num_classes"]), sgd, epochs, zoo_plan["reference_seeds"]
+        build, train, num_classes, sgd, epochs, zoo_plan["reference_seeds"]
     )
     check = recipe.Competence.from_params(competence, "model_zoo.competence")
     val = split_tensors(val_split, train[0].device)
-    accuracy = float(recipe.val_accuracy(build, refs.original, *val))
+    accuracy = float(recipe.val_accuracy(build, refs.original, val, num_classes))
     reference = float(training_recipe["reference_val_accuracy"])
-    poor = check.is_poor(accuracy, reference)
-    if poor:
-        message = recipe.poor_model_message("The original", accuracy, reference, check)
-        if check.on_poor == "stop":
-            raise ValueError(message)
-        logger.warning(
-            "%s. Going on (model_zoo.competence.on_poor: mark): every row of the target "
-            "network is marked poor_original.",
-            message.split(", or continue")[0],
-        )
-    else:
+    poor = check.judge("The original", accuracy, reference)
+    if not poor:
         logger.info(
             "Original: %.1f%% val accuracy (logistic-regression reference %.1f%%)",
             accuracy,
