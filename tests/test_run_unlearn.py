@@ -23,7 +23,7 @@ from hyperforget.core.flat_params import load_flat_into
 from hyperforget.core.targets import build_target
 from hyperforget.datasets import SafetensorsDataset
 from hyperforget.profiling import STAGE_ORDER
-from hyperforget.unlearning import available_methods
+from hyperforget.unlearning.registry import available_methods
 from tests.conftest import copy_project, run_kedro
 
 SPM_ROWS = ("spm", "spm_oracle")

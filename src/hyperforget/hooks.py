@@ -44,7 +44,7 @@ class MlflowArtifactsHook:
 class CheckRunParametersHook:
     """Fail before the first node, with one line naming the parameter, when any parameter is
     unknown (at the top level or in a block), missing, of the wrong type, not finite, empty or
-    out of range (``core.schema``); when a method's block is; when the device or the Dask
+    out of range (``schema``); when a method's block is; when the device or the Dask
     scheduler cannot be used; and when a partial rerun asks for other forget scenarios than the
     saved ones. Rather than after the data, zoo and hypernetwork stages have run."""
 
@@ -52,8 +52,8 @@ class CheckRunParametersHook:
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:
         from hyperforget.core.compute import check_reachable
         from hyperforget.core.devices import resolve_device
-        from hyperforget.core.schema import check_parameters
-        from hyperforget.unlearning import method_config, method_specs
+        from hyperforget.schema import check_parameters
+        from hyperforget.unlearning.registry import method_config, method_specs
 
         blocks = check_parameters(catalog.load("parameters"))
         resolve_device(catalog.load("params:device"))
@@ -184,12 +184,14 @@ def _check_saved_scenarios(pipeline, catalog) -> None:
     by ``data_preparation``, and the oracles ``model_zoo`` retrained for them: refuse when
     ``unlearning.forget_classes`` asks for others, rather than silently run the saved ones."""
     from hyperforget.core.params import list_param
+    from hyperforget.core.scenario import scenarios_from
 
     if not any("forget_scenarios" in node.inputs for node in pipeline.nodes):
         return
     if not (catalog.exists("forget_scenarios") and catalog.exists("class_manifest")):
         return  # nothing saved yet: the run fails on the missing input, naming it
-    saved = [s["classes"][0] for s in catalog.load("forget_scenarios") if len(s["classes"]) == 1]
+    scenarios = scenarios_from(catalog.load("forget_scenarios"))
+    saved = [s.classes[0] for s in scenarios if s.kind == "class" and len(s.classes) == 1]
     requested = list_param(catalog.load("params:unlearning.forget_classes"))
     wanted = list(range(int(catalog.load("class_manifest")["num_classes"])))
     if requested is not None:

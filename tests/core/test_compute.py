@@ -19,9 +19,10 @@ import torch
 from hyperforget.core import compute
 from hyperforget.core.config import ConfigError
 from hyperforget.core.flat_params import flatten_module
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.core.targets import build_target
 from hyperforget.datasets.safetensors_dataset import SafetensorsDataset
-from hyperforget.unlearning import ForgetRequest
+from hyperforget.unlearning.api import ForgetRequest
 from hyperforget.unlearning.scenarios import run_scenarios
 from tests.conftest import copy_project, run_kedro
 from tests.unlearning.conftest import method_params
@@ -204,14 +205,14 @@ def test_a_methods_seeded_runs_on_the_cluster_are_its_local_runs(scheduler_addre
     build = partial(build_target, (1, 28, 28), 3, (10,))
     base = ForgetRequest(
         original=flatten_module(build()),
-        forget_classes=(),
+        scenario=None,
         train=(images[:200], labels[:200]),
         val=(images[200:], labels[200:]),
         num_classes=3,
         build=build,
         seed=4,
     )
-    scenarios = [{"name": "0", "classes": [0]}, {"name": "2", "classes": [2]}]
+    scenarios = [ForgetScenario.of_classes([0]), ForgetScenario.of_classes([2])]
     rl = method_params("rl")
     local, _ = run_scenarios("rl", base, rl, scenarios, 2, {})
     with compute.tasks(config(address=scheduler_address)) as map_tasks:

@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.evaluation import metrics
 
 
@@ -28,8 +29,8 @@ def make_case(seed: int = 0):
 
 def test_metrics_of_a_model_against_itself():
     outputs, train_labels, test_labels = make_case()
-    masks = metrics.class_masks(train_labels, test_labels, (0,))
-    row = metrics.masked_metrics(outputs, outputs, train_labels, test_labels, *masks)
+    forget = metrics.ForgetSets.of(ForgetScenario.of_classes((0,)), train_labels, test_labels)
+    row = metrics.masked_metrics(outputs, outputs, forget)
     assert row["acc_forget_test"] == 0.0
     assert row["acc_retain_test"] == 100.0
     assert math.isclose(row["acc_test"], 200 / 3, rel_tol=1e-6)
@@ -67,7 +68,7 @@ def test_kl_ignores_classes_without_mass_on_both_sides():
 
 
 def test_sample_wise_metrics_leave_forget_test_empty_and_the_gap_ignores_it():
-    from hyperforget.evaluation.metrics import Outputs, masked_metrics
+    from hyperforget.evaluation.metrics import ForgetSets, Outputs, masked_metrics
 
     generator = torch.Generator().manual_seed(0)
     train_labels, test_labels = torch.arange(3).repeat(20), torch.arange(3).repeat(10)
@@ -75,17 +76,14 @@ def test_sample_wise_metrics_leave_forget_test_empty_and_the_gap_ignores_it():
         torch.randn(60, 3, generator=generator).log_softmax(1),
         torch.randn(30, 3, generator=generator).log_softmax(1),
     )
-    forgotten = torch.zeros(60, dtype=torch.bool)
-    forgotten[:6] = True
-    row = masked_metrics(
-        outputs, outputs, train_labels, test_labels, forgotten, torch.zeros(30, dtype=torch.bool)
-    )
+    scenario = ForgetScenario.of_samples("random10", range(6))
+    row = masked_metrics(outputs, outputs, ForgetSets.of(scenario, train_labels, test_labels))
     assert math.isnan(row["acc_forget_test"])
     assert row["agreement_oracle"] == 100 and row["kl_oracle"] == 0
 
 
 def test_run_rows_compare_every_run_with_the_reference_oracle():
-    from hyperforget.evaluation.metrics import Candidate, Outputs, class_masks, run_rows
+    from hyperforget.evaluation.metrics import Candidate, ForgetSets, Outputs, run_rows
 
     generator = torch.Generator().manual_seed(1)
     train_labels, test_labels = torch.arange(3).repeat(20), torch.arange(3).repeat(10)
@@ -98,14 +96,14 @@ def test_run_rows_compare_every_run_with_the_reference_oracle():
 
     reference = Candidate("oracle", outputs(), seconds=2.0)
     candidates = [Candidate("method", outputs(), 0, 0.5), Candidate("method", outputs(), 1, 1.0)]
-    masks = class_masks(train_labels, test_labels, (0,))
-    first, second = run_rows("0", candidates, reference, train_labels, test_labels, *masks)
+    forget = ForgetSets.of(ForgetScenario.of_classes((0,)), train_labels, test_labels)
+    first, second = run_rows("0", candidates, reference, forget)
     assert (first["run"], second["run"]) == (0, 1)
     assert first["speedup"] == 4.0 and second["speedup"] == 2.0
     assert first["agreement_oracle"] == metrics.agreement(
         candidates[0].outputs.test, reference.outputs.test
     )
-    (itself,) = run_rows("0", [reference], reference, train_labels, test_labels, *masks)
+    (itself,) = run_rows("0", [reference], reference, forget)
     assert itself["agreement_oracle"] == 100 and itself["speedup"] == 1.0
     assert math.isnan(first["prompt_r2"])
 

@@ -2,6 +2,7 @@ import pandas as pd
 import torch
 
 from hyperforget.core.flat_params import ParamLayout
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.core.targets import build_target
 from hyperforget.evaluation.zoo_distance import (
     final_checkpoints,
@@ -19,7 +20,7 @@ def test_a_copied_zoo_network_is_at_distance_zero_and_a_fresh_one_is_not():
     torch.testing.assert_close(pool, zoo_params[[2, 5]])
     shuffle = hidden_unit_permutation(layout, 2, torch.Generator().manual_seed(0))
     copies = pool.gather(1, shuffle)  # the zoo's finals, units reordered
-    scenarios = [{"name": "0", "classes": [0]}]
+    scenarios = [ForgetScenario.of_classes([0])]
     retrained = torch.randn(1, 3, layout.num_params)
     distances = zoo_distance_table(
         pool, layout, scenarios, retrained, {"dihyfo2": copies.unsqueeze(0)}, runs=2

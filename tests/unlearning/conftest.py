@@ -12,9 +12,11 @@ import yaml
 from hyperforget.core import data
 from hyperforget.core.config import Config
 from hyperforget.core.flat_params import flatten_module, load_flat_into
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.core.targets import build_target
-from hyperforget.unlearning import ForgetRequest, method_config
+from hyperforget.unlearning.api import ForgetRequest
 from hyperforget.unlearning.common import forget_retain
+from hyperforget.unlearning.registry import method_config
 from tests.conftest import PROJECT_ROOT
 
 DEFAULTS = yaml.safe_load((PROJECT_ROOT / "conf/base/parameters_unlearning.yml").read_text())
@@ -46,7 +48,7 @@ def forget_request() -> ForgetRequest:
         optimiser.step()
     return ForgetRequest(
         original=flatten_module(net),
-        forget_classes=(0,),
+        scenario=ForgetScenario.of_classes((0,)),
         train=train,
         val=val,
         num_classes=10,

@@ -8,8 +8,10 @@ import pytest
 import torch
 
 from hyperforget.core.flat_params import load_flat_into
-from hyperforget.unlearning import common, run_method
+from hyperforget.core.scenario import ForgetScenario
+from hyperforget.unlearning import common
 from hyperforget.unlearning.common import forget_retain
+from hyperforget.unlearning.registry import run_method
 from tests.recipes import unchecked
 from tests.unlearning.conftest import forget_set_stats, method_params
 
@@ -94,7 +96,7 @@ def test_ssd_refuses_an_alpha_decay_above_one(forget_request):
 def test_an_empty_forget_set_is_refused(forget_request):
     images, labels = forget_request.train
     without_fives = images[labels != 5], labels[labels != 5]
-    empty = replace(forget_request, forget_classes=(5,), train=without_fives)
+    empty = replace(forget_request, scenario=ForgetScenario.of_classes((5,)), train=without_fives)
     with pytest.raises(ValueError, match="forget set is empty"):
         run_method("ft", empty, config("ft"))
 

@@ -7,6 +7,7 @@ import torch
 
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.per_class import evaluate_per_class
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig
 from hyperforget.unlearning import dihyfo
@@ -234,7 +235,7 @@ def test_only_the_forgotten_classes_still_recognised_are_asked_for_more_loss(
         return drawn
 
     monkeypatch.setattr(dihyfo, "sample_params", fake_sample)
-    request = with_net(replace(forget_request, forget_classes=(0, 1)))
+    request = with_net(replace(forget_request, scenario=ForgetScenario.of_classes((0, 1))))
     request.resources["levels"] = {0: 9.0, 1: 5.0}
     config = sampling(rounds=1, max_rounds=3, stop_accuracy=1.0, level_growth=2.0)
     result = dihyfo.forget(request, config)

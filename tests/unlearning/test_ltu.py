@@ -7,8 +7,9 @@ from dataclasses import replace
 import pytest
 import torch
 
-from hyperforget.unlearning import common, method_config, run_method
+from hyperforget.unlearning import common
 from hyperforget.unlearning.ltu import forget_loss, harmonise, retain_subset
+from hyperforget.unlearning.registry import method_config, run_method
 from tests.recipes import unchecked
 from tests.unlearning.conftest import DEFAULTS, forget_set_stats, method_params
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from hyperforget.unlearning import available_methods, method_specs, select_methods
+from hyperforget.unlearning.registry import available_methods, method_specs, select_methods
 
 
 def test_every_method_of_the_design_is_registered():

@@ -173,6 +173,16 @@ class Config:
         finally:
             _WHERE.reset(token)
 
+    @classmethod
+    def value_of(cls, key: str, value: Any, where: str) -> Any:
+        """One key's value converted and range-checked as ``from_params`` would: for a node
+        that reads a single key of a block (``params:evaluation.retain_margins``)."""
+        field = {f.metadata.get("key", f.name): f for f in dataclasses.fields(cls)}[key]
+        full = f"{where}.{key}"
+        converted = _convert(value, typing.get_type_hints(cls)[field.name], full)
+        _check_range(converted, field.metadata, full)
+        return converted
+
     def check(self, where: str) -> None:
         """Checks that involve several fields; raise :class:`ConfigError` naming them."""
 

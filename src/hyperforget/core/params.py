@@ -7,7 +7,6 @@ be written there. A list can instead be written with spaces, ``forget_classes=[1
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any
 
@@ -50,75 +49,3 @@ def float_list(value: Any, name: str) -> list[float] | None:
             f"{name} must be a list of numbers, one per image channel (e.g. [0.1307]; on the "
             f'command line "{name}=[0.5 0.5 0.5]"), or null; got {value!r}.'
         ) from None
-
-
-def parse_retain_margins(value: Any) -> list[float]:
-    """``evaluation.retain_margins`` checked and read as numbers (a command line gives them as
-    ``[1 2 3]``, which ``list_param`` splits)."""
-    margins = list_param(value)
-    try:
-        numbers = [float(margin) for margin in margins]
-    except (TypeError, ValueError):
-        numbers = []
-    if not numbers or any(not number >= 0 for number in numbers):
-        raise ValueError(
-            "evaluation.retain_margins must be a non-empty list of points >= 0 under the "
-            "oracle, e.g. [1, 2, 3] (on the command line: "
-            f'--params "evaluation.retain_margins=[1 2 3]"); got {value!r}.'
-        )
-    return numbers
-
-
-def optional_positive_int(params: dict[str, Any], key: str, block: str) -> int | None:
-    """``params[key]`` as a positive integer, or ``None`` (null: no limit); anything else is
-    refused with the parameter's name."""
-    value = params[key]
-    if value is None:
-        return None
-    if isinstance(value, str) and re.fullmatch(r"\d+", value.strip()):
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{block}.{key} must be a positive integer or null, got {value!r}.")
-    return value
-
-
-def run_counts(evaluation: dict[str, Any]) -> tuple[int, int]:
-    """``evaluation.oracle_runs`` (R) and ``method_runs`` (M), checked: forgetting quality
-    compares M method runs with M of the R retrained models, and needs 3 per side."""
-    oracle_runs = optional_positive_int(evaluation, "oracle_runs", "evaluation")
-    method_runs = optional_positive_int(evaluation, "method_runs", "evaluation")
-    if method_runs is None or method_runs < 3:
-        raise ValueError(
-            f"evaluation.method_runs must be 3 or more (forgetting quality needs 3 runs per "
-            f"side; 5 or more to judge a method), got {evaluation['method_runs']!r}."
-        )
-    if oracle_runs is None or oracle_runs < method_runs:
-        raise ValueError(
-            f"evaluation.oracle_runs ({evaluation['oracle_runs']!r}) must be at least "
-            f"evaluation.method_runs ({method_runs}): each method run is paired with its own "
-            "retrained model. Raise oracle_runs (2 x method_runs also scores retraining "
-            "against itself) or lower method_runs."
-        )
-    optional_positive_int(evaluation, "forget_examples", "evaluation")
-    return oracle_runs, method_runs
-
-
-def verdict_bars(evaluation: dict[str, Any]) -> tuple[float, float]:
-    """``evaluation.forgot_tolerance`` and ``evaluation.retrain_max_drop``, checked: points of
-    accuracy, numbers >= 0."""
-    return (
-        non_negative(evaluation, "forgot_tolerance", 2.0, "a number of accuracy points"),
-        non_negative(evaluation, "retrain_max_drop", 5.0, "a number of accuracy points"),
-    )
-
-
-def non_negative(evaluation: dict[str, Any], key: str, example: float, what: str) -> float:
-    """``evaluation[key]`` as a number >= 0, or a refusal naming the parameter."""
-    value = evaluation.get(key)
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if isinstance(value, bool) or not number >= 0:
-        raise ValueError(f"evaluation.{key} must be {what} >= 0 (e.g. {example}), got {value!r}.")
-    return number

@@ -18,14 +18,15 @@ import torch
 from torch import Tensor, nn
 
 from hyperforget.core.flat_params import ParamLayout, batched_forward
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.core.seeding import seeded
 from hyperforget.evaluation import distribution, forgetting
 from hyperforget.evaluation.intervals import inside_central_range
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig
 from hyperforget.hypernet.train import HyperTrainConfig, ZooSet, train_hypernetwork
-from hyperforget.unlearning import ForgetRequest
 from hyperforget.unlearning import dihyfo as sampling
+from hyperforget.unlearning.api import ForgetRequest
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def leave_one_out(check: LeaveOut, variant: str, k: int, scenario_index: int) ->
             sampling.forget(
                 ForgetRequest(
                     check.original,
-                    (k,),
+                    ForgetScenario.of_classes((k,)),
                     check.splits["train"],
                     check.splits["val"],
                     check.num_classes,

@@ -25,6 +25,7 @@ from sklearn.svm import SVC
 from torch import Tensor, nn
 
 from hyperforget.core.flat_params import batched_forward, load_flat_into
+from hyperforget.core.scenario import ForgetScenario, class_mask
 from hyperforget.evaluation.intervals import central_range, z_score
 
 
@@ -126,31 +127,37 @@ def kl_divergence(target_log_probs: Tensor, log_probs: Tensor) -> Tensor:
     return torch.where(target_log_probs == -torch.inf, 0.0, terms).sum(-1).mean()
 
 
-def class_masks(
-    train_labels: Tensor, test_labels: Tensor, forget_classes: tuple[int, ...]
-) -> tuple[Tensor, Tensor]:
-    """Which train and test samples belong to the forgotten classes."""
-    return forgotten(train_labels, forget_classes), forgotten(test_labels, forget_classes)
+@dataclass(frozen=True)
+class ForgetSets:
+    """The train and test splits' labels, and which of their samples a scenario forgets
+    (``train``, ``test``: masks; no test sample for a sample-wise scenario)."""
 
+    train_labels: Tensor
+    test_labels: Tensor
+    train: Tensor
+    test: Tensor
 
-def forgotten(labels: Tensor, forget_classes: tuple[int, ...]) -> Tensor:
-    """Which samples of ``labels`` belong to the forgotten classes."""
-    return torch.isin(labels, torch.tensor(forget_classes, dtype=labels.dtype))
+    @classmethod
+    def of(cls, scenario: ForgetScenario, train_labels: Tensor, test_labels: Tensor) -> ForgetSets:
+        return cls(
+            train_labels,
+            test_labels,
+            scenario.forget_mask(train_labels, "train"),
+            scenario.forget_mask(test_labels, "test"),
+        )
 
 
 def masked_metrics(
     outputs: Outputs,
     oracle: Outputs,
-    train_labels: Tensor,
-    test_labels: Tensor,
-    f_train: Tensor,
-    f_test: Tensor,
+    forget: ForgetSets,
     seed: int = 0,
     mia_max_samples: int | None = None,
 ) -> dict[str, float]:
-    """Every metric given which training samples were forgotten (``f_train``) and which test
-    samples belong to forgotten classes (``f_test``; none for a sample-wise scenario).
+    """Every metric given which samples the scenario forgets (``forget``).
     ``mia_max_samples`` caps each set the attacks fit on or score (see the module's doc)."""
+    f_train, f_test = forget.train, forget.test
+    train_labels, test_labels = forget.train_labels, forget.test_labels
     kl = kl_divergence(oracle.test, outputs.test)
     return {
         "acc_forget_train": accuracy(outputs.train[f_train], train_labels[f_train]),
@@ -192,14 +199,11 @@ class Candidate:
     prompt_r2: float = math.nan
 
 
-def run_rows(  # noqa: PLR0913 (one row per run needs every part of its scenario)
+def run_rows(
     scenario: str,
     candidates: list[Candidate],
     reference: Candidate,
-    train_labels: Tensor,
-    test_labels: Tensor,
-    f_train: Tensor,
-    f_test: Tensor,
+    forget: ForgetSets,
     seed: int = 0,
     mia_max_samples: int | None = None,
 ) -> list[dict[str, float | str]]:
@@ -212,16 +216,7 @@ def run_rows(  # noqa: PLR0913 (one row per run needs every part of its scenario
             "method": c.method,
             "forget_classes": scenario,
             "run": c.run,
-            **masked_metrics(
-                c.outputs,
-                reference.outputs,
-                train_labels,
-                test_labels,
-                f_train,
-                f_test,
-                seed,
-                mia_max_samples,
-            ),
+            **masked_metrics(c.outputs, reference.outputs, forget, seed, mia_max_samples),
             "seconds": c.seconds,
             "speedup": reference.seconds / c.seconds if c.seconds > 0 else math.nan,
             "prompt_r2": c.prompt_r2,
@@ -244,7 +239,7 @@ def retain_test_accuracy(
     With ``mask_forgotten`` each network answers as if the forgotten classes did not exist (their
     outputs are ignored by the argmax): the original model so masked is what DiHyFo's target
     asks for on the retained classes (their losses unchanged, the forgotten ones' high)."""
-    keep = ~forgotten(test_labels, forget_classes)
+    keep = ~class_mask(test_labels, forget_classes)
     module = build().to(params.device)
     logits = batched_forward(module, params, test_images[keep.to(test_images.device)])
     if mask_forgotten:

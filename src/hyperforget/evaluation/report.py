@@ -15,6 +15,7 @@ import logging
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import pandas as pd
@@ -24,8 +25,9 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from hyperforget.core.console import show_table
-from hyperforget.core.params import optional_positive_int, parse_retain_margins, verdict_bars
-from hyperforget.evaluation import distribution, forgetting, metrics
+from hyperforget.core.scenario import ForgetScenario, scenario_names
+from hyperforget.evaluation import distribution, metrics
+from hyperforget.evaluation.config import EvaluationConfig
 from hyperforget.evaluation.intervals import mean_ci
 from hyperforget.evaluation.plots import (
     final_score_bars,
@@ -34,6 +36,7 @@ from hyperforget.evaluation.plots import (
     oracle_spread_panels,
     per_class_accuracy_grid,
 )
+from hyperforget.evaluation.scoring import ScenarioRuns, score_scenario
 from hyperforget.zoo import recipe
 
 logger = logging.getLogger(__name__)
@@ -91,7 +94,7 @@ class Report:
     runs_table: pd.DataFrame
     markdown: str
     plots: tuple[Figure, Figure, Figure, Figure]
-    mlflow_metrics: dict[str, Any]
+    mlflow_metrics: dict[str, float]
 
 
 @dataclass
@@ -104,7 +107,7 @@ class _Scores:
 
 def unlearned_to_score(
     unlearned: dict[str, dict[str, Any]],
-    scenarios: list[dict[str, Any]],
+    scenarios: list[ForgetScenario],
     requested: list[str] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """The methods' weights to score: those ``unlearning.run`` asks for (``requested``; null:
@@ -130,7 +133,7 @@ def unlearned_to_score(
             "Not scored (left out of unlearning.run in the run that made their weights): %s",
             ", ".join(sorted(set(unlearned) - set(ran))),
         )
-    names = [s["name"] for s in scenarios]
+    names = scenario_names(scenarios)
     for method, weights in ran.items():
         check_scenarios(f"{method}_unlearned_weights", weights["__metadata__"], names)
     return ran
@@ -169,49 +172,59 @@ class Benchmark:
     weights: dict[str, dict[str, Any]]
     unlearned: dict[str, dict[str, Any]]
     splits: tuple[dict[str, Tensor], dict[str, Tensor]]
-    scenarios: list[dict[str, Any]]
-    evaluation_params: dict[str, Any]
+    scenarios: list[ForgetScenario]
+    config: EvaluationConfig
     device: torch.device
+
+    @cached_property
+    def images(self) -> tuple[Tensor, Tensor]:
+        """The train and test images, on the device."""
+        train_split, test_split = self.splits
+        return train_split["images"].to(self.device), test_split["images"].to(self.device)
+
+    def outputs(self, params: Tensor) -> metrics.Outputs:
+        return metrics.model_outputs(self.build, params.to(self.device), *self.images)
+
+
+def _scenario_runs(bench: Benchmark, i: int, original: metrics.Outputs) -> ScenarioRuns:
+    """Scenario ``i``'s runs: the original, the retrained models and every method's runs, and
+    the reference oracle retrained for its class."""
+    weights, scenario = bench.weights, bench.scenarios[i]
+    k = scenario.single_class
+    oracle_seconds = float(weights["oracle"]["seconds"][k])
+    reference = metrics.Candidate(
+        "oracle", bench.outputs(weights["oracle"]["params"][k]), seconds=oracle_seconds
+    )
+    # every retrained model counts the reference's seconds: they train batched, alone
+    # each would take what the reference took
+    runs = {
+        "original": [metrics.Candidate("original", original)],
+        "oracle": [
+            metrics.Candidate("oracle", bench.outputs(params), r, oracle_seconds)
+            for r, params in enumerate(weights["retrained"]["params"][i])
+        ],
+    }
+    for method, method_weights in bench.unlearned.items():
+        runs[method] = _method_candidates(method, method_weights, i, bench.outputs)
+    return ScenarioRuns(scenario.name, i, runs, reference)
 
 
 def _score_scenarios(bench: Benchmark) -> _Scores:
     """Every run of the original, the retrained models and every method, per scenario."""
-    build, num_classes, weights = bench.build, bench.num_classes, bench.weights
-    unlearned, scenarios, device = bench.unlearned, bench.scenarios, bench.device
-    evaluation_params = bench.evaluation_params
-    train_split, test_split = bench.splits
-    train_images, test_images = train_split["images"].to(device), test_split["images"].to(device)
-    train_labels, test_labels = train_split["labels"], test_split["labels"]
-    seed = int(evaluation_params["seed"])
-    mia_max_samples = optional_positive_int(evaluation_params, "mia_max_samples", "evaluation")
-    forget_examples = optional_positive_int(evaluation_params, "forget_examples", "evaluation")
+    train_labels, test_labels = (split["labels"] for split in bench.splits)
     check_scenarios(
-        "retrained_weights", weights["retrained"]["__metadata__"], [s["name"] for s in scenarios]
+        "retrained_weights",
+        bench.weights["retrained"]["__metadata__"],
+        scenario_names(bench.scenarios),
     )
-
-    def outputs(params: Tensor) -> metrics.Outputs:
-        return metrics.model_outputs(build, params.to(device), train_images, test_images)
-
-    original, scores = outputs(weights["original"]["params"]), _Scores()
-    for i, scenario in enumerate(tqdm(scenarios, desc="evaluate scenarios")):
-        name, classes = scenario["name"], tuple(scenario["classes"])
-        if len(classes) != 1:
-            raise ValueError(f"Scenario {name}: only single-class scenarios have an oracle.")
-        oracle_seconds = float(weights["oracle"]["seconds"][classes[0]])
-        reference = metrics.Candidate(
-            "oracle", outputs(weights["oracle"]["params"][classes[0]]), seconds=oracle_seconds
-        )
-        # every retrained model counts the reference's seconds: they train batched, alone
-        # each would take what the reference took
-        runs = {
-            "original": [metrics.Candidate("original", original)],
-            "oracle": [
-                metrics.Candidate("oracle", outputs(params), r, oracle_seconds)
-                for r, params in enumerate(weights["retrained"]["params"][i])
-            ],
-        }
-        for method, method_weights in unlearned.items():
-            runs[method] = _method_candidates(method, method_weights, i, outputs)
+    original, scores = bench.outputs(bench.weights["original"]["params"]), _Scores()
+    for i, scenario in enumerate(tqdm(bench.scenarios, desc="evaluate scenarios")):
+        runs = _scenario_runs(bench, i, original)
+        forget = metrics.ForgetSets.of(scenario, train_labels, test_labels)
+        scored = score_scenario(runs, forget, bench.config)
+        scores.rows += scored.rows
+        scores.f_rows += scored.f_rows
+        for method, method_weights in bench.unlearned.items():
             if not torch.isnan(method_weights["target_loss"][i]).all():
                 scores.prompts.setdefault(method, []).extend(
                     zip(
@@ -220,31 +233,13 @@ def _score_scenarios(bench: Benchmark) -> _Scores:
                         strict=True,
                     )
                 )
-        f_train, f_test = metrics.class_masks(train_labels, test_labels, classes)
-        candidates = [c for method_runs in runs.values() for c in method_runs]
-        scores.rows += metrics.run_rows(
-            name,
-            candidates,
-            reference,
-            train_labels,
-            test_labels,
-            f_train,
-            f_test,
-            seed,
-            mia_max_samples,
-        )
-        scores.f_rows += _forgetting_rows(
-            name,
-            runs,
-            train_labels,
-            forgetting.example_sample(f_train, forget_examples, seed + i),
-            int(evaluation_params["method_runs"]),
-            seed + i,
-        )
-        for method, method_runs in runs.items():
+        for method, method_runs in runs.runs.items():
             scores.per_class_acc.setdefault(method, []).append(
                 torch.tensor(
-                    [_per_class_test_acc(c.outputs, test_labels, num_classes) for c in method_runs]
+                    [
+                        _per_class_test_acc(c.outputs, test_labels, bench.num_classes)
+                        for c in method_runs
+                    ]
                 )
                 .nanmean(0)
                 .tolist()
@@ -258,13 +253,13 @@ def evaluate_benchmark(bench: Benchmark, spm_tables: tuple[pd.DataFrame, pd.Data
     distribution (``retrained_of(method)``), warn about what was not forgotten or
     cannot be trusted, and draw the plots."""
     scores = _score_scenarios(bench)
-    scenarios, evaluation_params = bench.scenarios, bench.evaluation_params
+    scenarios = bench.scenarios
     spm_runs, spm_forgetting = spm_tables
     runs_table = distribution.add_avg_gap(
         pd.concat([pd.DataFrame(scores.rows), spm_runs], ignore_index=True), retrained_of
     )[RUN_COLUMNS]
     qualities = pd.concat([pd.DataFrame(scores.f_rows), spm_forgetting], ignore_index=True)
-    verdicts = distribution.Verdicts(*verdict_bars(evaluation_params))
+    verdicts = distribution.Verdicts(bench.config.forgot_tolerance, bench.config.retrain_max_drop)
     table = distribution.summary_table(runs_table, qualities, METRICS, retrained_of, verdicts)
     table["poor_original"] = _poor_original(bench.weights["original"], table["method"])
     _warn_about_verdicts(table, verdicts)
@@ -281,7 +276,7 @@ def evaluate_benchmark(bench: Benchmark, spm_tables: tuple[pd.DataFrame, pd.Data
         for m, p in scores.prompts.items()
     }
     plots = (
-        per_class_accuracy_grid(scores.per_class_acc, [s["name"] for s in scenarios]),
+        per_class_accuracy_grid(scores.per_class_acc, scenario_names(scenarios)),
         loss_alignment_panels(prompts),
         oracle_agreement_heatmap(table),
         final_score_bars(_score_intervals(table)),
@@ -299,41 +294,6 @@ SUMMARY_INTERVALS = [
     "avg_gap",
     "seconds",
 ]
-
-
-def _forgetting_rows(
-    scenario: str,
-    runs: dict[str, list[metrics.Candidate]],
-    train_labels: Tensor,
-    examples: Tensor,
-    method_runs: int,
-    seed: int,
-) -> list[dict[str, Any]]:
-    """F of every method on one scenario from its forget examples' confidences. The original
-    is one model: its M runs are M copies (F = 0, it never forgot); the oracle's F is retraining
-    scored against itself, the ceiling at this number of runs."""
-    labels = train_labels[examples]
-
-    def confidences(candidates: list[metrics.Candidate]) -> Tensor:
-        return torch.stack(
-            [forgetting.logit_confidence(c.outputs.train[examples], labels) for c in candidates]
-        )
-
-    retrained = confidences(runs["oracle"])
-    rows = []
-    ceiling = math.nan
-    for method, candidates in runs.items():
-        if method == "oracle":
-            continue
-        method_confidences = confidences(candidates)
-        if method == "original":
-            method_confidences = method_confidences.expand(method_runs, -1)
-        quality, ceiling = distribution.forgetting_qualities(method_confidences, retrained, seed)
-        rows.append({"method": method, "forget_classes": scenario, "forgetting_quality": quality})
-    rows.append({"method": "oracle", "forget_classes": scenario, "forgetting_quality": ceiling})
-    for row in rows:
-        row["retrained_forgetting_quality"] = ceiling
-    return rows
 
 
 def _poor_original(original_weights: dict[str, Any], methods: pd.Series) -> pd.Series:
@@ -414,27 +374,25 @@ def _score_intervals(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mlflow_metrics(table: pd.DataFrame, overview: pd.DataFrame) -> dict[str, Any]:
+def _mlflow_metrics(table: pd.DataFrame, overview: pd.DataFrame) -> dict[str, float]:
     """Per method and scenario its summary metrics and flags, and per method their means."""
-    mlflow_metrics: dict[str, Any] = {}
+    values: dict[str, float] = {}
     for row in table.to_dict("records"):
+        flag = f"eval.{row['method']}.c{row['forget_classes']}"
         for column in [*SUMMARY, "acc_retain_test_z"]:
             value = row[column]
             if not pd.isna(value) and math.isfinite(value):
-                name = f"eval.{row['method']}.c{row['forget_classes']}.{column}"
-                mlflow_metrics[name] = {"value": float(value), "step": 0}
-        flag = f"eval.{row['method']}.c{row['forget_classes']}"
-        mlflow_metrics[f"{flag}.forgot"] = {"value": float(row["forgot"]), "step": 0}
+                values[f"{flag}.{column}"] = float(value)
+        values[f"{flag}.forgot"] = float(row["forgot"])
         if not pd.isna(row["retrained_reliable"]):
-            value = float(row["retrained_reliable"])
-            mlflow_metrics[f"{flag}.retrained_reliable"] = {"value": value, "step": 0}
+            values[f"{flag}.retrained_reliable"] = float(row["retrained_reliable"])
     for method, means in overview[SUMMARY].iterrows():
         for column, value in means.items():
             if not pd.isna(value):
-                mlflow_metrics[f"eval.{method}.mean.{column}"] = {"value": float(value), "step": 0}
+                values[f"eval.{method}.mean.{column}"] = float(value)
     for method, share in table.groupby("method", sort=False)["forgot"].mean().items():
-        mlflow_metrics[f"eval.{method}.share_forgot"] = {"value": float(share), "step": 0}
-    return mlflow_metrics
+        values[f"eval.{method}.share_forgot"] = float(share)
+    return values
 
 
 @dataclass
@@ -445,7 +403,7 @@ class Spread:
     table: pd.DataFrame
     plot: Figure
     pass_table: pd.DataFrame
-    mlflow_metrics: dict[str, Any]
+    mlflow_metrics: dict[str, float]
 
 
 def oracle_spread(  # noqa: PLR0913 (what the spread is measured on)
@@ -453,9 +411,9 @@ def oracle_spread(  # noqa: PLR0913 (what the spread is measured on)
     build: Callable[[], nn.Module],
     weights: dict[str, dict[str, Any]],
     test_split: dict[str, Tensor],
-    forget_scenarios: list[dict[str, Any]],
+    forget_scenarios: list[ForgetScenario],
     dev: torch.device,
-    retain_margins: Any,
+    retain_margins: tuple[float, ...],
     oracle_max_z: float,
     target_methods: set[str],
 ) -> Spread:
@@ -470,39 +428,60 @@ def oracle_spread(  # noqa: PLR0913 (what the spread is measured on)
     agreement, KL and speed-up are measured against it. ``weights``: the ``original``, the
     reference ``oracle`` and the ``retrained`` models; the plot shows ``target_methods`` (the
     SPM's rows have their own oracle, another model family)."""
-    original_weights, oracle_weights = weights["original"], weights["oracle"]
-    retrained_weights = weights["retrained"]
-    test_images, test_labels = test_split["images"].to(dev), test_split["labels"]
-    rows, replica_accuracies = [], []
-    for i, scenario in enumerate(forget_scenarios):
-        classes = tuple(scenario["classes"])
-
-        def accuracies(params: Tensor, classes=classes) -> Tensor:
-            return metrics.retain_test_accuracy(
-                build, params.to(dev), test_images, test_labels, classes
-            )
-
-        oracle = accuracies(oracle_weights["params"][classes[0]][None])[0]
-        replicas = accuracies(retrained_weights["params"][i])
-        spread = metrics.retrain_spread(float(oracle), replicas)
-        masked = metrics.retain_test_accuracy(
-            build,
-            original_weights["params"][None].to(dev),
-            test_images,
-            test_labels,
-            classes,
-            mask_forgotten=True,
-        )
-        rows.append(
-            {
-                "forget_classes": scenario["name"],
-                **spread,
-                "masked_original_retain_test": float(masked[0]),
-            }
-        )
-        replica_accuracies.append(replicas.cpu())
+    test = (test_split["images"].to(dev), test_split["labels"])
+    spreads = [
+        _scenario_spread(build, weights, test, i, scenario, dev)
+        for i, scenario in enumerate(forget_scenarios)
+    ]
+    rows = [row for row, _ in spreads]
     table = pd.DataFrame(rows)
     table["oracle_outside"] = table["oracle_z"].abs() > float(oracle_max_z)
+    _warn_about_oracles(table, float(oracle_max_z))
+    pass_table = pd.DataFrame(
+        metrics.retrain_pass_rates(
+            torch.tensor(table["oracle_retain_test"].to_numpy()),
+            torch.stack([replicas for _, replicas in spreads]),
+            list(retain_margins),
+        )
+    )
+    _log_spread(table, pass_table)
+    methods = [m for m in dict.fromkeys(results_table["method"]) if m in target_methods]
+    return Spread(
+        table,
+        oracle_spread_panels(table, results_table, methods),
+        pass_table,
+        _spread_metrics(rows, pass_table),
+    )
+
+
+def _scenario_spread(
+    build: Callable[[], nn.Module],
+    weights: dict[str, dict[str, Any]],
+    test: tuple[Tensor, Tensor],
+    i: int,
+    scenario: ForgetScenario,
+    dev: torch.device,
+) -> tuple[dict[str, Any], Tensor]:
+    """Scenario ``i``'s spread row, and its retrained models' retain-test accuracies."""
+    classes = scenario.classes
+
+    def accuracies(params: Tensor, mask_forgotten: bool = False) -> Tensor:
+        return metrics.retain_test_accuracy(
+            build, params.to(dev), *test, classes, mask_forgotten=mask_forgotten
+        )
+
+    oracle = accuracies(weights["oracle"]["params"][scenario.single_class][None])[0]
+    replicas = accuracies(weights["retrained"]["params"][i])
+    masked = accuracies(weights["original"]["params"][None], mask_forgotten=True)
+    row = {
+        "forget_classes": scenario.name,
+        **metrics.retrain_spread(float(oracle), replicas),
+        "masked_original_retain_test": float(masked[0]),
+    }
+    return row, replicas.cpu()
+
+
+def _warn_about_oracles(table: pd.DataFrame, oracle_max_z: float) -> None:
     for row in table[table["oracle_outside"]].to_dict("records"):
         logger.warning(
             "The reference oracle of scenario %s is far outside its retrained distribution: "
@@ -513,15 +492,11 @@ def oracle_spread(  # noqa: PLR0913 (what the spread is measured on)
             row["retrained_mean"],
             row["retrained_sd"],
             row["oracle_z"],
-            float(oracle_max_z),
+            oracle_max_z,
         )
-    pass_table = pd.DataFrame(
-        metrics.retrain_pass_rates(
-            torch.tensor(table["oracle_retain_test"].to_numpy()),
-            torch.stack(replica_accuracies),
-            parse_retain_margins(retain_margins),
-        )
-    )
+
+
+def _log_spread(table: pd.DataFrame, pass_table: pd.DataFrame) -> None:
     for row in pass_table.to_dict("records"):
         logger.info(
             "Retraining with another seed keeps retain-test within %g points of the oracle on "
@@ -549,8 +524,11 @@ def oracle_spread(  # noqa: PLR0913 (what the spread is measured on)
         masked_gap.min(),
         table["forget_classes"][masked_gap.idxmin()],
     )
-    mlflow_metrics = {
-        f"eval.oracle_spread.c{row['forget_classes']}.{column}": {"value": row[column], "step": 0}
+
+
+def _spread_metrics(rows: list[dict[str, Any]], pass_table: pd.DataFrame) -> dict[str, float]:
+    spread = {
+        f"eval.oracle_spread.c{row['forget_classes']}.{column}": row[column]
         for row in rows
         for column in (
             "retrained_sd",
@@ -560,15 +538,8 @@ def oracle_spread(  # noqa: PLR0913 (what the spread is measured on)
         )
         if not pd.isna(row[column]) and math.isfinite(row[column])
     }
-    mlflow_metrics |= {
-        f"eval.retrain_pass.within_{row['margin']:g}.share_passing": {
-            "value": row["share_passing"],
-            "step": 0,
-        }
+    return spread | {
+        f"eval.retrain_pass.within_{row['margin']:g}.share_passing": row["share_passing"]
         for row in pass_table.to_dict("records")
         if not pd.isna(row["share_passing"])
     }
-    methods = [m for m in dict.fromkeys(results_table["method"]) if m in target_methods]
-    return Spread(
-        table, oracle_spread_panels(table, results_table, methods), pass_table, mlflow_metrics
-    )

@@ -11,13 +11,12 @@ the zoo than retrained networks are is a copy, not a sample.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import torch
 from torch import Tensor
 
 from hyperforget.core.flat_params import ParamLayout
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.hypernet.permutation import nearest_distance
 
 
@@ -30,7 +29,7 @@ def final_checkpoints(zoo_params: Tensor, zoo_table: pd.DataFrame) -> Tensor:
 def zoo_distance_table(
     pool: Tensor,
     layout: ParamLayout,
-    scenarios: list[dict[str, Any]],
+    scenarios: list[ForgetScenario],
     retrained: Tensor,
     unlearned: dict[str, Tensor],
     runs: int,
@@ -46,7 +45,7 @@ def zoo_distance_table(
             rows += [
                 {
                     "method": method,
-                    "forget_classes": scenario["name"],
+                    "forget_classes": scenario.name,
                     "run": r,
                     "nearest_zoo_distance": float(d),
                 }
@@ -55,10 +54,9 @@ def zoo_distance_table(
     return pd.DataFrame(rows)
 
 
-def zoo_distance_metrics(table: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """MLflow metrics: each method's mean nearest-zoo distance over scenarios and runs."""
+def zoo_distance_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """Each method's mean nearest-zoo distance over scenarios and runs (for MLflow)."""
     means = table.groupby("method")["nearest_zoo_distance"].mean()
     return {
-        f"eval.{method}.mean.nearest_zoo_distance": {"value": float(value), "step": 0}
-        for method, value in means.items()
+        f"eval.{method}.mean.nearest_zoo_distance": float(value) for method, value in means.items()
     }

@@ -28,7 +28,7 @@ class Alignment:
 
     table: pd.DataFrame
     plot: Figure
-    mlflow_metrics: dict[str, Any]
+    mlflow_metrics: dict[str, float]
 
 
 def held_out_alignment(  # noqa: PLR0913 (the check's whole input)
@@ -76,12 +76,9 @@ def held_out_alignment(  # noqa: PLR0913 (the check's whole input)
         }
     )
     metrics = {
-        f"{variant}.held_out_r2": {"value": overall, "step": 0},
-        f"{variant}.held_out_r2_log1p": {"value": overall_log, "step": 0},
-        **{
-            f"{variant}.held_out_r2_c{k}": {"value": float(v), "step": 0}
-            for k, v in enumerate(per_class)
-        },
+        f"{variant}.held_out_r2": overall,
+        f"{variant}.held_out_r2_log1p": overall_log,
+        **{f"{variant}.held_out_r2_c{k}": float(v) for k, v in enumerate(per_class)},
     }
     plot = prompt_alignment_scatter(
         target_loss, observed, f"{variant}: held-out prompts (R² = {overall:.3f})"

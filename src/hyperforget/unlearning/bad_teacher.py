@@ -26,7 +26,8 @@ from torch import Tensor
 
 from hyperforget.core.config import setting
 from hyperforget.core.seeding import seeded
-from hyperforget.unlearning import ForgetRequest, Unlearned, common
+from hyperforget.unlearning import common
+from hyperforget.unlearning.api import ForgetRequest, Unlearned
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -14,15 +14,15 @@ from torch import Tensor, nn
 
 from hyperforget.core.config import Config, ConfigError, setting
 from hyperforget.core.flat_params import flatten_module, load_flat_into
-from hyperforget.unlearning import ForgetRequest, Unlearned
+from hyperforget.unlearning.api import ForgetRequest, Unlearned
 
 Split = tuple[Tensor, Tensor]
 
 
 def forget_retain(request: ForgetRequest) -> tuple[Split, Split]:
-    """The training split cut in two: samples of the forgotten classes (D_f) and the rest (D_r)."""
+    """The training split cut in two: the samples the scenario forgets (D_f) and the rest (D_r)."""
     images, labels = request.train
-    forget = torch.isin(labels, torch.tensor(request.forget_classes, device=labels.device))
+    forget = request.forget_mask(labels, "train")
     if not forget.any():
         raise ValueError(
             f"The forget set is empty: no training sample has a class in {request.forget_classes}."
@@ -103,7 +103,7 @@ def forget_val(request: ForgetRequest) -> Split:
     """The validation samples of the forgotten classes (possibly none): what a stopping rule may
     check besides the forget set it trains on, which it fits better than unseen samples."""
     images, labels = request.val
-    forget = torch.isin(labels, torch.tensor(request.forget_classes, device=labels.device))
+    forget = request.forget_mask(labels, "val")
     return images[forget], labels[forget]
 
 

@@ -39,7 +39,7 @@ from hyperforget.core.per_class import evaluate_per_class
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFoConfig, load_dihyfo
 from hyperforget.hypernet.train import prompt_alignment, sample_params
-from hyperforget.unlearning import ForgetRequest, MethodSpec, Unlearned
+from hyperforget.unlearning.api import ForgetRequest, MethodSpec, Unlearned
 from hyperforget.unlearning.common import STOP_ACCURACY, budget, forget_retain
 
 SELECTION_RULE = (

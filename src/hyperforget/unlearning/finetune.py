@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 from torch import Tensor
 
-from hyperforget.unlearning import ForgetRequest, Unlearned, common
+from hyperforget.unlearning import common
+from hyperforget.unlearning.api import ForgetRequest, Unlearned
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -47,7 +47,8 @@ from torch.func import functional_call
 
 from hyperforget.core.config import setting
 from hyperforget.core.flat_params import ParamLayout
-from hyperforget.unlearning import ForgetRequest, Unlearned, common
+from hyperforget.unlearning import common
+from hyperforget.unlearning.api import ForgetRequest, Unlearned
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,7 +13,9 @@ from torch import Tensor
 
 from hyperforget.core.compute import MapTasks, local_map
 from hyperforget.core.config import Config
-from hyperforget.unlearning import ForgetRequest, TimedResult, method_specs, run_method
+from hyperforget.core.scenario import ForgetScenario, scenario_names
+from hyperforget.unlearning.api import ForgetRequest, TimedResult
+from hyperforget.unlearning.registry import method_specs, run_method
 
 logger = logging.getLogger(__name__)
 
@@ -22,11 +24,11 @@ def run_scenarios(
     method: str,
     base: ForgetRequest,
     config: Config,
-    forget_scenarios: list[dict[str, Any]],
+    forget_scenarios: list[ForgetScenario],
     runs: int,
     resources: dict[str, Any],
     map_tasks: MapTasks | None = None,
-) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
+) -> tuple[dict[str, Any], dict[str, float]]:
     """Run ``method`` ``runs`` times on every forget scenario, run r with seed ``base.seed + r``
     (its minibatch order, random parts or sampling noise), each run a task of ``map_tasks``
     (e.g. on a Dask worker, which then times it; default: one after another here): weights
@@ -40,11 +42,7 @@ def run_scenarios(
     prepared = resources
     if spec.prepare and forget_scenarios:
         prepared = spec.prepare(resources, base, config)
-    items = [
-        SeededRun(tuple(s["classes"]), base.seed + run)
-        for s in forget_scenarios
-        for run in range(runs)
-    ]
+    items = [SeededRun(s, base.seed + run) for s in forget_scenarios for run in range(runs)]
     done = (map_tasks or local_map)(
         _one_run,
         items,
@@ -60,7 +58,7 @@ def run_scenarios(
         logger.info(
             "%s forgot class %s in %.3f s (mean of %d run(s))",
             method,
-            scenario["name"],
+            scenario.name,
             sum(seconds) / len(seconds),
             runs,
         )
@@ -86,7 +84,7 @@ def run_scenarios(
         "__metadata__": {
             "method": method,
             "skipped": json.dumps(not results),
-            "forget_classes": json.dumps([s["name"] for s in forget_scenarios]),
+            "forget_classes": json.dumps(scenario_names(forget_scenarios)),
             "runs": str(runs),
             "seeds": json.dumps([base.seed + r for r in range(runs)]),
             "config": json.dumps(config.to_dict()),
@@ -99,9 +97,9 @@ def run_scenarios(
 
 @dataclass(frozen=True)
 class SeededRun:
-    """One run of a method (a task): the classes it forgets and its seed."""
+    """One run of a method (a task): the scenario it forgets and its seed."""
 
-    forget_classes: tuple[int, ...]
+    scenario: ForgetScenario
     seed: int
 
 
@@ -113,13 +111,13 @@ def _one_run(
     config: Config,
     resources: dict[str, Any],
 ) -> TimedResult:
-    request = replace(base, forget_classes=run.forget_classes, seed=run.seed, resources=resources)
+    request = replace(base, scenario=run.scenario, seed=run.seed, resources=resources)
     return run_method(method, request, config)
 
 
 def _scalar_metrics(
-    method: str, scenarios: list[dict[str, Any]], seconds: Tensor, infos: list[list[dict]]
-) -> dict[str, dict[str, float]]:
+    method: str, scenarios: list[ForgetScenario], seconds: Tensor, infos: list[list[dict]]
+) -> dict[str, float]:
     """MLflow metrics: per scenario the mean over runs of the seconds and of every numeric
     diagnostic, and their means over scenarios."""
     per_key: dict[str, list[float]] = {}
@@ -132,8 +130,8 @@ def _scalar_metrics(
                     scalars.setdefault(key, []).append(float(value))
         for key, values in scalars.items():
             value = sum(values) / len(values)
-            metrics[f"unlearning.{method}.c{scenario['name']}.{key}"] = value
+            metrics[f"unlearning.{method}.c{scenario.name}.{key}"] = value
             per_key.setdefault(key, []).append(value)
     for key, values in per_key.items():
         metrics[f"unlearning.{method}.mean.{key}"] = sum(values) / len(values)
-    return {name: {"value": value, "step": 0} for name, value in metrics.items()}
+    return metrics

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from hyperforget.core.config import Config, ConfigError, setting
-from hyperforget.unlearning import ForgetRequest, Unlearned
+from hyperforget.unlearning.api import ForgetRequest, Unlearned
 from hyperforget.unlearning.common import (
     STOP_ACCURACY,
     budget,

@@ -14,7 +14,9 @@ from torch import Tensor
 
 from hyperforget.core import data
 from hyperforget.core.params import float_list, list_param
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.evaluation.plots import class_count_bars
+from hyperforget.pipelines.tracking import mlflow_metrics
 
 SPLITS = ("train", "val", "test")
 
@@ -112,7 +114,7 @@ def describe_splits(
         "counts": counts,
     }
     metrics = {
-        f"{name}.count{suffix}": {"value": float(n), "step": 0}
+        f"{name}.count{suffix}": float(n)
         for name in SPLITS
         for suffix, n in [
             *((f"_c{k}", c) for k, c in enumerate(counts[name])),
@@ -128,7 +130,7 @@ def describe_splits(
         }
     )
     plot = class_count_bars(counts, selected.class_names)
-    return manifest, table, plot, metrics
+    return manifest, table, plot, mlflow_metrics(metrics)
 
 
 def plan_forget_scenarios(
@@ -153,10 +155,13 @@ def plan_forget_scenarios(
             "unlearning.forget_classes takes single class labels (one scenario each); "
             "multi-class scenarios are not supported yet."
         )
-    bad = [c for c in forget_classes if not (isinstance(c, int) and 0 <= c < num_classes)]
+    bad = [c for c in forget_classes if not isinstance(c, int)]
     if bad:
         raise ValueError(
             f"unlearning.forget_classes contains {bad}, not classes of the prepared dataset "
             f"(labels 0..{num_classes - 1}, see class_manifest.json)."
         )
-    return [{"name": str(c), "classes": [int(c)]} for c in dict.fromkeys(forget_classes)]
+    scenarios = [ForgetScenario.of_classes([c]) for c in dict.fromkeys(forget_classes)]
+    for scenario in scenarios:
+        scenario.check(num_classes)
+    return [scenario.to_dict() for scenario in scenarios]

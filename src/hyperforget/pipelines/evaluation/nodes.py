@@ -10,9 +10,13 @@ from torch import Tensor
 
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import ParamLayout
+from hyperforget.core.scenario import scenarios_from
 from hyperforget.core.targets import target_builder
 from hyperforget.evaluation import report, zoo_distance
-from hyperforget.unlearning import available_methods, select_methods
+from hyperforget.evaluation.config import EvaluationConfig
+from hyperforget.pipelines.tracking import mlflow_metrics
+from hyperforget.schema import checked
+from hyperforget.unlearning.registry import available_methods, select_methods
 
 
 def evaluate(
@@ -33,19 +37,21 @@ def evaluate(
 ) -> tuple[Any, ...]:
     """The results table (also as CSV and markdown), the per-run table, the plots and the MLflow
     metrics of the runs of the methods ``unlearning.run`` names (``report.evaluate_benchmark``)."""
+    scenarios = scenarios_from(forget_scenarios)
     bench = report.Benchmark(
         target_builder(model, class_manifest),
         int(class_manifest["num_classes"]),
         {"original": original_weights, "oracle": oracle_weights, "retrained": retrained_weights},
-        report.unlearned_to_score(unlearned, forget_scenarios, _requested(methods_to_run)),
+        report.unlearned_to_score(unlearned, scenarios, _requested(methods_to_run)),
         (train_split, test_split),
-        forget_scenarios,
-        evaluation_params,
+        scenarios,
+        checked("evaluation", evaluation_params),
         resolve_device(device),
     )
     result = report.evaluate_benchmark(bench, (spm_runs, spm_forgetting))
     table = result.table
-    return table, table, result.runs_table, result.markdown, *result.plots, result.mlflow_metrics
+    metrics = mlflow_metrics(result.mlflow_metrics)
+    return table, table, result.runs_table, result.markdown, *result.plots, metrics
 
 
 def evaluate_oracle_spread(
@@ -67,13 +73,13 @@ def evaluate_oracle_spread(
         target_builder(model, class_manifest),
         {"original": original_weights, "oracle": oracle_weights, "retrained": retrained_weights},
         test_split,
-        forget_scenarios,
+        scenarios_from(forget_scenarios),
         resolve_device(device),
-        retain_margins,
+        EvaluationConfig.value_of("retain_margins", retain_margins, "evaluation"),
         oracle_max_z,
         {"original", *available_methods()},
     )
-    return spread.table, spread.plot, spread.pass_table, spread.mlflow_metrics
+    return spread.table, spread.plot, spread.pass_table, mlflow_metrics(spread.mlflow_metrics)
 
 
 def evaluate_zoo_distances(
@@ -90,16 +96,17 @@ def evaluate_zoo_distances(
     """Every method run's and retrained model's distance to the nearest zoo network
     (``zoo_distance.zoo_distance_table``) and its MLflow means."""
     layout = ParamLayout.from_module(target_builder(model, class_manifest)())
-    ran = report.unlearned_to_score(unlearned, forget_scenarios, _requested(methods_to_run))
+    scenarios = scenarios_from(forget_scenarios)
+    ran = report.unlearned_to_score(unlearned, scenarios, _requested(methods_to_run))
     table = zoo_distance.zoo_distance_table(
         zoo_distance.final_checkpoints(zoo_weights["params"], zoo_checkpoints),
         layout,
-        forget_scenarios,
+        scenarios,
         retrained_weights["params"],
         {method: weights["params"] for method, weights in ran.items()},
         int(method_runs),
     )
-    return table, zoo_distance.zoo_distance_metrics(table)
+    return table, mlflow_metrics(zoo_distance.zoo_distance_metrics(table))
 
 
 def _requested(methods_to_run: Any) -> list[str] | None:

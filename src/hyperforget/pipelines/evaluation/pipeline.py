@@ -5,7 +5,7 @@ measuring how close every network lies to the zoo."""
 from kedro.pipeline import Node, Pipeline
 
 from hyperforget.pipelines.evaluation import nodes
-from hyperforget.unlearning import available_methods
+from hyperforget.unlearning.registry import available_methods
 
 
 def create_pipeline(**kwargs) -> Pipeline:

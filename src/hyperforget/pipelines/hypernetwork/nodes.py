@@ -26,6 +26,7 @@ from hyperforget.hypernet.train import (
     loss_curve_steps,
     train_hypernetwork,
 )
+from hyperforget.pipelines.tracking import mlflow_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,7 @@ def train_dihyfo(
     logger.info("%s: diffusion loss %.4f -> %.4f in %.0f s", variant, curve[0], curve[-1], seconds)
     metrics = {
         f"{variant}.train_loss": loss_curve_steps(curve, train_config),
-        f"{variant}.train_seconds": [{"value": seconds, "step": 0}],
+        **mlflow_metrics({f"{variant}.train_seconds": seconds}),
     }
     # the training seconds travel with the weights that unlearn: the break-even's cost
     trained = {**weights_file(ema), "seconds": torch.tensor([seconds], dtype=torch.float64)}
@@ -140,4 +141,4 @@ def check_held_out(
     alignment = held_out_alignment(
         variant, net, held_out, val, module, num_classes, hypernetwork, dev
     )
-    return alignment.table, alignment.plot, alignment.mlflow_metrics
+    return alignment.table, alignment.plot, mlflow_metrics(alignment.mlflow_metrics)

@@ -14,12 +14,15 @@ from torch import Tensor, nn
 
 from hyperforget import zoo
 from hyperforget.core import seeding
-from hyperforget.core.compute import ComputeConfig, tasks
+from hyperforget.core.compute import tasks
 from hyperforget.core.console import show_table
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
+from hyperforget.core.scenario import scenario_names, scenarios_from
 from hyperforget.core.targets import target_builder, weights_metadata
 from hyperforget.evaluation.plots import zoo_loss_distributions
+from hyperforget.pipelines.tracking import mlflow_metrics
+from hyperforget.schema import checked
 from hyperforget.zoo import recipe
 from hyperforget.zoo.training import ForgetTraining, SGDConfig, zoo_sgd
 
@@ -75,10 +78,9 @@ def select_recipe(
     ``model_zoo.competence.max_gap`` of the reference (unless ``on_poor: mark``)."""
     dev = resolve_device(device)
     train, val = split_tensors(train_split, dev), split_tensors(val_split, dev)
-    search = recipe.RecipeSearch.from_params(model_zoo["recipe_search"], "model_zoo.recipe_search")
-    competence = recipe.Competence.from_params(model_zoo["competence"], "model_zoo.competence")
+    config = checked("model_zoo", model_zoo)
+    search, competence, sgd = config.recipe_search, config.competence, config.training
     reference = recipe.reference_accuracy(train, val, competence.reference_max_train, search.seed)
-    sgd = SGDConfig.from_params(model_zoo["training"], "model_zoo.training")
     choice = recipe.search_learning_rate(
         target_builder(model, class_manifest),
         train,
@@ -101,14 +103,11 @@ def select_recipe(
         reference,
     )
     metrics = {
-        "recipe.lr": {"value": choice.sgd.lr, "step": 0},
-        "recipe.reference_val_accuracy": {"value": reference, "step": 0},
-        **{
-            f"recipe.lr_{lr:g}.val_accuracy": {"value": float(a), "step": 0}
-            for lr, a in choice.per_lr.items()
-        },
+        "recipe.lr": choice.sgd.lr,
+        "recipe.reference_val_accuracy": reference,
+        **{f"recipe.lr_{lr:g}.val_accuracy": float(a) for lr, a in choice.per_lr.items()},
     }
-    return choice.to_dict(), choice.candidates, metrics
+    return choice.to_dict(), choice.candidates, mlflow_metrics(metrics)
 
 
 def chosen_training(model_zoo: dict[str, Any], training_recipe: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +137,7 @@ def train_zoo(
         ).recipe(sgd)
         for regime in zoo.FROM_LEARN
     }
-    cluster = ComputeConfig.from_params(compute, "compute")
+    cluster = checked("compute", compute)
     with tasks(cluster) as map_tasks:
         built = zoo.build_zoo(
             target_builder(model, class_manifest),
@@ -159,12 +158,12 @@ def train_zoo(
     log = logger.warning if n_dropped else logger.info
     log("Zoo: %d checkpoints kept; diverged runs dropped: %s", len(built.params), built.dropped)
     metrics = {
-        "zoo.checkpoints": {"value": float(len(built.params)), "step": 0},
-        "zoo.runs": {"value": float(built.table["run_id"].nunique()), "step": 0},
-        **{f"zoo.dropped.{r}": {"value": float(n), "step": 0} for r, n in built.dropped.items()},
+        "zoo.checkpoints": float(len(built.params)),
+        "zoo.runs": float(built.table["run_id"].nunique()),
+        **{f"zoo.dropped.{r}": float(n) for r, n in built.dropped.items()},
     }
     weights = {"params": built.params, "__metadata__": weights_metadata(model, class_manifest)}
-    return weights, built.table, metrics
+    return weights, built.table, mlflow_metrics(metrics)
 
 
 def _reference_recipe(
@@ -202,7 +201,7 @@ def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the chec
     refs = zoo.train_reference_models(
         build, train, num_classes, sgd, epochs, zoo_plan["reference_seeds"]
     )
-    check = recipe.Competence.from_params(competence, "model_zoo.competence")
+    check = checked("model_zoo.competence", competence)
     val = split_tensors(val_split, train[0].device)
     accuracy = float(recipe.val_accuracy(build, refs.original, val, num_classes))
     reference = float(training_recipe["reference_val_accuracy"])
@@ -234,11 +233,11 @@ def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the chec
         "__metadata__": {**metadata, "rows": "row k = oracle retrained without class k"},
     }
     metrics = {
-        "competence.original_val_accuracy": {"value": accuracy, "step": 0},
-        "competence.reference_val_accuracy": {"value": reference, "step": 0},
-        "competence.poor_original": {"value": float(poor), "step": 0},
+        "competence.original_val_accuracy": accuracy,
+        "competence.reference_val_accuracy": reference,
+        "competence.poor_original": float(poor),
     }
-    return original, oracles, metrics
+    return original, oracles, mlflow_metrics(metrics)
 
 
 def retrain_oracles(
@@ -254,10 +253,11 @@ def retrain_oracles(
     """The retrained distribution: per forget scenario, ``evaluation.oracle_runs`` oracles
     retrained from scratch without its class, each with its own held-out seed, ``[S, R, P]``
     (a scenario's oracles are one task on ``compute``'s backend)."""
-    classes = [_single_class(s) for s in forget_scenarios]
+    scenarios = scenarios_from(forget_scenarios)
+    classes = [s.single_class for s in scenarios]
     seeds = [zoo_plan["replica_seeds"][k] for k in classes]
     reference = _reference_recipe(train_split, class_manifest, model, training_recipe, device)
-    with tasks(ComputeConfig.from_params(compute, "compute")) as map_tasks:
+    with tasks(checked("compute", compute)) as map_tasks:
         retrained = zoo.train_oracle_replicas(*reference, seeds, classes, map_tasks=map_tasks)
     logger.info(
         "Retrained %d oracle(s) for each of %d forget scenario(s) with held-out seeds",
@@ -269,19 +269,10 @@ def retrain_oracles(
         "seeds": torch.tensor(seeds, dtype=torch.long).reshape(len(seeds), -1),
         "__metadata__": {
             **weights_metadata(model, class_manifest),
-            "scenarios": json.dumps([s["name"] for s in forget_scenarios]),
+            "scenarios": json.dumps(scenario_names(scenarios)),
             "rows": "[s, r] = oracle r retrained without the class of forget scenario s",
         },
     }
-
-
-def _single_class(scenario: dict[str, Any]) -> int:
-    if len(scenario["classes"]) != 1:
-        raise ValueError(
-            f"Forget scenario {scenario['name']}: only single-class scenarios have retrained "
-            "oracles."
-        )
-    return int(scenario["classes"][0])
 
 
 def summarise_zoo(  # noqa: PLR0913 (what is summarised, and what it is checked against)
@@ -316,7 +307,7 @@ def summarise_zoo(  # noqa: PLR0913 (what is summarised, and what it is checked 
         labels,
         num_classes,
     )
-    check = recipe.Competence.from_params(competence, "model_zoo.competence")
+    check = checked("model_zoo.competence", competence)
     reference = float(training_recipe["reference_val_accuracy"])
     stalled = recipe.stalled_runs(zoo_checkpoints, reference, check.max_gap, num_classes)
     summary["stalled_runs"] = summary["regime"].map(stalled).fillna(0).astype(int)

@@ -8,6 +8,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from hyperforget.pipelines.tracking import mlflow_metrics
+from hyperforget.schema import checked
 from hyperforget.spm.runs import (
     delete_from_memory,
     plan_deletions,
@@ -44,13 +46,14 @@ def evaluate_semi_parametric(
     device: str,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Figure, dict[str, Any]]:
     """The SPM's rows of the per-run and forgetting-quality tables and its agreement spread."""
-    return score_spm(
+    *tables, metrics = score_spm(
         {"weights": spm_weights, "memory": spm_memory, "unlearned_memory": spm_unlearned_memory},
         {"oracle": spm_oracle_weights, "replicas": spm_oracle_replica_weights},
         (train_split, test_split),
         class_manifest,
         deletions,
         params,
-        evaluation_params,
+        checked("evaluation", evaluation_params),
         device,
     )
+    return *tables, mlflow_metrics(metrics)

@@ -8,12 +8,16 @@ from typing import Any
 
 from torch import Tensor
 
-from hyperforget.core.compute import ComputeConfig, tasks
+from hyperforget.core.compute import tasks
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
+from hyperforget.core.scenario import scenarios_from
 from hyperforget.core.targets import target_builder
-from hyperforget.unlearning import ForgetRequest, method_specs, select_methods
-from hyperforget.unlearning import method_config as method_config_of
+from hyperforget.pipelines.tracking import mlflow_metrics
+from hyperforget.schema import checked
+from hyperforget.unlearning.api import ForgetRequest
+from hyperforget.unlearning.registry import method_config as method_config_of
+from hyperforget.unlearning.registry import method_specs, select_methods
 from hyperforget.unlearning.scenarios import run_scenarios
 
 logger = logging.getLogger(__name__)
@@ -43,23 +47,25 @@ def unlearn(
     if method not in select_methods(methods_to_run):
         logger.info("%s is not in unlearning.run: skipped", method)
         forget_scenarios = []
+    scenarios = scenarios_from(forget_scenarios)
     config = method_config_of(
         method, {method: method_config, method_specs()[method].extends: base_config}
     )
     dev = resolve_device(device)
     base = ForgetRequest(
         original=original_weights["params"].to(dev),
-        forget_classes=(),
+        scenario=None,
         train=split_tensors(train_split, dev),
         val=split_tensors(val_split, dev),
         num_classes=int(class_manifest["num_classes"]),
         build=target_builder(model, class_manifest),
         seed=int(seed),
     )
-    cluster = ComputeConfig.from_params(compute, "compute")
-    if not forget_scenarios:  # nothing to run: no cluster to start
+    cluster = checked("compute", compute)
+    if not scenarios:  # nothing to run: no cluster to start
         cluster = replace(cluster, backend="local")
     with tasks(cluster) as map_tasks:
-        return run_scenarios(
-            method, base, config, forget_scenarios, int(method_runs), resources, map_tasks
+        weights, metrics = run_scenarios(
+            method, base, config, scenarios, int(method_runs), resources, map_tasks
         )
+    return weights, mlflow_metrics(metrics)

@@ -5,7 +5,7 @@ from functools import partial, update_wrapper
 from kedro.pipeline import Node, Pipeline
 
 from hyperforget.pipelines.unlearning import nodes
-from hyperforget.unlearning import method_specs
+from hyperforget.unlearning.registry import method_specs
 
 
 def family(method: str) -> str:

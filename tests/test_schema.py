@@ -1,7 +1,7 @@
 import pytest
 
 from hyperforget.core.config import ConfigError
-from hyperforget.core.schema import check_parameters, check_stage
+from hyperforget.schema import check_parameters, checked
 
 DATA = {
     "classes": None,
@@ -16,9 +16,9 @@ DATA = {
 
 
 def test_normalisation_null_and_command_line_lists_are_read():
-    assert check_stage("data_preparation", {**DATA, "normalisation": None}).normalisation is None
+    assert checked("data_preparation", {**DATA, "normalisation": None}).normalisation is None
     spelled = {**DATA, "normalisation": {"mean": ["0.5 0.5 0.5"], "std": ["0.2 0.2 0.2"]}}
-    assert check_stage("data_preparation", spelled).normalisation.std == (0.2, 0.2, 0.2)
+    assert checked("data_preparation", spelled).normalisation.std == (0.2, 0.2, 0.2)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +54,6 @@ def test_split_fractions_must_sum_to_one_where_the_split_pools():
     pooled = {**DATA, "split": {**DATA["split"], "official_test": False}}
     pooled["split"]["fractions"] = {"train": 0.9, "val": 0.1, "test": 0.2}
     with pytest.raises(ValueError, match=r"sum to 1.2, not 1"):
-        check_stage("data_preparation", pooled)
+        checked("data_preparation", pooled)
     official = {**pooled, "split": {**pooled["split"], "official_test": True}}
-    assert check_stage("data_preparation", official).split.official_test
+    assert checked("data_preparation", official).split.official_test

@@ -1,11 +1,13 @@
-"""The run's parameters (``conf/base/parameters*.yml``), typed and checked.
+"""The run's parameters (``conf/base/parameters*.yml``), typed and checked: the one schema of
+every stage's block, built from the libraries' typed configs.
 
 Every key a run reads is known here, and every block is built from these before the first node
-(``hooks.py``): a key nobody reads (the closest known name suggested), a value of the wrong
-type, not finite or outside its range, an empty list where one is needed stops the run with one
-message naming the parameter, before anything is written. The unlearning methods' blocks are
-checked by their own configs (``unlearning.method_config``). Lists given on the command line as
-strings (``classes=[0 1]``) are read by ``core.params.list_param``.
+(``hooks.py``); a node takes its block typed through :func:`checked`. A key nobody reads (the
+closest known name suggested), a value of the wrong type, not finite or outside its range, an
+empty list where one is needed stops the run with one message naming the parameter, before
+anything is written. The unlearning methods' blocks are checked by their own configs
+(``unlearning.registry.method_config``). Lists given on the command line as strings
+(``classes=[0 1]``) are read by ``core.params.list_param``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from hyperforget.core import data
 from hyperforget.core.compute import ComputeConfig
 from hyperforget.core.config import Config, ConfigError, setting, unknown_keys_message
 from hyperforget.core.params import list_param
+from hyperforget.evaluation.config import EvaluationConfig
 from hyperforget.hypernet.model import VARIANTS, DenoiserConfig
 from hyperforget.hypernet.train import HyperTrainConfig
 from hyperforget.spm import SPMConfig
@@ -177,30 +180,6 @@ class SemiParametricParams(SPMConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvaluationParams(Config):
-    seed: int = setting(ge=0)
-    oracle_runs: int = setting(ge=1)
-    method_runs: int = setting(ge=3)
-    forget_examples: int | None = setting(ge=1)
-    retain_margins: tuple[float, ...] = setting(ge=0.0)
-    forgot_tolerance: float = setting(ge=0.0)
-    retrain_max_drop: float = setting(ge=0.0)
-    oracle_max_z: float = setting(ge=0.0)
-    mia_max_samples: int | None = setting(ge=1)
-
-    def check(self, where: str) -> None:
-        if not self.retain_margins:
-            raise ConfigError(f"{where}.retain_margins is empty; e.g. [1, 2, 3].")
-        if self.oracle_runs < self.method_runs:
-            raise ConfigError(
-                f"{where}.oracle_runs ({self.oracle_runs}) must be at least {where}.method_runs "
-                f"({self.method_runs}): each method run is paired with its own retrained model. "
-                "Raise oracle_runs (2 x method_runs also scores retraining against itself) or "
-                "lower method_runs."
-            )
-
-
-@dataclass(frozen=True, kw_only=True)
 class UnlearningParams(Config):
     forget_classes: Any = setting()  # null (every class) or a list of labels, "[1 7]" on a CLI
     seed: int = setting(ge=0)
@@ -209,7 +188,7 @@ class UnlearningParams(Config):
 
     def check(self, where: str) -> None:
         _class_list(self.forget_classes, f"{where}.forget_classes", "null for every class")
-        from hyperforget.unlearning import select_methods  # the registry imports torch
+        from hyperforget.unlearning.registry import select_methods  # imports torch
 
         select_methods(self.run)
 
@@ -242,7 +221,7 @@ STAGES: dict[str, type[Config]] = {
     "model_zoo": ModelZooParams,
     "hypernetwork": HypernetworkParams,
     "semi_parametric": SemiParametricParams,
-    "evaluation": EvaluationParams,
+    "evaluation": EvaluationConfig,
     "unlearning": UnlearningParams,
 }
 
@@ -251,9 +230,13 @@ STAGES: dict[str, type[Config]] = {
 SCALARS = ("lineage", "device", "raw_source", "raw_name", "raw_root")
 
 
-def check_stage(name: str, block: Any) -> Config:
-    """The stage's block, checked: a :class:`ConfigError` naming the first bad parameter."""
-    return STAGES[name].from_params(block, name)
+def checked(name: str, block: Any) -> Any:
+    """A stage's block (``"evaluation"``) or one key of it (``"model_zoo.competence"``), checked
+    and typed (what a node passes on): a :class:`ConfigError` naming the first bad parameter."""
+    stage, _, key = name.partition(".")
+    if key:
+        return STAGES[stage].value_of(key, block, stage)
+    return STAGES[stage].from_params(block, stage)
 
 
 def check_parameters(parameters: dict[str, Any]) -> dict[str, Config]:
@@ -268,4 +251,4 @@ def check_parameters(parameters: dict[str, Any]) -> dict[str, Config]:
             f"lineage must be null or a save version (a file name in data/09_runs without .json), "
             f"got {lineage!r}."
         )
-    return {name: check_stage(name, parameters.get(name)) for name in STAGES}
+    return {name: checked(name, parameters.get(name)) for name in STAGES}

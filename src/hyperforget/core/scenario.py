@@ -1,0 +1,107 @@
+"""A forget scenario: what one unlearning request asks to forget.
+
+A scenario forgets whole classes (``kind == "class"``: every sample whose label is one of
+``classes``, on every split) or chosen training samples (``kind == "sample"``: the training
+split's rows ``sample_ids``; no test sample belongs to it). Nodes, methods and the scoring pass
+this object; the catalog stores it as a JSON dict (``to_dict``/``from_dict``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor
+
+Kind = Literal["class", "sample"]
+SPLITS = ("train", "val", "test")
+
+
+def class_mask(labels: Tensor, classes: Iterable[int]) -> Tensor:
+    """Which samples of ``labels`` belong to one of ``classes``."""
+    return torch.isin(labels, torch.tensor(list(classes), dtype=labels.dtype, device=labels.device))
+
+
+@dataclass(frozen=True)
+class ForgetScenario:
+    """One forget request: its ``name`` (a results row's ``forget_classes``), and the
+    ``classes`` or training ``sample_ids`` it forgets."""
+
+    name: str
+    classes: tuple[int, ...] = ()
+    sample_ids: tuple[int, ...] = ()
+    kind: Kind = "class"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("class", "sample"):
+            raise ValueError(f"Forget scenario {self.name}: kind must be class or sample.")
+        if self.kind == "class" and (not self.classes or self.sample_ids):
+            raise ValueError(f"Forget scenario {self.name}: a class scenario lists its classes.")
+        if self.kind == "sample" and not self.sample_ids:
+            raise ValueError(f"Forget scenario {self.name}: a sample scenario lists sample ids.")
+
+    @classmethod
+    def of_classes(cls, classes: Sequence[int]) -> ForgetScenario:
+        """Forget ``classes``, named by them (``3``, ``1+7``)."""
+        classes = tuple(int(c) for c in classes)
+        return cls("+".join(map(str, classes)), classes)
+
+    @classmethod
+    def of_samples(cls, name: str, sample_ids: Iterable[int]) -> ForgetScenario:
+        return cls(name, sample_ids=tuple(int(i) for i in sample_ids), kind="sample")
+
+    @classmethod
+    def from_dict(cls, saved: Mapping[str, Any]) -> ForgetScenario:
+        """From the catalog's JSON (a dict without ``kind`` is a class scenario)."""
+        return cls(
+            str(saved["name"]),
+            tuple(int(c) for c in saved.get("classes") or ()),
+            tuple(int(i) for i in saved.get("sample_ids") or ()),
+            saved.get("kind", "class"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        saved: dict[str, Any] = {"name": self.name, "classes": list(self.classes)}
+        if self.kind == "sample":
+            saved |= {"kind": self.kind, "sample_ids": list(self.sample_ids)}
+        return saved
+
+    @property
+    def single_class(self) -> int:
+        """The one class a single-class scenario forgets (what the oracles are retrained for)."""
+        if self.kind != "class" or len(self.classes) != 1:
+            raise ValueError(
+                f"Forget scenario {self.name}: only single-class scenarios have retrained oracles."
+            )
+        return self.classes[0]
+
+    def check(self, num_classes: int) -> None:
+        """Refuse classes that are not labels of the prepared dataset (``0..num_classes-1``)."""
+        bad = [c for c in self.classes if not 0 <= c < num_classes]
+        if bad:
+            raise ValueError(
+                f"unlearning.forget_classes contains {bad}, not classes of the prepared dataset "
+                f"(labels 0..{num_classes - 1}, see class_manifest.json)."
+            )
+
+    def forget_mask(self, labels: Tensor, split: str = "train") -> Tensor:
+        """Which samples of a split (its ``labels``) this scenario forgets."""
+        if split not in SPLITS:
+            raise ValueError(f"Unknown split {split!r}; one of {', '.join(SPLITS)}.")
+        if self.kind == "class":
+            return class_mask(labels, self.classes)
+        mask = torch.zeros(len(labels), dtype=torch.bool, device=labels.device)
+        if split == "train":
+            mask[list(self.sample_ids)] = True
+        return mask
+
+
+def scenarios_from(saved: Iterable[Mapping[str, Any]]) -> list[ForgetScenario]:
+    """The catalog's ``forget_scenarios`` (JSON dicts) as scenarios."""
+    return [ForgetScenario.from_dict(s) for s in saved]
+
+
+def scenario_names(scenarios: Iterable[ForgetScenario]) -> list[str]:
+    return [s.name for s in scenarios]
