@@ -1,4 +1,4 @@
-"""Metrics of an unlearned model against the retrain oracle (docs/architecture.md, Metrics).
+"""Metrics of an unlearned model against the retrain oracle (docs/metrics.md).
 
 Accuracies are in percent. Membership inference (two standard variants):
 * ``mia_entropy`` (SSD's): softmax entropy as the feature; a logistic regression learns
