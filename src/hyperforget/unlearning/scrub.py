@@ -11,8 +11,7 @@ epochs, the first 3 with max-steps.
 
 A later epoch also starts with a max pass while the forget-train accuracy is above
 ``stop_accuracy`` (a departure from the paper's fixed ``msteps``): the min steps on the retain
-set can pull a class back after the last of the paper's max passes (measured: the git history
-of docs/carry-over.md).
+set can pull a class back after the last of the paper's max passes.
 
 The max-step's KL is taken at its own temperature, ``max_temperature`` (1 by default; the
 min-step's stays at ``temperature``, 4). KL(teacher || student) rises two ways: by lowering the
@@ -21,7 +20,7 @@ spreads mass over other classes, by making the student surer of the forgotten cl
 teacher. At temperature 4 an easy class (MNIST's 1s) takes the second way: the max passes raise
 its forget-train accuracy while each one costs retained accuracy. At temperature 1 the teacher's
 output on a forget sample is nearly one-hot, the second way gains nothing, and the ascent lowers
-the forgotten class (measured: the git history of docs/carry-over.md).
+the forgotten class.
 
 The max-step pass is ``forget_steps`` optimiser steps over the whole forget set (its batch is
 the forget set split that many ways), not a fixed batch size: the max-step is unbounded, so its
