@@ -635,12 +635,12 @@ def test_results_made_with_other_parameters_are_evaluated_only_with_them(fault_c
 def test_a_failed_run_publishes_nothing_and_leaves_no_versions(fault_copy, monkeypatch):
     """A full disk in the evaluation used to overwrite results.csv and results.md with the
     failed run's verdicts and leave a truncated plot as the newest version."""
-    from hyperforget.evaluation import report
+    from hyperforget.evaluation import spread
 
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report, "oracle_spread", disk_full)  # after results.csv is saved
+    monkeypatch.setattr(spread, "oracle_spread", disk_full)  # after results.csv is saved
     reporting = fault_copy / "data/08_reporting"
     published = {name: (reporting / name).read_bytes() for name in ("results.csv", "results.md")}
     before = written_files(fault_copy)

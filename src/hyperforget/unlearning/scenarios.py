@@ -53,15 +53,36 @@ def run_scenarios(
         resources=prepared,
     )
     results = [done[i * runs : (i + 1) * runs] for i in range(len(forget_scenarios))]  # [s][r]
-    for scenario, scenario_results in zip(forget_scenarios, results, strict=True):
+    _log_seconds(method, forget_scenarios, results)
+    weights = _stacked_weights(method, base, config, forget_scenarios, results, runs)
+    infos = [[r.info for r in row] for row in results]
+    return weights, _scalar_metrics(method, forget_scenarios, weights["seconds"], infos)
+
+
+def _log_seconds(
+    method: str, scenarios: list[ForgetScenario], results: list[list[TimedResult]]
+) -> None:
+    for scenario, scenario_results in zip(scenarios, results, strict=True):
         seconds = [r.seconds for r in scenario_results]
         logger.info(
             "%s forgot class %s in %.3f s (mean of %d run(s))",
             method,
             scenario.name,
             sum(seconds) / len(seconds),
-            runs,
+            len(seconds),
         )
+
+
+def _stacked_weights(  # noqa: PLR0913 (the runs and what made them)
+    method: str,
+    base: ForgetRequest,
+    config: Config,
+    scenarios: list[ForgetScenario],
+    results: list[list[TimedResult]],
+    runs: int,
+) -> dict[str, Any]:
+    """The runs' weights ``[S, M, P]``, seconds, prompt alignment and DiHyFo's target and
+    observed losses (NaN for other methods), with what made them in the metadata."""
     num_classes, num_params = base.num_classes, base.original.numel()
     nan_losses = torch.full((num_classes,), float("nan"))
 
@@ -70,8 +91,8 @@ def run_scenarios(
             return torch.empty(0, runs, *shape)
         return torch.stack([torch.stack([value(r) for r in row]) for row in results])
 
-    infos = [[r.info for r in row] for row in results]
-    weights = {
+    first_info = results[0][0].info if results else {}
+    return {
         "params": stacked(lambda r: r.params.cpu(), (num_params,)),
         "seconds": stacked(lambda r: torch.tensor(r.seconds, dtype=torch.float64), ()),
         "prompt_r2": stacked(lambda r: torch.tensor(r.info.get("prompt_r2", float("nan"))), ()),
@@ -84,15 +105,14 @@ def run_scenarios(
         "__metadata__": {
             "method": method,
             "skipped": json.dumps(not results),
-            "forget_classes": json.dumps(scenario_names(forget_scenarios)),
+            "forget_classes": json.dumps(scenario_names(scenarios)),
             "runs": str(runs),
             "seeds": json.dumps([base.seed + r for r in range(runs)]),
             "config": json.dumps(config.to_dict()),
-            "selection_rule": str(infos[0][0].get("selection_rule", "")) if infos else "",
+            "selection_rule": str(first_info.get("selection_rule", "")),
             "rows": "[s, r] = run r (seed unlearning.seed + r) on forget scenario s",
         },
     }
-    return weights, _scalar_metrics(method, forget_scenarios, weights["seconds"], infos)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,7 @@ from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.scenario import scenarios_from
 from hyperforget.core.targets import target_builder
-from hyperforget.evaluation import report, zoo_distance
-from hyperforget.evaluation.config import EvaluationConfig
+from hyperforget.evaluation import report, spread, zoo_distance
 from hyperforget.pipelines.tracking import mlflow_metrics
 from hyperforget.schema import checked
 from hyperforget.unlearning.registry import available_methods, select_methods
@@ -67,19 +66,19 @@ def evaluate_oracle_spread(
     retain_margins: Any,
     oracle_max_z: float,
 ) -> tuple[pd.DataFrame, Figure, pd.DataFrame, dict[str, Any]]:
-    """How far retraining alone moves retain-test accuracy (``report.oracle_spread``)."""
-    spread = report.oracle_spread(
+    """How far retraining alone moves retain-test accuracy (``spread.oracle_spread``)."""
+    result = spread.oracle_spread(
         results_table,
         target_builder(model, class_manifest),
         {"original": original_weights, "oracle": oracle_weights, "retrained": retrained_weights},
         test_split,
         scenarios_from(forget_scenarios),
         resolve_device(device),
-        EvaluationConfig.value_of("retain_margins", retain_margins, "evaluation"),
+        checked("evaluation.retain_margins", retain_margins),
         oracle_max_z,
         {"original", *available_methods()},
     )
-    return spread.table, spread.plot, spread.pass_table, mlflow_metrics(spread.mlflow_metrics)
+    return result.table, result.plot, result.pass_table, mlflow_metrics(result.mlflow_metrics)
 
 
 def evaluate_zoo_distances(
