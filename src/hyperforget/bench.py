@@ -81,7 +81,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from hyperforget import spm, zoo
+from hyperforget import spm
 from hyperforget.core import data
 from hyperforget.core.compute import ComputeConfig, tasks
 from hyperforget.core.devices import resolve_device, synchronize
@@ -98,6 +98,14 @@ from hyperforget.hypernet.train import (
     sample_params,
     train_hypernetwork,
 )
+from hyperforget.zoo.plan import (
+    REGIMES,
+    checkpoint_steps,
+    data_indices,
+    initial_params,
+    plan_runs,
+)
+from hyperforget.zoo.runs import train_regime
 from hyperforget.zoo.training import batch_schedule, train_batched, train_single, zoo_sgd
 
 
@@ -120,13 +128,13 @@ def bench_zoo(runs: int, epochs: int, checkpoints: int, env: str, input_dtype: s
     build = partial(build_target, (1, 28, 28), 10, (10,))
     module = build()
     sgd = zoo_sgd(stage_parameters("model_zoo", env), input_dtype)
-    specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
+    specs = plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
     seeds = [s.seed for s in specs]
-    subsets = [zoo.data_indices(labels, None, 0.8, s)[0] for s in seeds]
+    subsets = [data_indices(labels, None, 0.8, s)[0] for s in seeds]
     steps = epochs * (len(subsets[0]) // sgd.batch_size)
-    at = zoo.checkpoint_steps(steps, checkpoints)
+    at = checkpoint_steps(steps, checkpoints)
     batches = batch_schedule(subsets, seeds, sgd.batch_size, steps)
-    init = zoo.initial_params(build, seeds)
+    init = initial_params(build, seeds)
     torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)  # warm-up: lazy imports
     n_ckpt = runs * len(at)
 
@@ -199,13 +207,13 @@ def bench_zoo_dask(runs: int, epochs: int, checkpoints: int, env: str, workers: 
     (images, labels) = embedded_splits()["train"]
     build = partial(build_target, (1, 28, 28), 10, (10,))
     sgd = zoo_sgd(stage_parameters("model_zoo", env))
-    specs = zoo.plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
-    init = zoo.initial_params(build, [s.seed for s in specs])
+    specs = plan_runs({"learn": {"runs": runs}}, 10, base_seed=1000)
+    init = initial_params(build, [s.seed for s in specs])
     recipe = {"sgd": sgd, "epochs": epochs, "checkpoints": checkpoints, "fraction": 0.8}
 
-    zoo.train_regime(build, specs, images, labels, init, recipe, None)  # warm-up
+    train_regime(build, specs, images, labels, init, recipe, None)  # warm-up
     start = time.perf_counter()
-    local = zoo.train_regime(build, specs, images, labels, init, recipe, None)
+    local = train_regime(build, specs, images, labels, init, recipe, None)
     t_local = time.perf_counter() - start
     print(
         f"zoo on dask: {runs} learn runs x {local.steps[-1]} steps ({env} config), "
@@ -217,9 +225,9 @@ def bench_zoo_dask(runs: int, epochs: int, checkpoints: int, env: str, workers: 
         config = ComputeConfig(backend="dask", address=None, workers=n, connect_timeout=10)
         with tasks(config) as map_tasks:
             cut_up = (build, specs, images, labels, init, recipe, "bench zoo", map_tasks, n)
-            zoo.train_regime(*cut_up)  # warm-up
+            train_regime(*cut_up)  # warm-up
             start = time.perf_counter()
-            cut = zoo.train_regime(*cut_up)
+            cut = train_regime(*cut_up)
             timed[n] = time.perf_counter() - start
         gap = (cut.params - local.params).abs().max().item()
         print(
@@ -339,7 +347,7 @@ def synthetic_zoo(layout: ParamLayout, runs: int, checkpoints: int, num_classes:
         run_last=run_ids * checkpoints + checkpoints - 1,
         run_ids=run_ids,
         # every regime of the zoo, run by run, so that each variant finds its own
-        regimes=tuple(zoo.REGIMES[r % len(zoo.REGIMES)] for r in run_ids.tolist()),
+        regimes=tuple(REGIMES[r % len(REGIMES)] for r in run_ids.tolist()),
     )
 
 
