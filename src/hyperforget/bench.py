@@ -81,7 +81,6 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
-from hyperforget import spm
 from hyperforget.core import data
 from hyperforget.core.compute import ComputeConfig, tasks
 from hyperforget.core.devices import resolve_device, synchronize
@@ -98,6 +97,9 @@ from hyperforget.hypernet.train import (
     sample_params,
     train_hypernetwork,
 )
+from hyperforget.spm.memory import build_memory
+from hyperforget.spm.model import SemiParametric
+from hyperforget.spm.train import SPMConfig, train_spm
 from hyperforget.zoo.plan import (
     REGIMES,
     checkpoint_steps,
@@ -265,12 +267,12 @@ def _median_seconds(work, repeats: int) -> float:
 def bench_spm(env: str, repeats: int = 20) -> None:
     """SPM unlearning by deletion against retraining the SPM without the deleted samples."""
     params = stage_parameters("semi_parametric", env)
-    config = spm.SPMConfig.of(params)
+    config = SPMConfig.of(params)
     (images, labels) = embedded_splits()["train"]
     torch.manual_seed(0)
-    model = spm.SemiParametric((1, 28, 28), tuple(config.hidden), config.embed_dim, config.encoder)
-    spm.train_spm(model, images, labels, 10, config, torch.Generator().manual_seed(0))
-    memory = spm.build_memory(model, images, labels, torch.arange(len(labels)), 10)
+    model = SemiParametric((1, 28, 28), tuple(config.hidden), config.embed_dim, config.encoder)
+    train_spm(model, images, labels, 10, config, torch.Generator().manual_seed(0))
+    memory = build_memory(model, images, labels, torch.arange(len(labels)), 10)
     print(
         f"SPM benchmark ({env} config, {len(labels)} training samples, "
         f"{torch.get_num_threads()} threads, device cpu): median of {repeats}"
@@ -280,11 +282,11 @@ def bench_spm(env: str, repeats: int = 20) -> None:
     sample_wise = _median_seconds(partial(memory.delete, ids[: len(labels) // 10]), repeats)
     keep = labels != 0
     torch.manual_seed(1)
-    retrain_model = spm.SemiParametric(
+    retrain_model = SemiParametric(
         (1, 28, 28), tuple(config.hidden), config.embed_dim, config.encoder
     )
     start = time.perf_counter()
-    spm.train_spm(
+    train_spm(
         retrain_model, images[keep], labels[keep], 10, config, torch.Generator().manual_seed(1)
     )
     retrain = time.perf_counter() - start

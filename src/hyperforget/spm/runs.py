@@ -16,7 +16,6 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from hyperforget import spm
 from hyperforget.core.console import show_table
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device, synchronize
@@ -24,29 +23,30 @@ from hyperforget.core.flat_params import flatten_module
 from hyperforget.core.params import list_param
 from hyperforget.core.seeding import replica_seeds, seeded
 from hyperforget.evaluation import metrics
+from hyperforget.spm.memory import Memory, build_memory, predict
+from hyperforget.spm.model import Classifier, SemiParametric
+from hyperforget.spm.train import SPMConfig, train_classifier, train_spm
 
 logger = logging.getLogger(__name__)
 MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "class_counts")
 
 
-def config_of(params: dict[str, Any]) -> spm.SPMConfig:
+def config_of(params: dict[str, Any]) -> SPMConfig:
     """The SPM recipe, checked before any training."""
-    return spm.SPMConfig.of(params)
+    return SPMConfig.of(params)
 
 
-def build_model(config: spm.SPMConfig, manifest: dict[str, Any]) -> spm.SemiParametric:
-    return spm.SemiParametric(
-        manifest["input_shape"], config.hidden, config.embed_dim, config.encoder
-    )
+def build_model(config: SPMConfig, manifest: dict[str, Any]) -> SemiParametric:
+    return SemiParametric(manifest["input_shape"], config.hidden, config.embed_dim, config.encoder)
 
 
 def train_one(
-    images: Tensor, labels: Tensor, manifest: dict[str, Any], config: spm.SPMConfig, seed: int
-) -> tuple[spm.SemiParametric, float]:
+    images: Tensor, labels: Tensor, manifest: dict[str, Any], config: SPMConfig, seed: int
+) -> tuple[SemiParametric, float]:
     with seeded(seed):
         model = build_model(config, manifest).to(images.device)
     start = time.perf_counter()
-    spm.train_spm(
+    train_spm(
         model,
         images,
         labels,
@@ -59,12 +59,12 @@ def train_one(
     return model, time.perf_counter() - start
 
 
-def memory_tensors(memory: spm.Memory) -> dict[str, Tensor]:
+def memory_tensors(memory: Memory) -> dict[str, Tensor]:
     return {name: getattr(memory, name).cpu() for name in MEMORY_FIELDS}
 
 
-def memory_from(tensors: dict[str, Tensor], device: torch.device) -> spm.Memory:
-    return spm.Memory(**{name: tensors[name].to(device) for name in MEMORY_FIELDS})
+def memory_from(tensors: dict[str, Tensor], device: torch.device) -> Memory:
+    return Memory(**{name: tensors[name].to(device) for name in MEMORY_FIELDS})
 
 
 def requested_sample_ids(params: dict[str, Any], num_train: int) -> list[int] | None:
@@ -142,6 +142,84 @@ def spm_seeds(params: dict[str, Any], method_runs: int) -> list[int]:
     return [int(params["seed"]) + r for r in range(int(method_runs))]
 
 
+def _plain_classifier(
+    images: Tensor,
+    labels: Tensor,
+    class_manifest: dict[str, Any],
+    config: SPMConfig,
+    seed: int,
+    device: torch.device,
+) -> tuple[Classifier, float]:
+    """The SPM's encoder as a plain softmax classifier, trained with ``seed`` and timed."""
+    with seeded(seed):
+        classifier = Classifier(
+            class_manifest["input_shape"],
+            config.hidden,
+            config.embed_dim,
+            int(class_manifest["num_classes"]),
+            config.encoder,
+        ).to(device)
+    start = time.perf_counter()
+    train_classifier(classifier, images, labels, config, torch.Generator().manual_seed(int(seed)))
+    return classifier, time.perf_counter() - start
+
+
+def _comparison_rows(
+    spm: tuple[SemiParametric, float],
+    memory: Memory,
+    classifier: tuple[Classifier, float],
+    test: tuple[Tensor, Tensor],
+    config: SPMConfig,
+) -> list[dict[str, Any]]:
+    """Test accuracy and training seconds of SPM-C, SPM-R and the plain classifier."""
+    (model, seconds), (net, classifier_seconds) = spm, classifier
+    test_images, test_labels = test
+    with torch.no_grad():
+        classifier_acc = metrics.accuracy(net(test_images).cpu(), test_labels.cpu())
+    rows = [
+        {
+            "model": f"spm_{mode}",
+            "test_accuracy": metrics.accuracy(
+                predict(model, memory, test_images, mode, config.neighbours).cpu(),
+                test_labels.cpu(),
+            ),
+            "train_seconds": seconds,
+        }
+        for mode in ("c", "r")
+    ]
+    rows.append(
+        {
+            "model": "classifier",
+            "test_accuracy": classifier_acc,
+            "train_seconds": classifier_seconds,
+        }
+    )
+    return rows
+
+
+def _stored(
+    trained: list[tuple[SemiParametric, float]],
+    memories: list[Memory],
+    config: SPMConfig,
+    seeds: list[int],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The runs' weights ``[M, P]`` with their training seconds, and their memories
+    ``[M, ...]``, as the catalog stores them."""
+    metadata = {
+        "config": json.dumps(config.to_dict()),
+        "seeds": json.dumps(seeds),
+        "rows": "row r = the SPM trained with seed semi_parametric.seed + r",
+    }
+    weights = {
+        "params": torch.stack([flatten_module(m).cpu() for m, _ in trained]),
+        "seconds": torch.tensor([spent for _, spent in trained], dtype=torch.float64),
+        "__metadata__": metadata,
+    }
+    stacked = [memory_tensors(m) for m in memories]
+    memory_rows = {name: torch.stack([m[name] for m in stacked]) for name in MEMORY_FIELDS}
+    return weights, {**memory_rows, "__metadata__": metadata}
+
+
 def train_spms(
     train_split: dict[str, Tensor],
     test_split: dict[str, Tensor],
@@ -157,69 +235,26 @@ def train_spms(
     config = config_of(params)
     requested_sample_ids(params, len(train_split["labels"]))  # fail before training
     images, labels = split_tensors(train_split, dev)
-    test_images, test_labels = split_tensors(test_split, dev)
+    test = split_tensors(test_split, dev)
     num_classes = int(class_manifest["num_classes"])
     ids = torch.arange(len(labels), device=dev)
     trained = [
         train_one(images, labels, class_manifest, config, seed)
         for seed in spm_seeds(params, method_runs)
     ]
-    memories = [spm.build_memory(m, images, labels, ids, num_classes) for m, _ in trained]
-    (model, seconds), memory = trained[0], memories[0]
-    with seeded(params["seed"]):
-        classifier = spm.Classifier(
-            class_manifest["input_shape"],
-            config.hidden,
-            config.embed_dim,
-            num_classes,
-            config.encoder,
-        ).to(dev)
-    start = time.perf_counter()
-    spm.train_classifier(
-        classifier, images, labels, config, torch.Generator().manual_seed(int(params["seed"]))
-    )
-    classifier_seconds = time.perf_counter() - start
-    with torch.no_grad():
-        classifier_acc = metrics.accuracy(classifier(test_images).cpu(), test_labels.cpu())
-    rows = [
-        {
-            "model": f"spm_{mode}",
-            "test_accuracy": metrics.accuracy(
-                spm.predict(model, memory, test_images, mode, config.neighbours).cpu(),
-                test_labels.cpu(),
-            ),
-            "train_seconds": seconds,
-        }
-        for mode in ("c", "r")
-    ]
-    rows.append(
-        {
-            "model": "classifier",
-            "test_accuracy": classifier_acc,
-            "train_seconds": classifier_seconds,
-        }
-    )
+    memories = [build_memory(m, images, labels, ids, num_classes) for m, _ in trained]
+    classifier = _plain_classifier(images, labels, class_manifest, config, params["seed"], dev)
+    rows = _comparison_rows(trained[0], memories[0], classifier, test, config)
     table = pd.DataFrame(rows)
     show_table(
         logger, "SPM against the same encoder as a plain classifier:", table.round(2), index=False
     )
-    metadata = {
-        "config": json.dumps(config.to_dict()),
-        "seeds": json.dumps(spm_seeds(params, method_runs)),
-        "rows": "row r = the SPM trained with seed semi_parametric.seed + r",
-    }
-    weights = {
-        "params": torch.stack([flatten_module(m).cpu() for m, _ in trained]),
-        "seconds": torch.tensor([spent for _, spent in trained], dtype=torch.float64),
-        "__metadata__": metadata,
-    }
-    stacked = [memory_tensors(m) for m in memories]
-    memory_rows = {name: torch.stack([m[name] for m in stacked]) for name in MEMORY_FIELDS}
+    weights, memory = _stored(trained, memories, config, spm_seeds(params, method_runs))
     mlflow_metrics = {
         f"spm.test_accuracy.{row['model']}": {"value": row["test_accuracy"], "step": 0}
         for row in rows
     }
-    return weights, {**memory_rows, "__metadata__": metadata}, table, mlflow_metrics
+    return weights, memory, table, mlflow_metrics
 
 
 def delete_from_memory(

@@ -14,13 +14,14 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from hyperforget import spm
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import load_flat_into
 from hyperforget.core.params import optional_positive_int
 from hyperforget.evaluation import distribution, forgetting, metrics
 from hyperforget.evaluation.plots import agreement_spread_bars
+from hyperforget.spm import memory as spm_memory
+from hyperforget.spm import model as spm_model
 from hyperforget.spm.runs import MEMORY_FIELDS, build_model, config_of, memory_from
 
 logger = logging.getLogger(__name__)
@@ -64,16 +65,16 @@ def score_spm(  # noqa: PLR0915 (one scenario loop, read top to bottom)
     mia_max_samples = optional_positive_int(evaluation_params, "mia_max_samples", "evaluation")
     forget_examples = optional_positive_int(evaluation_params, "forget_examples", "evaluation")
 
-    def predict(net: spm.SemiParametric, mem: spm.Memory, inputs: Tensor) -> Tensor:
-        return spm.predict(net, mem, inputs, config.mode, config.neighbours).cpu()
+    def predict(net: spm_model.SemiParametric, mem: spm_memory.Memory, inputs: Tensor) -> Tensor:
+        return spm_memory.predict(net, mem, inputs, config.mode, config.neighbours).cpu()
 
-    def outputs(net: spm.SemiParametric, mem: spm.Memory) -> metrics.Outputs:
+    def outputs(net: spm_model.SemiParametric, mem: spm_memory.Memory) -> metrics.Outputs:
         return metrics.Outputs(predict(net, mem, images), predict(net, mem, test_images))
 
     def retrained(weights: Tensor, keep: Tensor) -> metrics.Outputs:
         """A retrained SPM's outputs, with its memory of the samples it was trained on."""
         net = load_flat_into(build_model(config, class_manifest).to(dev), weights.to(dev))
-        memory = spm.build_memory(
+        memory = spm_memory.build_memory(
             net, images[keep], labels[keep], memories[0].sample_ids[keep], num_classes
         )
         return outputs(net, memory)
