@@ -104,7 +104,8 @@ def carry_over_roots(sources: list[str], raw_root: str | None, out: Path) -> dic
     """The torchvision root each source is read from: ``--raw-root`` itself for ``mnist`` when
     given, else a folder under ``out/sources`` written by ``digit_variants.build_source`` from
     the MNIST of ``--raw-root`` (or the embedded sample)."""
-    from hyperforget.core import data, digit_variants
+    from hyperforget.core import digit_variants
+    from hyperforget.core.sources import load_embedded_mnist, load_idx_dataset
 
     roots = {}
     base = None
@@ -113,9 +114,7 @@ def carry_over_roots(sources: list[str], raw_root: str | None, out: Path) -> dic
             roots[source] = raw_root
             continue
         if base is None and source != "sklearn_digits":
-            base = (
-                data.load_idx_dataset("MNIST", raw_root) if raw_root else data.load_embedded_mnist()
-            )
+            base = load_idx_dataset("MNIST", raw_root) if raw_root else load_embedded_mnist()
         root = out / "sources" / source
         if not (root / "MNIST" / "raw").is_dir():
             digit_variants.build_source(source, base, root)

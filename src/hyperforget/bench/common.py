@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from hyperforget.core import data
+from hyperforget.core.sources import load_embedded_mnist
 
 # the project's root: conf/ and pyproject.toml
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
@@ -18,7 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[3]
 def embedded_splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """The default data of the pipeline (embedded MNIST, 70/10/20, the train split's
     statistics)."""
-    mnist = data.load_embedded_mnist()
+    mnist = load_embedded_mnist()
     fractions = {"train": 0.7, "val": 0.1, "test": 0.2}
     indices = data.stratified_split(mnist.labels, fractions, seed=0)
     mean, std = data.channel_stats(mnist.images[indices["train"]])
