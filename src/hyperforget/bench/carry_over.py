@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hyperforget.bench.common import PROJECT_ROOT, newest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def carry_over_project(out: Path, name: str) -> Path:
@@ -29,7 +33,7 @@ def carry_over_project(out: Path, name: str) -> Path:
     return project
 
 
-def carry_over_summary(results, size: str):
+def carry_over_summary(results: pd.DataFrame, size: str) -> pd.DataFrame:
     """One row per method of a run's results table: the classes it did not forget, the
     scenarios with an unreliable retrained distribution, its mean retain-test accuracy and
     the 95% CI of that mean over the scenarios."""
@@ -130,6 +134,8 @@ def bench_carry_over(  # noqa: PLR0913 (what to run, where from, how far)
     sources: list[str] | None = None,
     until: str = "results",
 ) -> None:
+    """Each source at each size run in its own project folder, then their summaries printed and
+    saved under ``out`` (``competence.csv``, ``carry_over.csv``)."""
     import os
     import subprocess
     import sys

@@ -184,6 +184,7 @@ def _carry_over(parser: argparse.ArgumentParser, args: argparse.Namespace) -> No
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark ``argv`` names (``sys.argv`` by default)."""
     parser = _parser()
     args = parser.parse_args(argv)
     if args.bench == "carry-over":

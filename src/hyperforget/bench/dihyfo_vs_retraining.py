@@ -4,16 +4,20 @@ seconds per request, break-even), and the leave-one-class-out check on that run'
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hyperforget.bench.common import newest
 from hyperforget.hypernet.model import VARIANTS
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _scenario_kind(name: str) -> str:
     return "random" if name.startswith("random") else "several" if "+" in name else "one"
 
 
-def dihyfo_summary(results, train_seconds: dict[str, float]):
+def dihyfo_summary(results: pd.DataFrame, train_seconds: dict[str, float]) -> pd.DataFrame:
     """Per DiHyFo variant and scenario kind: relative F (mean, CI), band, forgot, seconds per
     request, retraining's seconds, speed-up and break-even request count."""
     import math
@@ -56,7 +60,7 @@ def dihyfo_summary(results, train_seconds: dict[str, float]):
     return pd.DataFrame(rows)
 
 
-def leave_out_table(project: Path, env: str, variant: str, classes: list[int]):
+def leave_out_table(project: Path, env: str, variant: str, classes: list[int]) -> pd.DataFrame:
     """The leave-one-class-out check on the newest run of ``env`` in ``project``."""
     import pandas as pd
     from kedro.framework.session import KedroSession
@@ -99,6 +103,8 @@ def leave_out_table(project: Path, env: str, variant: str, classes: list[int]):
 
 
 def bench_dihyfo(project: Path, env: str, variant: str, leave_out: list[int]) -> None:
+    """The DiHyFo summary of the run in ``project``, and the leave-out check of each class in
+    ``leave_out``."""
     import pandas as pd
     from safetensors import safe_open
 

@@ -76,6 +76,8 @@ def _train_with_loader(  # noqa: PLR0913 (one run: its start, data, recipe and c
 
 
 def _print_zoo_speeds(header: str, checkpoints: int, seconds: dict[str, float], gap: float) -> None:
+    """Checkpoints per second of each way, their ratios, and how far the loop's weights are from
+    the batched ones."""
     t_batched, t_loop, t_loader = seconds["batched"], seconds["loop"], seconds["loader"]
     print(header)
     print(f"  batched             {checkpoints / t_batched:8.1f} checkpoints/s ({t_batched:.2f} s)")

@@ -236,6 +236,7 @@ def check_statistics(mean: Sequence[float], std: Sequence[float], channels: int)
 
 
 def class_counts(labels: Tensor, num_classes: int) -> list[int]:
+    """Samples per class, 0..num_classes-1."""
     return torch.bincount(labels, minlength=num_classes).tolist()
 
 

@@ -33,6 +33,8 @@ def class_means(sums: Tensor, counts: Tensor) -> tuple[Tensor, Tensor]:
 
 @dataclass(frozen=True)
 class Memory:
+    """The memory of one SPM; every change returns a new memory."""
+
     embeddings: Tensor  # [N, d] f(x) of every sample ever stored
     labels: Tensor  # [N]
     sample_ids: Tensor  # [N] sorted training-sample ids
@@ -41,7 +43,10 @@ class Memory:
     class_counts: Tensor  # [K]
 
     @classmethod
-    def build(cls, embeddings: Tensor, labels: Tensor, sample_ids: Tensor, num_classes: int):
+    def build(
+        cls, embeddings: Tensor, labels: Tensor, sample_ids: Tensor, num_classes: int
+    ) -> Memory:
+        """Every sample alive, ordered by sample id."""
         order = sample_ids.argsort()
         embeddings, labels, sample_ids = embeddings[order], labels[order], sample_ids[order]
         sums, counts = class_sums(embeddings, labels, num_classes)
@@ -135,6 +140,7 @@ def predict(
 def build_memory(
     model: SemiParametric, images: Tensor, labels: Tensor, sample_ids: Tensor, num_classes: int
 ) -> Memory:
+    """The memory of ``images``: their embeddings by ``model``'s encoder, in batches of 1024."""
     model.eval()
     embeddings = torch.cat([model.encoder(b) for b in images.split(1024)])
     return Memory.build(embeddings, labels, sample_ids, num_classes)

@@ -55,6 +55,8 @@ def build_encoder(
 
 
 class SemiParametric(nn.Module):
+    """The SPM: an encoder ``f`` and the query and key projections of its attention."""
+
     def __init__(
         self,
         input_shape: Sequence[int],
@@ -77,6 +79,7 @@ class SemiParametric(nn.Module):
         return self.attend(self.encoder(images), keys, labels, num_classes)
 
     def attend(self, embeddings: Tensor, keys: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+        """``forward`` from the queries' embeddings ``f(images)``."""
         q = self.query(embeddings)
         k = self.key(keys)
         if k.dim() == 2:

@@ -37,12 +37,14 @@ def config_of(params: dict[str, Any]) -> SPMConfig:
 
 
 def build_model(config: SPMConfig, manifest: dict[str, Any]) -> SemiParametric:
+    """An untrained SPM of the recipe, for the prepared data's input shape."""
     return SemiParametric(manifest["input_shape"], config.hidden, config.embed_dim, config.encoder)
 
 
 def train_one(
     images: Tensor, labels: Tensor, manifest: dict[str, Any], config: SPMConfig, seed: int
 ) -> tuple[SemiParametric, float]:
+    """One SPM built and trained with ``seed``, and its training seconds."""
     with seeded(seed):
         model = build_model(config, manifest).to(images.device)
     start = time.perf_counter()
@@ -60,10 +62,12 @@ def train_one(
 
 
 def memory_tensors(memory: Memory) -> dict[str, Tensor]:
+    """A memory's tensors on the CPU, as the catalog stores them."""
     return {name: getattr(memory, name).cpu() for name in MEMORY_FIELDS}
 
 
 def memory_from(tensors: dict[str, Tensor], device: torch.device) -> Memory:
+    """The memory of stored tensors (``memory_tensors``), on ``device``."""
     return Memory(**{name: tensors[name].to(device) for name in MEMORY_FIELDS})
 
 
