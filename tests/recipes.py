@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from hyperforget import spm
 from hyperforget.hypernet.model import DiHyFoConfig
 from hyperforget.hypernet.train import HyperTrainConfig
+from hyperforget.spm.train import SPMConfig
 from hyperforget.zoo.training import SGDConfig
 
 SGD = {
@@ -64,8 +64,8 @@ def sgd(**changes: Any) -> SGDConfig:
     return SGDConfig(**{**SGD, **changes})
 
 
-def spm_recipe(**changes: Any) -> spm.SPMConfig:
-    return spm.SPMConfig(**{**SPM, **changes})
+def spm_recipe(**changes: Any) -> SPMConfig:
+    return SPMConfig(**{**SPM, **changes})
 
 
 def hyper_train(**changes: Any) -> HyperTrainConfig:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hyperforget.core.data import read_idx
+from hyperforget.core.idx_files import read_idx
 from hyperforget.datasets import SafetensorsDataset
 from tests.conftest import PROJECT_ROOT, copy_project
 from tests.test_run_unlearn import only_version, run_unlearn

@@ -807,9 +807,9 @@ def test_a_fresh_rerun_with_the_same_seeds_gives_the_same_tables(project, tmp_pa
 
 
 def test_bench_dihyfo_reads_the_run_and_the_hypernetworks_training_seconds(project, capsys):
-    from hyperforget import bench
+    from hyperforget.bench.cli import main
 
-    bench.main(["dihyfo", "--project", str(project)])
+    main(["dihyfo", "--project", str(project)])
     lines = capsys.readouterr().out.splitlines()
     rows = {line.split()[0]: line.split() for line in lines if line.startswith("dihyfo")}
     assert set(rows) == {"dihyfo1", "dihyfo2"}

@@ -19,7 +19,8 @@ from kedro.framework.cli.utils import _split_params, split_string
 from kedro.framework.session import session as kedro_session
 from kedro.io.core import generate_timestamp
 
-from hyperforget.lineage import RUNS, discard_unfinished
+from hyperforget.lineage import discard_unfinished
+from hyperforget.run_manifests import RUNS
 
 logger = logging.getLogger(__name__)
 

@@ -37,11 +37,9 @@ from kedro.io.core import AbstractVersionedDataset, Version
 
 from hyperforget.datasets.published import discard_staged, publish_staged
 from hyperforget.preflight import check_disk_space, check_writable, output_folders
+from hyperforget.run_manifests import RUNS, complete_runs, lineage_version, read_manifest
 
 logger = logging.getLogger(__name__)
-
-RUNS = Path("data") / "09_runs"
-MANIFEST_KEYS = ("save_version", "complete", "env", "pipelines", "outputs", "inputs")
 
 
 def _versioned(catalog, names) -> dict[str, AbstractVersionedDataset]:
@@ -51,40 +49,6 @@ def _versioned(catalog, names) -> dict[str, AbstractVersionedDataset]:
         if isinstance(dataset, AbstractVersionedDataset) and dataset._version is not None:
             found[name] = dataset
     return found
-
-
-def read_manifest(path: Path) -> dict[str, Any]:
-    """The manifest in ``path``; a file that is not one is refused, naming it and the fix."""
-    aside = f"move it aside (mv {path} {path}.broken) or delete it"
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(
-            f"The run manifest {path} cannot be read ({error}); {aside}: the run it describes "
-            "can then no longer be a lineage."
-        ) from None
-    missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
-    if missing:
-        raise ValueError(
-            f"{path} is not a run manifest of this project (no {', '.join(missing)}); only "
-            f"kedro run writes data/09_runs/*.json: {aside}."
-        )
-    return manifest
-
-
-def complete_runs(env: str, runs: Path = RUNS) -> list[dict[str, Any]]:
-    """Manifests of the complete runs of ``env``, oldest first."""
-    if not runs.is_dir():
-        return []
-    manifests = [read_manifest(p) for p in sorted(runs.glob("*.json"))]
-    return [m for m in manifests if m["complete"] and m["env"] == env]
-
-
-def lineage_version(run: dict[str, Any], name: str) -> str | None:
-    """The version of dataset ``name`` in ``run``'s lineage: what it saved, else what it read."""
-    if name in run["outputs"]:
-        return run["save_version"]
-    return run["inputs"].get(name)
 
 
 def makers(names: list[str]) -> str:

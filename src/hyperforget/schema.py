@@ -23,7 +23,7 @@ from hyperforget.core.params import list_param
 from hyperforget.evaluation.config import EvaluationConfig
 from hyperforget.hypernet.model import VARIANTS, DenoiserConfig
 from hyperforget.hypernet.train import HyperTrainConfig
-from hyperforget.spm import SPMConfig
+from hyperforget.spm.train import SPMConfig
 from hyperforget.zoo.recipe import Competence, RecipeSearch
 from hyperforget.zoo.training import ForgetTraining, SGDConfig
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
 
-from hyperforget.core import data
+from hyperforget.core import data, idx_files, sources
 from tests.conftest import PROJECT_ROOT
 
 FRACTIONS = {"train": 0.6, "val": 0.2, "test": 0.2}
@@ -86,7 +86,7 @@ def test_normalise_rejects_channel_mismatch(tiny_images):
 
 
 def test_embedded_mnist_has_500_digits_per_class():
-    mnist = data.load_embedded_mnist()
+    mnist = sources.load_embedded_mnist()
     assert mnist.images.shape == (5000, 1, 28, 28)
     assert mnist.images.dtype == torch.uint8
     assert torch.bincount(mnist.labels).tolist() == [500] * 10
@@ -94,14 +94,14 @@ def test_embedded_mnist_has_500_digits_per_class():
 
 def test_missing_torchvision_files_name_the_expected_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "FashionMNIST" / "raw")):
-        data.load_torchvision("FashionMNIST", tmp_path)
+        sources.load_torchvision("FashionMNIST", tmp_path)
     with pytest.raises(FileNotFoundError, match="cifar-10-batches-py"):
-        data.load_torchvision("CIFAR10", tmp_path)
+        sources.load_torchvision("CIFAR10", tmp_path)
 
 
 def test_unknown_torchvision_dataset_lists_the_choices(tmp_path):
     with pytest.raises(ValueError, match="available: MNIST, FashionMNIST, KMNIST, CIFAR10"):
-        data.load_torchvision("SVHN", tmp_path)
+        sources.load_torchvision("SVHN", tmp_path)
 
 
 @pytest.fixture
@@ -118,9 +118,12 @@ def idx_arrays():
 @pytest.mark.parametrize(("type_code", "dtype"), [(0x08, np.uint8), (0x0C, np.int32)])
 def test_gz_reader_matches_the_uncompressed_reader_and_torchvision(tmp_path, type_code, dtype):
     array = np.random.default_rng(1).integers(-5 if dtype == np.int32 else 0, 200, (7, 3, 2))
-    data.write_idx(tmp_path / "plain", array.astype(dtype), type_code)
-    data.write_idx(tmp_path / "packed.gz", array.astype(dtype), type_code)
-    plain, packed = data.read_idx(tmp_path / "plain"), data.read_idx(tmp_path / "packed.gz")
+    idx_files.write_idx(tmp_path / "plain", array.astype(dtype), type_code)
+    idx_files.write_idx(tmp_path / "packed.gz", array.astype(dtype), type_code)
+    plain, packed = (
+        idx_files.read_idx(tmp_path / "plain"),
+        idx_files.read_idx(tmp_path / "packed.gz"),
+    )
     assert torch.equal(plain, packed)
     assert torch.equal(plain, torch.as_tensor(array.astype(dtype)))
     assert torch.equal(plain, read_sn3_pascalvincent_tensor(str(tmp_path / "plain")))
@@ -130,13 +133,13 @@ def mnist_root(tmp_path, arrays, gzipped: set[str]):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
     for stem, array in arrays.items():
-        data.write_idx(raw / (f"{stem}.gz" if stem in gzipped else stem), array, 0x08)
+        idx_files.write_idx(raw / (f"{stem}.gz" if stem in gzipped else stem), array, 0x08)
     return raw
 
 
 def test_idx_dataset_reads_mixed_files_and_marks_the_official_test_part(tmp_path, idx_arrays):
     mnist_root(tmp_path, idx_arrays, gzipped={"train-images-idx3-ubyte", "t10k-labels-idx1-ubyte"})
-    images = data.load_torchvision("MNIST", tmp_path)
+    images = sources.load_torchvision("MNIST", tmp_path)
     assert images.images.shape == (18, 1, 5, 4) and images.images.dtype == torch.uint8
     assert images.official_test.tolist() == [False] * 12 + [True] * 6
     test_images = torch.as_tensor(idx_arrays["t10k-images-idx3-ubyte"]).unsqueeze(1)
@@ -149,7 +152,7 @@ def test_missing_idx_file_names_the_file_and_the_fix(tmp_path, idx_arrays):
     raw = mnist_root(tmp_path, idx_arrays, gzipped=set(idx_arrays))
     (raw / "t10k-labels-idx1-ubyte.gz").unlink()
     with pytest.raises(FileNotFoundError, match="'t10k-labels-idx1-ubyte'.*raw_root="):
-        data.load_torchvision("MNIST", tmp_path)
+        sources.load_torchvision("MNIST", tmp_path)
 
 
 @pytest.mark.parametrize("name", ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"])
@@ -158,18 +161,18 @@ def test_truncated_idx_file_is_refused_with_its_path(tmp_path, idx_arrays, name)
     whole = (raw / name).read_bytes()
     (raw / name).write_bytes(whole[: len(whole) - 7])
     with pytest.raises(ValueError, match=f"{name}.*(truncated|not a complete gzip).*copy it again"):
-        data.load_torchvision("MNIST", tmp_path)
+        sources.load_torchvision("MNIST", tmp_path)
 
 
 def test_a_file_that_is_not_idx_is_refused(tmp_path):
     (tmp_path / "labels").write_bytes(b"<html>not found</html>")
     with pytest.raises(ValueError, match="labels is not an IDX file"):
-        data.read_idx(tmp_path / "labels")
+        idx_files.read_idx(tmp_path / "labels")
 
 
 def test_official_test_part_is_the_test_split_unchanged(tmp_path, idx_arrays):
     mnist_root(tmp_path, idx_arrays, gzipped=set())
-    images = data.load_torchvision("MNIST", tmp_path)
+    images = sources.load_torchvision("MNIST", tmp_path)
     fractions = {"train": 0.5, "val": 0.5, "test": 0.2}  # test's share is unused
     splits = data.official_test_split(images.labels, images.official_test, fractions, seed=0)
     assert splits["test"].tolist() == list(range(12, 18))
@@ -198,11 +201,11 @@ SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data"
 )
 def test_full_mnist_test_split_is_exactly_the_official_test_set():
     """The real files: 70,000 digits, and the test split is the official 10,000, in order."""
-    mnist = data.load_torchvision("MNIST", SHARED_MNIST)
+    mnist = sources.load_torchvision("MNIST", SHARED_MNIST)
     assert len(mnist.labels) == 70_000 and int(mnist.official_test.sum()) == 10_000
     raw = SHARED_MNIST / "MNIST" / "raw"
-    official_images = data.read_idx(raw / "t10k-images-idx3-ubyte.gz")
-    official_labels = data.read_idx(raw / "t10k-labels-idx1-ubyte.gz").long()
+    official_images = idx_files.read_idx(raw / "t10k-images-idx3-ubyte.gz")
+    official_labels = idx_files.read_idx(raw / "t10k-labels-idx1-ubyte.gz").long()
     fractions = {"train": 0.9, "val": 0.1, "test": 0.2}
     splits = data.official_test_split(mnist.labels, mnist.official_test, fractions, seed=0)
     assert torch.equal(mnist.images[splits["test"]].squeeze(1), official_images)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hyperforget.core import data, digit_variants
+from hyperforget.core import data, digit_variants, sources
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def digits() -> data.LabelledImages:
 def test_every_source_is_written_in_torchvision_layout_and_read_back(tmp_path, digits):
     for source in digit_variants.SOURCES:
         root = digit_variants.build_source(source, digits, tmp_path / source, seed=0)
-        read = data.load_torchvision("MNIST", root)
+        read = sources.load_torchvision("MNIST", root)
         assert read.images.shape[1:] == (1, 28, 28) and read.images.dtype == torch.uint8
         if source != "sklearn_digits":
             assert read.official_test.tolist() == digits.official_test.tolist()

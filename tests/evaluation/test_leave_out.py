@@ -1,11 +1,13 @@
 import pytest
 import torch
 
-from hyperforget import zoo
 from hyperforget.core.targets import build_target
 from hyperforget.evaluation import leave_out
 from hyperforget.hypernet.train import ZooSet
-from hyperforget.zoo.training import AscentConfig
+from hyperforget.zoo.build import build_zoo
+from hyperforget.zoo.plan import plan_runs
+from hyperforget.zoo.references import train_oracle_replicas, train_reference_models
+from hyperforget.zoo.training import AscentConfig, FromLearn
 from tests.recipes import DENOISER, HYPER_TRAIN, sgd
 
 
@@ -29,23 +31,23 @@ def check():
         "retain": {"runs_per_class": 1},
         "refit": {"runs_per_class": 2},
     }
-    built = zoo.build_zoo(
+    built = build_zoo(
         build,
-        zoo.plan_runs(regimes, 3, 0),
+        plan_runs(regimes, 3, 0),
         splits["train"],
         splits["val"],
         3,
         sgd(batch_size=16),
         3,
         {
-            "forget": zoo.FromLearn(sgd(batch_size=16), 1, AscentConfig(1.0, 2.0)),
-            "refit": zoo.FromLearn(sgd(batch_size=16), 2, fresh_head=True),
+            "forget": FromLearn(sgd(batch_size=16), 1, AscentConfig(1.0, 2.0)),
+            "refit": FromLearn(sgd(batch_size=16), 2, fresh_head=True),
         },
         checkpoints=3,
         fraction=0.8,
         max_abs_weight=10.0,
     )
-    retrained = zoo.train_oracle_replicas(
+    retrained = train_oracle_replicas(
         build,
         splits["train"],
         sgd(batch_size=16),
@@ -57,7 +59,7 @@ def check():
         num_classes=3,
         zoo_params=built.params,
         zoo_table=built.table,
-        original=zoo.train_reference_models(
+        original=train_reference_models(
             build, splits["train"], 3, sgd(batch_size=16), 2, [1, 2, 3, 4]
         ).original,
         retrained={str(k): retrained[k] for k in range(3)},

@@ -5,25 +5,27 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hyperforget import spm
+from hyperforget.spm.memory import Memory, build_memory, predict
+from hyperforget.spm.model import SemiParametric, build_encoder
+from hyperforget.spm.train import support_indices, train_spm
 from tests.recipes import spm_recipe
 
 
 @pytest.fixture
-def model_and_memory() -> tuple[spm.SemiParametric, spm.Memory, torch.Tensor]:
+def model_and_memory() -> tuple[SemiParametric, Memory, torch.Tensor]:
     torch.manual_seed(0)
-    model = spm.SemiParametric((1, 3, 4), hidden=(16,), embed_dim=8).eval()
+    model = SemiParametric((1, 3, 4), hidden=(16,), embed_dim=8).eval()
     images = torch.randn(60, 1, 3, 4)
     labels = torch.arange(3).repeat(20)
-    memory = spm.build_memory(model, images, labels, torch.arange(100, 160), num_classes=3)
+    memory = build_memory(model, images, labels, torch.arange(100, 160), num_classes=3)
     return model, memory, torch.randn(10, 1, 3, 4)
 
 
 @pytest.mark.parametrize("mode", ["c", "r"])
 def test_deleting_a_class_removes_exactly_its_probability_mass(model_and_memory, mode):
     model, memory, queries = model_and_memory
-    before = spm.predict(model, memory, queries, mode, neighbours=60).exp()
-    after = spm.predict(model, memory.delete_classes([1]), queries, mode, neighbours=60).exp()
+    before = predict(model, memory, queries, mode, neighbours=60).exp()
+    after = predict(model, memory.delete_classes([1]), queries, mode, neighbours=60).exp()
     assert (after[:, 1] == 0).all()
     expected = before / (1 - before[:, 1:2])
     torch.testing.assert_close(after[:, [0, 2]], expected[:, [0, 2]], rtol=1e-4, atol=1e-6)
@@ -36,11 +38,11 @@ def test_deleting_then_restoring_samples_restores_the_predictions(model_and_memo
     restored = memory.delete(ids).restore(ids)
     assert torch.equal(restored.alive, memory.alive)
     torch.testing.assert_close(
-        spm.predict(model, restored, queries, mode), spm.predict(model, memory, queries, mode)
+        predict(model, restored, queries, mode), predict(model, memory, queries, mode)
     )
     assert not torch.allclose(
-        spm.predict(model, memory.delete(ids), queries, mode),
-        spm.predict(model, memory, queries, mode),
+        predict(model, memory.delete(ids), queries, mode),
+        predict(model, memory, queries, mode),
     )
 
 
@@ -67,7 +69,7 @@ def test_the_query_is_never_in_its_own_support_set():
     labels = torch.arange(5).repeat(40)
     for _ in range(50):
         query = torch.randperm(200, generator=generator)[:64]
-        support = spm.support_indices(query, labels, per_class=8, generator=generator)
+        support = support_indices(query, labels, per_class=8, generator=generator)
         assert not torch.isin(support, query).any()
         assert torch.bincount(labels[support], minlength=5).tolist() == [8] * 5
 
@@ -79,11 +81,11 @@ def test_training_lowers_the_episodic_loss_on_separable_data():
         120, 1, 1, 3
     )
     torch.manual_seed(0)
-    model = spm.SemiParametric((1, 1, 3), (16,), 8)
+    model = SemiParametric((1, 1, 3), (16,), 8)
     config = spm_recipe(epochs=20, batch_size=32, support_per_class=4, lr=1e-2)
-    spm.train_spm(model, images, labels, 3, config, generator)
-    memory = spm.build_memory(model, images, labels, torch.arange(120), 3)
-    accuracy = (spm.predict(model, memory, images, "c").argmax(1) == labels).float().mean()
+    train_spm(model, images, labels, 3, config, generator)
+    memory = build_memory(model, images, labels, torch.arange(120), 3)
+    accuracy = (predict(model, memory, images, "c").argmax(1) == labels).float().mean()
     assert accuracy > 0.95
 
 
@@ -91,13 +93,13 @@ def test_training_lowers_the_episodic_loss_on_separable_data():
     ("kind", "shape"), [("mlp", (1, 28, 28)), ("cnn", (3, 32, 32)), ("resnet18", (1, 28, 28))]
 )
 def test_every_encoder_maps_images_to_embeddings(kind, shape):
-    encoder = spm.build_encoder(shape, (32,), 16, kind)
+    encoder = build_encoder(shape, (32,), 16, kind)
     assert encoder(torch.randn(2, *shape)).shape == (2, 16)
 
 
 def test_an_unknown_encoder_is_refused():
     with pytest.raises(ValueError, match="Unknown SPM encoder 'vit'"):
-        spm.build_encoder((1, 28, 28), (32,), 16, "vit")
+        build_encoder((1, 28, 28), (32,), 16, "vit")
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from hyperforget.core import data
+from hyperforget.core import sources
 from hyperforget.core.config import Config
 from hyperforget.core.flat_params import flatten_module, load_flat_into
 from hyperforget.core.scenario import ForgetScenario
@@ -33,7 +33,7 @@ def forget_request() -> ForgetRequest:
     """The embedded MNIST (4,000 train, 1,000 val) and the default MLP trained on it for three
     epochs: the default benchmark in small (SSD's selection needs a forget set that is a small
     share of the data, as one class of ten is)."""
-    digits = data.load_embedded_mnist()
+    digits = sources.load_embedded_mnist()
     images = (digits.images.float() / 255 - 0.13) / 0.31
     order = torch.randperm(len(digits.labels), generator=torch.Generator().manual_seed(0))
     train = images[order[:4000]], digits.labels[order[:4000]]

@@ -2,10 +2,14 @@ import pandas as pd
 import pytest
 import torch
 
-from hyperforget import zoo
 from hyperforget.core import compute
 from hyperforget.core.targets import build_target
-from hyperforget.zoo.training import AscentConfig
+from hyperforget.zoo.build import Zoo, build_zoo, diverged
+from hyperforget.zoo.plan import RunSpec, initial_params, plan_runs
+from hyperforget.zoo.references import train_oracle_replicas, train_reference_models
+from hyperforget.zoo.runs import train_runs
+from hyperforget.zoo.summary import summarise_references
+from hyperforget.zoo.training import AscentConfig, FromLearn
 from tests.recipes import sgd
 
 
@@ -28,7 +32,7 @@ REGIMES = {"learn": {"runs": 2}, "retain": {"runs_per_class": 1}, "forget": {"ru
 
 
 def test_plan_gives_distinct_seeds_and_every_class():
-    specs = zoo.plan_runs(REGIMES, num_classes=3, base_seed=100)
+    specs = plan_runs(REGIMES, num_classes=3, base_seed=100)
     assert [s.regime for s in specs] == ["learn"] * 2 + ["retain"] * 3 + ["forget"] * 3
     assert [s.forget_class for s in specs[2:5]] == [0, 1, 2]
     assert len({s.seed for s in specs}) == len(specs) == 8
@@ -50,29 +54,29 @@ def test_plan_gives_distinct_seeds_and_every_class():
 )
 def test_bad_regimes_fail_before_training(regimes, message):
     with pytest.raises(ValueError, match=message):
-        zoo.plan_runs(regimes, num_classes=3, base_seed=0)
+        plan_runs(regimes, num_classes=3, base_seed=0)
 
 
 def test_diverged_runs_are_detected():
     params = torch.zeros(3, 2, 4)
     params[1, 1, 0] = float("nan")
     params[2, 0, 3] = 11.0
-    assert zoo.diverged(params, max_abs_weight=10.0).tolist() == [False, True, True]
+    assert diverged(params, max_abs_weight=10.0).tolist() == [False, True, True]
 
 
-def tiny_zoo(splits, regimes=REGIMES, **sharding) -> zoo.Zoo:
+def tiny_zoo(splits, regimes=REGIMES, **sharding) -> Zoo:
     train, val = splits
-    return zoo.build_zoo(
+    return build_zoo(
         build,
-        zoo.plan_runs(regimes, 3, 0),
+        plan_runs(regimes, 3, 0),
         train,
         val,
         3,
         sgd(batch_size=16),
         3,
         {
-            "forget": zoo.FromLearn(sgd(lr=0.02, batch_size=16), 1, AscentConfig(1.0, 2.0)),
-            "refit": zoo.FromLearn(sgd(batch_size=16), 1, fresh_head=True),
+            "forget": FromLearn(sgd(lr=0.02, batch_size=16), 1, AscentConfig(1.0, 2.0)),
+            "refit": FromLearn(sgd(batch_size=16), 1, fresh_head=True),
         },
         checkpoints=3,
         fraction=0.8,
@@ -129,7 +133,7 @@ def test_build_zoo_table_describes_each_checkpoint_row(splits):
 
 def test_reference_models_use_their_own_seeds_and_are_timed(splits):
     train, _ = splits
-    refs = zoo.train_reference_models(build, train, 3, sgd(batch_size=16), 2, [7, 8, 9, 10])
+    refs = train_reference_models(build, train, 3, sgd(batch_size=16), 2, [7, 8, 9, 10])
     assert refs.oracles.shape == (3, refs.original.shape[0])
     assert all(s > 0 for s in refs.oracle_seconds) and refs.original_seconds > 0
     assert refs.seeds == [7, 8, 9, 10]
@@ -138,22 +142,22 @@ def test_reference_models_use_their_own_seeds_and_are_timed(splits):
 def test_oracle_replicas_repeat_the_oracle_recipe_with_other_seeds(splits):
     train, _ = splits
     recipe = sgd(batch_size=16)
-    refs = zoo.train_reference_models(build, train, 3, recipe, 2, [7, 8, 9, 10])
+    refs = train_reference_models(build, train, 3, recipe, 2, [7, 8, 9, 10])
     # replica 0 of each class reuses that class's oracle seed: it must be that oracle again
     seeds = [[8, 20], [9, 21], [10, 22]]
-    replicas = zoo.train_oracle_replicas(build, train, recipe, 2, seeds)
+    replicas = train_oracle_replicas(build, train, recipe, 2, seeds)
     assert replicas.shape == (3, 2, refs.oracles.shape[1])
     torch.testing.assert_close(replicas[:, 0], refs.oracles, rtol=1e-4, atol=1e-5)
     assert not torch.allclose(replicas[:, 1], refs.oracles)
-    none = zoo.train_oracle_replicas(build, train, recipe, 2, [[], [], []])
+    none = train_oracle_replicas(build, train, recipe, 2, [[], [], []])
     assert none.shape == (3, 0, refs.oracles.shape[1])
 
 
 def test_reference_summary_gives_each_class_accuracy_as_plain_torch_does(splits):
     train, val = splits
-    refs = zoo.train_reference_models(build, train, 3, sgd(batch_size=16), 2, [7, 8, 9, 10])
+    refs = train_reference_models(build, train, 3, sgd(batch_size=16), 2, [7, 8, 9, 10])
     images, labels = val
-    table = zoo.summarise_references(
+    table = summarise_references(
         build(), refs.original, 1.0, refs.oracles, [1.0] * 3, images, labels, 3
     )
     module = build()
@@ -169,11 +173,11 @@ def test_reference_summary_gives_each_class_accuracy_as_plain_torch_does(splits)
 
 def test_min_steps_lifts_a_run_on_small_data_to_that_many_steps(splits):
     (images, labels), _ = splits
-    spec = zoo.RunSpec(0, "learn", None, 7)
-    init, module = zoo.initial_params(build, [7]), build()
-    few = zoo.train_runs(module, [spec], images, labels, sgd(batch_size=16), 2, 2, 1.0, init)
+    spec = RunSpec(0, "learn", None, 7)
+    init, module = initial_params(build, [7]), build()
+    few = train_runs(module, [spec], images, labels, sgd(batch_size=16), 2, 2, 1.0, init)
     assert few.steps[-1] == round(2 * 90 / 16)  # 2 epochs of 90 samples
-    lifted = zoo.train_runs(
+    lifted = train_runs(
         module, [spec], images, labels, sgd(batch_size=16, min_steps=40), 2, 2, 1.0, init
     )
     assert lifted.steps[-1] == 40
@@ -187,15 +191,15 @@ def test_a_negative_min_steps_is_refused():
 def test_refit_runs_start_at_the_learn_final_and_retrain_on_its_features(splits):
     train, val = splits
     regimes = {"learn": {"runs": 1}, "refit": {"runs_per_class": 1, "classes": [2]}}
-    built = zoo.build_zoo(
+    built = build_zoo(
         build,
-        zoo.plan_runs(regimes, 3, 0),
+        plan_runs(regimes, 3, 0),
         train,
         val,
         3,
         sgd(batch_size=16),
         3,
-        {"refit": zoo.FromLearn(sgd(batch_size=16), 3, fresh_head=True)},
+        {"refit": FromLearn(sgd(batch_size=16), 3, fresh_head=True)},
         checkpoints=3,
         fraction=0.8,
         max_abs_weight=10.0,

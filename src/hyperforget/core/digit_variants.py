@@ -17,7 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from hyperforget.core.data import LabelledImages, write_idx_dataset
+from hyperforget.core.data import LabelledImages
+from hyperforget.core.idx_files import write_idx_dataset
 
 SOURCES = ("mnist", "shifted", "rotated", "thick", "inverted", "sklearn_digits")
 

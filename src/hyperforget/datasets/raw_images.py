@@ -7,11 +7,11 @@ from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from hyperforget.core.data import (
+from hyperforget.core.data import LabelledImages
+from hyperforget.core.sources import (
     EMBEDDED_MNIST,
     TORCHVISION,
     TORCHVISION_DATASETS,
-    LabelledImages,
     load_embedded_mnist,
     load_torchvision,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -142,6 +143,46 @@ def oracle_agreement_heatmap(table) -> Figure:
     return fig
 
 
+def _retrained_band(ax: Axes, x: np.ndarray, spread) -> None:
+    """The retrained distribution per scenario (central 95% band, mean line), the reference
+    oracle (cross) and, where the table has it, the masked original (blue dash)."""
+    ax.fill_between(
+        x, spread["retrained_low_95"], spread["retrained_high_95"], color="0.85", step="mid"
+    )
+    ax.plot(x, spread["retrained_mean"], color="0.5", lw=1, drawstyle="steps-mid")
+    ax.plot(x, spread["oracle_retain_test"], "kx", ms=5)
+    if "masked_original_retain_test" in spread:
+        ax.plot(x, spread["masked_original_retain_test"], "_", color="tab:blue", ms=9, mew=1.5)
+
+
+def _method_points(ax: Axes, x: np.ndarray, by_scenario, low: float) -> None:
+    """A method's mean retain-test accuracy per scenario with its 95% CI; a value below ``low``
+    is drawn as a labelled triangle on the bottom edge."""
+    values = by_scenario["acc_retain_test"].to_numpy(dtype=float)
+    if "acc_retain_test_ci_low" in by_scenario:
+        errors = np.stack(
+            [
+                values - by_scenario["acc_retain_test_ci_low"].to_numpy(dtype=float),
+                by_scenario["acc_retain_test_ci_high"].to_numpy(dtype=float) - values,
+            ]
+        )
+    else:
+        errors = np.zeros((2, len(values)))
+    inside = values >= low
+    ax.errorbar(
+        x[inside],
+        values[inside],
+        yerr=np.nan_to_num(errors[:, inside]),
+        fmt="o",
+        color="tab:red",
+        ms=4,
+        capsize=2,
+    )
+    for i in np.flatnonzero(values < low):
+        ax.plot(x[i], low + 0.4, "v", color="tab:red", ms=5)
+        ax.annotate(f"{values[i]:.0f}", (x[i], low + 1.0), ha="center", fontsize=6)
+
+
 def oracle_spread_panels(spread, results, methods: Sequence[str], columns: int = 4) -> Figure:
     """Each method's mean retain-test accuracy over its runs (dot, with its 95% CI) per forget
     scenario against the retrained distribution: the grey band is its central 95% range, the
@@ -159,37 +200,9 @@ def oracle_spread_panels(spread, results, methods: Sequence[str], columns: int =
     low = float(np.nanmin(spread["retrained_min"])) - 6.0
     high = float(np.nanmax(spread["retrained_max"])) + 2.0
     for ax, method in zip(axes, methods, strict=False):
-        ax.fill_between(
-            x, spread["retrained_low_95"], spread["retrained_high_95"], color="0.85", step="mid"
-        )
-        ax.plot(x, spread["retrained_mean"], color="0.5", lw=1, drawstyle="steps-mid")
-        ax.plot(x, spread["oracle_retain_test"], "kx", ms=5)
-        if "masked_original_retain_test" in spread:
-            ax.plot(x, spread["masked_original_retain_test"], "_", color="tab:blue", ms=9, mew=1.5)
+        _retrained_band(ax, x, spread)
         by_scenario = rows[rows["method"] == method].set_index("forget_classes").reindex(scenarios)
-        values = by_scenario["acc_retain_test"].to_numpy(dtype=float)
-        if "acc_retain_test_ci_low" in by_scenario:
-            errors = np.stack(
-                [
-                    values - by_scenario["acc_retain_test_ci_low"].to_numpy(dtype=float),
-                    by_scenario["acc_retain_test_ci_high"].to_numpy(dtype=float) - values,
-                ]
-            )
-        else:
-            errors = np.zeros((2, len(values)))
-        inside = values >= low
-        ax.errorbar(
-            x[inside],
-            values[inside],
-            yerr=np.nan_to_num(errors[:, inside]),
-            fmt="o",
-            color="tab:red",
-            ms=4,
-            capsize=2,
-        )
-        for i in np.flatnonzero(values < low):
-            ax.plot(x[i], low + 0.4, "v", color="tab:red", ms=5)
-            ax.annotate(f"{values[i]:.0f}", (x[i], low + 1.0), ha="center", fontsize=6)
+        _method_points(ax, x, by_scenario, low)
         ax.set_ylim(low, high)
         ax.set_title(method, fontsize="medium")
         ax.set_xticks(x, scenarios)

@@ -197,6 +197,31 @@ def _batch(model: DiHyFo, zoo: ZooSet, rows: Tensor, generator: torch.Generator,
     return target, target_loss, current, current_loss
 
 
+def _device_batch(
+    model: DiHyFo,
+    zoo: ZooSet,
+    rows: Tensor,
+    generator: torch.Generator,
+    permute: bool,
+    device: torch.device,
+) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    """``_batch`` on ``device``, the weights multiplied by the model's ``scale``."""
+    target, target_loss, current, current_loss = _batch(model, zoo, rows, generator, permute)
+    scale = model.scale
+    target = target.to(device) * scale
+    target_loss = target_loss.to(device)
+    if current is not None:
+        current, current_loss = current.to(device) * scale, current_loss.to(device)
+    return target, target_loss, current, current_loss
+
+
+@torch.no_grad()
+def _update_ema(ema: DiHyFo, model: DiHyFo, decay: float) -> None:
+    """One step of the exponential moving average of ``model``'s weights held in ``ema``."""
+    for ema_p, p in zip(ema.parameters(), model.parameters(), strict=True):
+        ema_p.lerp_(p, 1.0 - decay)
+
+
 def _denoise(model, target_loss, current, current_loss, x_t: Tensor, t: Tensor) -> Tensor:
     return model(x_t, t, target_loss, current, current_loss)
 
@@ -255,14 +280,9 @@ def train_hypernetwork(
     with _tf32_matmuls(config.precision == "tf32"):
         for step in steps:
             rows = torch.randint(0, len(zoo.params), (config.batch_size,), generator=generator)
-            target, target_loss, current, current_loss = _batch(
-                model, zoo, rows, generator, config.permute
+            target, target_loss, current, current_loss = _device_batch(
+                model, zoo, rows, generator, config.permute, device
             )
-            scale = model.scale
-            target = target.to(device) * scale
-            target_loss = target_loss.to(device)
-            if current is not None:
-                current, current_loss = current.to(device) * scale, current_loss.to(device)
             denoise = partial(_denoise, model, target_loss, current, current_loss)
             with autocast:
                 loss = diffusion.training_loss(denoise, target, device_generator, weights)
@@ -272,9 +292,7 @@ def train_hypernetwork(
             optimizer.step()
             if scheduler is not None:
                 scheduler.step()
-            with torch.no_grad():
-                for ema_p, p in zip(ema.parameters(), model.parameters(), strict=True):
-                    ema_p.lerp_(p, 1.0 - config.ema_decay)
+            _update_ema(ema, model, config.ema_decay)
             running.append(loss.item())
             if (step + 1) % config.log_every == 0 or step + 1 == config.steps:
                 curve.append(sum(running) / len(running))

@@ -16,37 +16,40 @@ import pandas as pd
 import torch
 from torch import Tensor
 
-from hyperforget import spm
 from hyperforget.core.console import show_table
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device, synchronize
 from hyperforget.core.flat_params import flatten_module
 from hyperforget.core.params import list_param
+from hyperforget.core.scenario import ForgetScenario, scenarios_from
 from hyperforget.core.seeding import replica_seeds, seeded
 from hyperforget.evaluation import metrics
+from hyperforget.spm.memory import Memory, build_memory, predict
+from hyperforget.spm.model import Classifier, SemiParametric
+from hyperforget.spm.train import SPMConfig, train_classifier, train_spm
 
 logger = logging.getLogger(__name__)
 MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "class_counts")
 
 
-def config_of(params: dict[str, Any]) -> spm.SPMConfig:
+def config_of(params: dict[str, Any]) -> SPMConfig:
     """The SPM recipe, checked before any training."""
-    return spm.SPMConfig.of(params)
+    return SPMConfig.of(params)
 
 
-def build_model(config: spm.SPMConfig, manifest: dict[str, Any]) -> spm.SemiParametric:
-    return spm.SemiParametric(
-        manifest["input_shape"], config.hidden, config.embed_dim, config.encoder
-    )
+def build_model(config: SPMConfig, manifest: dict[str, Any]) -> SemiParametric:
+    """An untrained SPM of the recipe, for the prepared data's input shape."""
+    return SemiParametric(manifest["input_shape"], config.hidden, config.embed_dim, config.encoder)
 
 
 def train_one(
-    images: Tensor, labels: Tensor, manifest: dict[str, Any], config: spm.SPMConfig, seed: int
-) -> tuple[spm.SemiParametric, float]:
+    images: Tensor, labels: Tensor, manifest: dict[str, Any], config: SPMConfig, seed: int
+) -> tuple[SemiParametric, float]:
+    """One SPM built and trained with ``seed``, and its training seconds."""
     with seeded(seed):
         model = build_model(config, manifest).to(images.device)
     start = time.perf_counter()
-    spm.train_spm(
+    train_spm(
         model,
         images,
         labels,
@@ -59,12 +62,14 @@ def train_one(
     return model, time.perf_counter() - start
 
 
-def memory_tensors(memory: spm.Memory) -> dict[str, Tensor]:
+def memory_tensors(memory: Memory) -> dict[str, Tensor]:
+    """A memory's tensors on the CPU, as the catalog stores them."""
     return {name: getattr(memory, name).cpu() for name in MEMORY_FIELDS}
 
 
-def memory_from(tensors: dict[str, Tensor], device: torch.device) -> spm.Memory:
-    return spm.Memory(**{name: tensors[name].to(device) for name in MEMORY_FIELDS})
+def memory_from(tensors: dict[str, Tensor], device: torch.device) -> Memory:
+    """The memory of stored tensors (``memory_tensors``), on ``device``."""
+    return Memory(**{name: tensors[name].to(device) for name in MEMORY_FIELDS})
 
 
 def requested_sample_ids(params: dict[str, Any], num_train: int) -> list[int] | None:
@@ -104,26 +109,22 @@ def plan_deletions(
     """The SPM's scenarios: every class-wise one, forgetting a random share of the training
     samples, and forgetting the training samples listed in ``forget_sample_ids``."""
     labels = train_split["labels"]
-    plans = [
-        {
-            "name": s["name"],
-            "classes": s["classes"],
-            "sample_ids": torch.isin(labels, torch.tensor(s["classes"])).nonzero()[:, 0].tolist(),
-        }
-        for s in forget_scenarios
-    ]
+    scenarios = scenarios_from(forget_scenarios)
     config_of(params)  # fail on a bad recipe here, before the SPM trains
     fraction = params.get("sample_wise_fraction")
     if fraction:
         generator = torch.Generator().manual_seed(int(params["seed"]))
         count = round(fraction * len(labels))
         ids = torch.randperm(len(labels), generator=generator)[:count].sort().values
-        plans.append(
-            {"name": f"random{round(fraction * 100)}", "classes": [], "sample_ids": ids.tolist()}
-        )
+        scenarios.append(ForgetScenario.of_samples(f"random{round(fraction * 100)}", ids.tolist()))
     chosen = requested_sample_ids(params, len(labels))
     if chosen is not None:
-        plans.append({"name": f"samples{len(chosen)}", "classes": [], "sample_ids": chosen})
+        scenarios.append(ForgetScenario.of_samples(f"samples{len(chosen)}", chosen))
+    # as the SPM deletes them: a class scenario's classes, and every scenario's training samples
+    plans = [
+        {**s.to_dict(), "sample_ids": s.forget_mask(labels, "train").nonzero()[:, 0].tolist()}
+        for s in scenarios
+    ]
     # fail on clashing seeds, or too few retrained SPMs for F, before any training
     retrained = len(oracle_replica_seeds(params, len(plans), method_runs)[0])
     if retrained < int(method_runs):
@@ -142,50 +143,45 @@ def spm_seeds(params: dict[str, Any], method_runs: int) -> list[int]:
     return [int(params["seed"]) + r for r in range(int(method_runs))]
 
 
-def train_spms(
-    train_split: dict[str, Tensor],
-    test_split: dict[str, Tensor],
+def _plain_classifier(
+    images: Tensor,
+    labels: Tensor,
     class_manifest: dict[str, Any],
-    params: dict[str, Any],
-    method_runs: int,
-    device: str,
-) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """The SPM trained ``method_runs`` times (run r: seed ``semi_parametric.seed + r``), each
-    with its memory of every training sample (``[M, ...]``); run 0 compared with the same
-    encoder trained as a plain classifier (test accuracy of SPM-C, SPM-R and the classifier)."""
-    dev = resolve_device(device)
-    config = config_of(params)
-    requested_sample_ids(params, len(train_split["labels"]))  # fail before training
-    images, labels = split_tensors(train_split, dev)
-    test_images, test_labels = split_tensors(test_split, dev)
-    num_classes = int(class_manifest["num_classes"])
-    ids = torch.arange(len(labels), device=dev)
-    trained = [
-        train_one(images, labels, class_manifest, config, seed)
-        for seed in spm_seeds(params, method_runs)
-    ]
-    memories = [spm.build_memory(m, images, labels, ids, num_classes) for m, _ in trained]
-    (model, seconds), memory = trained[0], memories[0]
-    with seeded(params["seed"]):
-        classifier = spm.Classifier(
+    config: SPMConfig,
+    seed: int,
+    device: torch.device,
+) -> tuple[Classifier, float]:
+    """The SPM's encoder as a plain softmax classifier, trained with ``seed`` and timed."""
+    with seeded(seed):
+        classifier = Classifier(
             class_manifest["input_shape"],
             config.hidden,
             config.embed_dim,
-            num_classes,
+            int(class_manifest["num_classes"]),
             config.encoder,
-        ).to(dev)
+        ).to(device)
     start = time.perf_counter()
-    spm.train_classifier(
-        classifier, images, labels, config, torch.Generator().manual_seed(int(params["seed"]))
-    )
-    classifier_seconds = time.perf_counter() - start
+    train_classifier(classifier, images, labels, config, torch.Generator().manual_seed(int(seed)))
+    return classifier, time.perf_counter() - start
+
+
+def _comparison_rows(
+    spm: tuple[SemiParametric, float],
+    memory: Memory,
+    classifier: tuple[Classifier, float],
+    test: tuple[Tensor, Tensor],
+    config: SPMConfig,
+) -> list[dict[str, Any]]:
+    """Test accuracy and training seconds of SPM-C, SPM-R and the plain classifier."""
+    (model, seconds), (net, classifier_seconds) = spm, classifier
+    test_images, test_labels = test
     with torch.no_grad():
-        classifier_acc = metrics.accuracy(classifier(test_images).cpu(), test_labels.cpu())
+        classifier_acc = metrics.accuracy(net(test_images).cpu(), test_labels.cpu())
     rows = [
         {
             "model": f"spm_{mode}",
             "test_accuracy": metrics.accuracy(
-                spm.predict(model, memory, test_images, mode, config.neighbours).cpu(),
+                predict(model, memory, test_images, mode, config.neighbours).cpu(),
                 test_labels.cpu(),
             ),
             "train_seconds": seconds,
@@ -199,13 +195,20 @@ def train_spms(
             "train_seconds": classifier_seconds,
         }
     )
-    table = pd.DataFrame(rows)
-    show_table(
-        logger, "SPM against the same encoder as a plain classifier:", table.round(2), index=False
-    )
+    return rows
+
+
+def _stored(
+    trained: list[tuple[SemiParametric, float]],
+    memories: list[Memory],
+    config: SPMConfig,
+    seeds: list[int],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The runs' weights ``[M, P]`` with their training seconds, and their memories
+    ``[M, ...]``, as the catalog stores them."""
     metadata = {
         "config": json.dumps(config.to_dict()),
-        "seeds": json.dumps(spm_seeds(params, method_runs)),
+        "seeds": json.dumps(seeds),
         "rows": "row r = the SPM trained with seed semi_parametric.seed + r",
     }
     weights = {
@@ -215,11 +218,41 @@ def train_spms(
     }
     stacked = [memory_tensors(m) for m in memories]
     memory_rows = {name: torch.stack([m[name] for m in stacked]) for name in MEMORY_FIELDS}
-    mlflow_metrics = {
-        f"spm.test_accuracy.{row['model']}": {"value": row["test_accuracy"], "step": 0}
-        for row in rows
-    }
-    return weights, {**memory_rows, "__metadata__": metadata}, table, mlflow_metrics
+    return weights, {**memory_rows, "__metadata__": metadata}
+
+
+def train_spms(
+    train_split: dict[str, Tensor],
+    test_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    params: dict[str, Any],
+    method_runs: int,
+    device: str,
+) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, dict[str, float]]:
+    """The SPM trained ``method_runs`` times (run r: seed ``semi_parametric.seed + r``), each
+    with its memory of every training sample (``[M, ...]``); run 0 compared with the same
+    encoder trained as a plain classifier (test accuracy of SPM-C, SPM-R and the classifier)."""
+    dev = resolve_device(device)
+    config = config_of(params)
+    requested_sample_ids(params, len(train_split["labels"]))  # fail before training
+    images, labels = split_tensors(train_split, dev)
+    test = split_tensors(test_split, dev)
+    num_classes = int(class_manifest["num_classes"])
+    ids = torch.arange(len(labels), device=dev)
+    trained = [
+        train_one(images, labels, class_manifest, config, seed)
+        for seed in spm_seeds(params, method_runs)
+    ]
+    memories = [build_memory(m, images, labels, ids, num_classes) for m, _ in trained]
+    classifier = _plain_classifier(images, labels, class_manifest, config, params["seed"], dev)
+    rows = _comparison_rows(trained[0], memories[0], classifier, test, config)
+    table = pd.DataFrame(rows)
+    show_table(
+        logger, "SPM against the same encoder as a plain classifier:", table.round(2), index=False
+    )
+    weights, memory = _stored(trained, memories, config, spm_seeds(params, method_runs))
+    test_accuracy = {f"spm.test_accuracy.{row['model']}": row["test_accuracy"] for row in rows}
+    return weights, memory, table, test_accuracy
 
 
 def delete_from_memory(

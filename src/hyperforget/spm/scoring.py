@@ -14,7 +14,6 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from hyperforget import spm
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import load_flat_into
@@ -23,7 +22,10 @@ from hyperforget.evaluation import metrics
 from hyperforget.evaluation.config import EvaluationConfig
 from hyperforget.evaluation.plots import agreement_spread_bars
 from hyperforget.evaluation.scoring import ScenarioRuns, score_scenario
+from hyperforget.spm.memory import Memory, build_memory, predict
+from hyperforget.spm.model import SemiParametric
 from hyperforget.spm.runs import MEMORY_FIELDS, build_model, config_of, memory_from
+from hyperforget.spm.train import SPMConfig
 
 logger = logging.getLogger(__name__)
 
@@ -32,33 +34,31 @@ logger = logging.getLogger(__name__)
 class SPMFamily:
     """The SPM runs (networks and memories) and what they are scored on, on one device."""
 
-    config: spm.SPMConfig
+    config: SPMConfig
     manifest: dict[str, Any]
     images: Tensor  # the train split's
     labels: Tensor
     test_images: Tensor
-    models: list[spm.SemiParametric]
-    memories: list[spm.Memory]
+    models: list[SemiParametric]
+    memories: list[Memory]
 
-    def network(self, weights: Tensor) -> spm.SemiParametric:
+    def network(self, weights: Tensor) -> SemiParametric:
         dev = self.images.device
         return load_flat_into(build_model(self.config, self.manifest).to(dev), weights.to(dev))
 
-    def outputs(self, net: spm.SemiParametric, memory: spm.Memory) -> metrics.Outputs:
-        def predict(inputs: Tensor) -> Tensor:
+    def outputs(self, net: SemiParametric, memory: Memory) -> metrics.Outputs:
+        def answers(inputs: Tensor) -> Tensor:
             config = self.config
-            return spm.predict(net, memory, inputs, config.mode, config.neighbours).cpu()
+            return predict(net, memory, inputs, config.mode, config.neighbours).cpu()
 
-        return metrics.Outputs(predict(self.images), predict(self.test_images))
+        return metrics.Outputs(answers(self.images), answers(self.test_images))
 
     def retrained(self, weights: Tensor, keep: Tensor) -> metrics.Outputs:
         """A retrained SPM's outputs, with its memory of the samples it was trained on."""
         net = self.network(weights)
         num_classes = int(self.manifest["num_classes"])
         sample_ids = self.memories[0].sample_ids[keep]
-        memory = spm.build_memory(
-            net, self.images[keep], self.labels[keep], sample_ids, num_classes
-        )
+        memory = build_memory(net, self.images[keep], self.labels[keep], sample_ids, num_classes)
         return self.outputs(net, memory)
 
 

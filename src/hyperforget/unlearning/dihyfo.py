@@ -25,17 +25,18 @@ among them (or all, if none) the one whose per-class val losses are closest to `
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import pandas as pd
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from hyperforget.core.config import Config, setting
 from hyperforget.core.flat_params import ParamLayout
-from hyperforget.core.per_class import evaluate_per_class
+from hyperforget.core.per_class import PerClass, evaluate_per_class
 from hyperforget.hypernet.diffusion import GaussianDiffusion
 from hyperforget.hypernet.model import DiHyFoConfig, load_dihyfo
 from hyperforget.hypernet.train import prompt_alignment, sample_params
@@ -138,95 +139,160 @@ def spec(variant: str) -> MethodSpec:
     )
 
 
+@dataclass
+class _Best:
+    """The best network so far: its weights, per-class val loss and accuracy, its rank
+    ``(still recognises a forgotten class, distance to l*)`` and the guidance that drew it."""
+
+    params: Tensor
+    loss: Tensor
+    acc: Tensor
+    rank: tuple[bool, float]
+    guidance: float
+
+
+def _target_loss(
+    original_loss: Tensor, forget_classes: Sequence[int], levels: Mapping[int, float]
+) -> Tensor:
+    """``l*``: the original's per-class val losses, each forgotten class's at its level."""
+    target = original_loss.clone()
+    for k in forget_classes:
+        target[k] = levels[k]
+    return target
+
+
+def _distance_to(target: Tensor, loss: Tensor) -> Tensor:
+    """L2 distance of ``log1p(loss)`` to ``log1p(target)`` over the classes (NaN: infinite)."""
+    distance = (torch.log1p(loss) - torch.log1p(target)).pow(2).sum(-1)
+    return torch.nan_to_num(distance, nan=float("inf"))
+
+
+def _draw(
+    request: ForgetRequest,
+    config: SamplingConfig,
+    target: Tensor,
+    generator: torch.Generator,
+    best: _Best,
+    guidance: float,
+) -> Tensor:
+    """``config.candidates`` networks sampled for ``target``; DiHyFo-1 starts every round from
+    the best network so far, a learned optimiser stepping again towards l*; DiHyFo-2 draws a
+    fresh batch from l* alone."""
+    net, n = request.resources["net"], config.candidates
+    current = best.params.expand(n, -1) if net.residual else None
+    current_loss = best.loss.expand(n, -1) if net.residual else None
+    return sample_params(
+        net,
+        request.resources["diffusion"],
+        target.expand(n, -1),
+        generator,
+        current,
+        current_loss,
+        sampler=config.sampler,
+        steps=config.sampler_steps,
+        guidance=guidance,
+        reference_loss=best.loss.expand(n, -1),
+    )
+
+
+def _remembering(
+    module: nn.Module,
+    candidates: Tensor,
+    observed: PerClass,
+    forget_train: tuple[Tensor, Tensor] | None,
+    request: ForgetRequest,
+    stop_accuracy: float | None,
+) -> Tensor:
+    """``[N]`` True where a candidate still recognises a forgotten class on val or, when some
+    candidate passes on val, on the class's training samples."""
+    forget = list(request.forget_classes)
+    remembers = _remembers(observed.acc[:, forget], stop_accuracy)
+    # only when some candidate passes on val can the training samples change the ranking
+    if stop_accuracy is not None and not remembers.all():
+        on_train = evaluate_per_class(module, candidates, *forget_train, request.num_classes)
+        remembers |= _remembers(on_train.acc[:, forget], stop_accuracy)
+    return remembers
+
+
+def _grow_target(
+    module: nn.Module,
+    best: _Best,
+    forget_train: tuple[Tensor, Tensor] | None,
+    request: ForgetRequest,
+    config: SamplingConfig,
+    target: Tensor,
+) -> None:
+    """Multiply ``target`` (in place) by ``level_growth`` on the forgotten classes the best
+    network still recognises, on val or on their training samples."""
+    forget = list(request.forget_classes)
+    on_train = evaluate_per_class(module, best.params, *forget_train, request.num_classes)
+    still = _recognised(best.acc[forget], config.stop_accuracy) | _recognised(
+        on_train.acc[forget], config.stop_accuracy
+    )
+    grown = torch.tensor(forget, device=target.device)[still]
+    target[grown] *= config.level_growth
+
+
 def forget(request: ForgetRequest, config: SamplingConfig) -> Unlearned:
-    net = request.resources["net"]
-    diffusion = request.resources["diffusion"]
-    levels = request.resources["levels"]
+    """Rounds of sampled candidates, each ranked on val (and the forgotten classes' training
+    samples); the best so far is kept, and the target grows while a class is still recognised."""
     module = request.build()
-    device = request.original.device
     val_images, val_labels = request.val
     # the forget set's training samples are read only to check that a class was forgotten
     forget_train = forget_retain(request)[0] if config.stop_accuracy is not None else None
     original = evaluate_per_class(
         module, request.original, val_images, val_labels, request.num_classes
     )
-    original_loss = original.loss
-    target = original_loss.clone()
-    for k in request.forget_classes:
-        target[k] = levels[k]
-    n, guidance, stop_accuracy = config.candidates, config.guidance, config.stop_accuracy
+    target = _target_loss(original.loss, request.forget_classes, request.resources["levels"])
     rounds, max_rounds = config.rounds, config.most_rounds
-    forget = list(request.forget_classes)
-
-    def distance_to_target(loss: Tensor) -> Tensor:
-        distance = (torch.log1p(loss) - torch.log1p(target)).pow(2).sum(-1)
-        return torch.nan_to_num(distance, nan=float("inf"))
-
-    generator = torch.Generator(device=device).manual_seed(request.seed)
-    best_params, best_loss, best_acc = request.original, original_loss, original.acc
-    best_rank, best_guidance, taken = (True, float("inf")), guidance, 0
+    generator = torch.Generator(device=request.original.device).manual_seed(request.seed)
+    best = _Best(
+        request.original, original.loss, original.acc, (True, float("inf")), config.guidance
+    )
+    taken = 0
     for taken in range(1, max_rounds + 1):
         # a further round asks more strongly (guidance_step): weak guidance keeps the retained
         # classes, strong guidance forgets the classes weak guidance leaves recognised
-        round_guidance = guidance + (taken - 1) * config.guidance_step
-        # DiHyFo-1 starts every round from the best network so far, a learned optimiser
-        # stepping again towards l*; DiHyFo-2 draws a fresh batch from l* alone
-        current = best_params.expand(n, -1) if net.residual else None
-        current_loss = best_loss.expand(n, -1) if net.residual else None
-        candidates = sample_params(
-            net,
-            diffusion,
-            target.expand(n, -1),
-            generator,
-            current,
-            current_loss,
-            sampler=config.sampler,
-            steps=config.sampler_steps,
-            guidance=round_guidance,
-            reference_loss=best_loss.expand(n, -1),
-        )
+        round_guidance = config.guidance + (taken - 1) * config.guidance_step
+        candidates = _draw(request, config, target, generator, best, round_guidance)
         observed = evaluate_per_class(
             module, candidates, val_images, val_labels, request.num_classes
         )
-        distance = distance_to_target(observed.loss)
+        distance = _distance_to(target, observed.loss)
         # a candidate that still recognises a forgotten class, on val or on the class's
         # training samples, ranks after every one that does not, whatever its distance to l*
-        remembers = _remembers(observed.acc[:, forget], stop_accuracy)
-        # only when some candidate passes on val can the training samples change the ranking
-        if stop_accuracy is not None and not remembers.all():
-            on_train = evaluate_per_class(module, candidates, *forget_train, request.num_classes)
-            remembers |= _remembers(on_train.acc[:, forget], stop_accuracy)
+        remembers = _remembering(
+            module, candidates, observed, forget_train, request, config.stop_accuracy
+        )
         pool = distance.masked_fill(remembers, float("inf")) if not remembers.all() else distance
-        best = int(pool.argmin())
-        rank = (bool(remembers[best]), float(distance[best]))
-        if rank < best_rank:
-            best_params, best_loss, best_rank = candidates[best], observed.loss[best], rank
-            best_acc = observed.acc[best]
-            best_guidance = round_guidance
-        if taken >= rounds and not best_rank[0]:
+        i = int(pool.argmin())
+        rank = (bool(remembers[i]), float(distance[i]))
+        if rank < best.rank:
+            best = _Best(candidates[i], observed.loss[i], observed.acc[i], rank, round_guidance)
+        if taken >= rounds and not best.rank[0]:
             break
         if rounds <= taken < max_rounds and config.level_growth > 1.0:
             # the best network still recognises a forgotten class (on val or its training
             # samples) and a round is left: ask it for more loss on that class, and measure the
             # best so far against the new target, so that the next round starts from it
-            on_train = evaluate_per_class(module, best_params, *forget_train, request.num_classes)
-            still = _recognised(best_acc[forget], stop_accuracy) | _recognised(
-                on_train.acc[forget], stop_accuracy
-            )
-            grown = torch.tensor(forget, device=target.device)[still]
-            target[grown] *= config.level_growth
-            best_rank = (best_rank[0], float(distance_to_target(best_loss)))
-    _, r2 = prompt_alignment(target.unsqueeze(1).cpu(), best_loss.unsqueeze(1).cpu())
+            _grow_target(module, best, forget_train, request, config, target)
+            best.rank = (best.rank[0], float(_distance_to(target, best.loss)))
+    return _unlearned(best, target, config.candidates, taken)
+
+
+def _unlearned(best: _Best, target: Tensor, candidates: int, rounds: int) -> Unlearned:
+    """The best network, with what was asked of it and what it reaches on val."""
+    _, r2 = prompt_alignment(target.unsqueeze(1).cpu(), best.loss.unsqueeze(1).cpu())
     return Unlearned(
-        params=best_params,
+        params=best.params,
         info={
             "target_loss": target.cpu(),
-            "observed_loss": best_loss.cpu(),
+            "observed_loss": best.loss.cpu(),
             "prompt_r2": r2,
-            "candidates": n,
-            "rounds": taken,
-            "forgot_on_train_and_val": not best_rank[0],
+            "candidates": candidates,
+            "rounds": rounds,
+            "forgot_on_train_and_val": not best.rank[0],
             "selection_rule": SELECTION_RULE,
-            "guidance": best_guidance,
+            "guidance": best.guidance,
         },
     )

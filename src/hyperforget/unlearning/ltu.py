@@ -38,11 +38,12 @@ public; every choice below is ours.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 from torch.func import functional_call
 
 from hyperforget.core.config import setting
@@ -117,32 +118,99 @@ def forget_loss(
     return loss
 
 
+def _retain_batches(
+    retain_set: tuple[Tensor, Tensor], config: LTUConfig, rng: torch.Generator
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The retain subset LTU may read (its indices, images and labels), checked to hold a
+    support batch and a query batch."""
+    retain_images, retain_labels = retain_set
+    subset = retain_subset(len(retain_labels), config.retain_fraction, rng)
+    if config.support_size + config.query_size > len(subset):
+        raise ValueError(
+            f"LTU's retain subset has {len(subset)} samples, fewer than a support batch "
+            f"({config.support_size}) plus a query batch ({config.query_size}); raise "
+            "retain_fraction or lower the batch sizes."
+        )
+    return subset, retain_images[subset], retain_labels[subset]
+
+
+def _remember_gradient(  # noqa: PLR0913 (the network, the retain batches, the inner step)
+    module: nn.Module,
+    params: dict[str, Tensor],
+    images: Tensor,
+    labels: Tensor,
+    support: Tensor,
+    query: Tensor,
+    config: LTUConfig,
+) -> tuple[Tensor, ...]:
+    """The query loss's gradient after one inner SGD step on the support batch (second-order
+    through that step, or first-order)."""
+    support_loss = F.cross_entropy(module(images[support]), labels[support])
+    inner = torch.autograd.grad(support_loss, params.values(), create_graph=config.second_order)
+    adapted = {n: p - config.inner_lr * g for (n, p), g in zip(params.items(), inner, strict=True)}
+    query_logits = functional_call(module, adapted, (images[query],))
+    query_loss = F.cross_entropy(query_logits, labels[query])
+    return torch.autograd.grad(query_loss, params.values())
+
+
+def _forget_gradient(  # noqa: PLR0913 (the networks, the forget batch and the retain query)
+    module: nn.Module,
+    original: nn.Module,
+    params: dict[str, Tensor],
+    batch: Tensor,
+    query_images: Tensor | None,
+    request: ForgetRequest,
+    config: LTUConfig,
+) -> tuple[Tensor, ...]:
+    """The gradient of ``forget_loss`` on a forget batch (and on the retain query batch, when
+    given: ``renormalise_retain``): the forgotten classes' probability mass taken out."""
+    forget_rows = len(batch)
+    if query_images is not None:
+        batch = torch.cat([batch, query_images])
+    with torch.no_grad():
+        original_logits = original(batch)
+    loss = forget_loss(
+        module(batch), original_logits, request.forget_classes, config.mia_weight, forget_rows
+    )
+    return torch.autograd.grad(loss, params.values())
+
+
+def _combined(
+    layout: ParamLayout,
+    params: dict[str, Tensor],
+    remember: Sequence[Tensor],
+    forget_grad: Sequence[Tensor],
+    config: LTUConfig,
+) -> tuple[Tensor, bool]:
+    """The step's flat gradient ``remember + forget_weight * forget`` (harmonised when
+    ``harmonise``) and whether the two conflicted."""
+    remember_flat = layout.flatten(dict(zip(params, remember, strict=True)))
+    forget_flat = config.forget_weight * layout.flatten(dict(zip(params, forget_grad, strict=True)))
+    if config.harmonise:
+        remember_flat, forget_flat, conflicted = harmonise(remember_flat, forget_flat)
+    else:
+        conflicted = bool(remember_flat @ forget_flat < 0)
+    return remember_flat + forget_flat, conflicted
+
+
 def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
-    forget_set, (retain_images, retain_labels) = common.forget_retain(request)
+    """Adam steps on the harmonised remember and forget gradients, until the forgotten classes
+    are no longer recognised (or ``max_steps``)."""
+    forget_set, retain_set = common.forget_retain(request)
     forget_images, forget_val = forget_set[0], common.forget_val(request)
     rng = common.generator(request)
     min_steps, max_steps = config.steps, config.max_steps or config.steps
-    check_every = config.check_every
-    subset = retain_subset(len(retain_labels), config.retain_fraction, rng)
-    subset_images, subset_labels = retain_images[subset], retain_labels[subset]
+    subset, subset_images, subset_labels = _retain_batches(retain_set, config, rng)
     support_size, query_size = config.support_size, config.query_size
-    if support_size + query_size > len(subset):
-        raise ValueError(
-            f"LTU's retain subset has {len(subset)} samples, fewer than a support batch "
-            f"({support_size}) plus a query batch ({query_size}); raise retain_fraction or "
-            "lower the batch sizes."
-        )
     module = common.network(request)
     original = common.frozen(common.network(request))
     params = dict(module.named_parameters())
     layout = ParamLayout.from_module(module)
     optimiser = common.optimizer(params.values(), config)
-    inner_lr, second_order = config.inner_lr, config.second_order
-    forget_weight, mia_weight = config.forget_weight, config.mia_weight
     forget_batches = common.cycle(len(forget_images), config.forget_batch_size, rng)
     conflicts, steps = 0, 0
     while steps < max_steps:
-        checked = steps >= min_steps and (steps - min_steps) % check_every == 0
+        checked = steps >= min_steps and (steps - min_steps) % config.check_every == 0
         if checked and common.forgotten(
             module, forget_set, forget_val, stop_accuracy=config.stop_accuracy
         ):
@@ -151,32 +219,19 @@ def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
         order = torch.randperm(len(subset), generator=rng)
         support, query = order[:support_size], order[support_size : support_size + query_size]
         # Remember: one inner step on the support batch, then the query loss of the result.
-        support_loss = F.cross_entropy(module(subset_images[support]), subset_labels[support])
-        inner = torch.autograd.grad(support_loss, params.values(), create_graph=second_order)
-        adapted = {n: p - inner_lr * g for (n, p), g in zip(params.items(), inner, strict=True)}
-        query_logits = functional_call(module, adapted, (subset_images[query],))
-        query_loss = F.cross_entropy(query_logits, subset_labels[query])
-        remember = torch.autograd.grad(query_loss, params.values())
+        remember = _remember_gradient(
+            module, params, subset_images, subset_labels, support, query, config
+        )
         # Forget: take the forgotten classes' probability mass out of the forget batch (and of
         # the query batch, with renormalise_retain).
         batch = forget_images[next(forget_batches)]
-        forget_rows = len(batch)
-        if config.renormalise_retain:
-            batch = torch.cat([batch, subset_images[query]])
-        with torch.no_grad():
-            original_logits = original(batch)
-        loss = forget_loss(
-            module(batch), original_logits, request.forget_classes, mia_weight, forget_rows
+        query_images = subset_images[query] if config.renormalise_retain else None
+        forget_grad = _forget_gradient(
+            module, original, params, batch, query_images, request, config
         )
-        forget_grad = torch.autograd.grad(loss, params.values())
-        remember_flat = layout.flatten(dict(zip(params, remember, strict=True)))
-        forget_flat = forget_weight * layout.flatten(dict(zip(params, forget_grad, strict=True)))
-        if config.harmonise:
-            remember_flat, forget_flat, conflicted = harmonise(remember_flat, forget_flat)
-        else:
-            conflicted = bool(remember_flat @ forget_flat < 0)
+        gradient, conflicted = _combined(layout, params, remember, forget_grad, config)
         conflicts += conflicted
-        for name, grad in layout.unflatten(remember_flat + forget_flat).items():
+        for name, grad in layout.unflatten(gradient).items():
             params[name].grad = grad
         optimiser.step()
     return common.result(
@@ -184,5 +239,5 @@ def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
         steps=steps,
         conflict_fraction=conflicts / max(steps, 1),
         retain_samples=len(subset),
-        retain_fraction_used=len(subset) / len(retain_labels),
+        retain_fraction_used=len(subset) / len(retain_set[1]),
     )

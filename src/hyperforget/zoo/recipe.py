@@ -30,7 +30,8 @@ from torch import Tensor, nn
 
 from hyperforget.core.config import Config, ConfigError, setting
 from hyperforget.core.per_class import evaluate_per_class
-from hyperforget.zoo import RunSpec, initial_params, train_runs
+from hyperforget.zoo.plan import RunSpec, initial_params
+from hyperforget.zoo.runs import train_runs
 from hyperforget.zoo.training import SGDConfig
 
 logger = logging.getLogger(__name__)

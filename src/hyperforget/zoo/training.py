@@ -10,7 +10,7 @@ batched trainer is tested and benchmarked against.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -154,6 +154,31 @@ def _batched_logits(module: nn.Module, params: dict[str, Tensor], inputs: Tensor
     return torch.vmap(lambda p, x: functional_call(module, p, (x,)))(params, inputs)
 
 
+def _minibatch_losses(
+    module: nn.Module,
+    params: dict[str, Tensor],
+    images: Tensor,
+    labels: Tensor,
+    config: SGDConfig,
+) -> Callable[[Tensor, str], Tensor]:
+    """``sample_losses(idx, role)``: cross-entropy ``[R, B]`` of every run on its own minibatch
+    ``idx [R, B]``, its inputs gathered into one reused buffer per ``role``."""
+    flat_images = config.inputs(images).reshape(len(images), -1)
+    buffers: dict[str, Tensor] = {}
+
+    def sample_losses(idx: Tensor, role: str) -> Tensor:
+        """Cross-entropy ``[R, B]`` of every run on its own minibatch ``idx [R, B]``."""
+        # Gathering into a reused buffer with index_select is several times faster than
+        # advanced indexing, which allocates (and page-faults) a fresh [R, B, ...] every step.
+        if role not in buffers:
+            buffers[role] = flat_images.new_empty(idx.numel(), flat_images.shape[1])
+        gathered = torch.index_select(flat_images, 0, idx.flatten(), out=buffers[role])
+        inputs = gathered.view(*idx.shape, *images.shape[1:])
+        return cross_entropy_per_sample(_batched_logits(module, params, inputs), labels[idx])
+
+    return sample_losses
+
+
 def train_batched(  # noqa: PLR0913 (the batched trainer's whole recipe)
     module: nn.Module,
     init_params: Tensor,
@@ -193,19 +218,7 @@ def train_batched(  # noqa: PLR0913 (the batched trainer's whole recipe)
         if step in wanted:
             saved[step] = layout.flatten({n: p.detach() for n, p in params.items()}).cpu()
 
-    flat_images = config.inputs(images).reshape(len(images), -1)
-    buffers: dict[str, Tensor] = {}
-
-    def sample_losses(idx: Tensor, role: str) -> Tensor:
-        """Cross-entropy ``[R, B]`` of every run on its own minibatch ``idx [R, B]``."""
-        # Gathering into a reused buffer with index_select is several times faster than
-        # advanced indexing, which allocates (and page-faults) a fresh [R, B, ...] every step.
-        if role not in buffers:
-            buffers[role] = flat_images.new_empty(idx.numel(), flat_images.shape[1])
-        gathered = torch.index_select(flat_images, 0, idx.flatten(), out=buffers[role])
-        inputs = gathered.view(*idx.shape, *images.shape[1:])
-        return cross_entropy_per_sample(_batched_logits(module, params, inputs), labels[idx])
-
+    sample_losses = _minibatch_losses(module, params, images, labels, config)
     snapshot(0)
     for step in tqdm(range(steps), desc=progress, disable=progress is None, mininterval=2):
         per_run = sample_losses(batches[:, step], "retain").mean(1)

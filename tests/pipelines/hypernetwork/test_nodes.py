@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hyperforget.bench import stage_parameters
+from hyperforget.bench.common import stage_parameters
 from hyperforget.pipelines.hypernetwork import nodes
 
 MANIFEST = {"num_classes": 4, "input_shape": [1, 28, 28]}

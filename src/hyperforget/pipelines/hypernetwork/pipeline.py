@@ -12,49 +12,54 @@ def _for_variant(func, variant: str):
     return update_wrapper(partial(func, variant), func)
 
 
+def _variant_nodes(variant: str) -> list[Node]:
+    """One DiHyFo variant: its training on the zoo, and its check on held-out runs."""
+    return [
+        Node(
+            _for_variant(nodes.train_dihyfo, variant),
+            inputs=[
+                "hypernet_data",
+                "class_manifest",
+                "params:model",
+                "params:hypernetwork",
+                "params:device",
+            ],
+            outputs=[
+                f"{variant}_weights",
+                f"{variant}_ema_weights",
+                f"{variant}_training_metrics",
+            ],
+            name=f"train_{variant}",
+            tags=["hypernetwork", "hyperforget"],
+            namespace=variant,
+        ),
+        Node(
+            _for_variant(nodes.check_held_out, variant),
+            inputs=[
+                f"{variant}_ema_weights",
+                "hypernet_data",
+                "val_split",
+                "class_manifest",
+                "params:model",
+                "params:hypernetwork",
+                "params:device",
+            ],
+            outputs=[
+                f"{variant}_alignment_table",
+                f"{variant}_alignment_plot",
+                f"{variant}_alignment_metrics",
+            ],
+            name=f"check_{variant}_held_out",
+            tags=["hypernetwork", "hyperforget"],
+            namespace=variant,
+        ),
+    ]
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     per_variant = []
     for variant in VARIANTS:
-        per_variant += [
-            Node(
-                _for_variant(nodes.train_dihyfo, variant),
-                inputs=[
-                    "hypernet_data",
-                    "class_manifest",
-                    "params:model",
-                    "params:hypernetwork",
-                    "params:device",
-                ],
-                outputs=[
-                    f"{variant}_weights",
-                    f"{variant}_ema_weights",
-                    f"{variant}_training_metrics",
-                ],
-                name=f"train_{variant}",
-                tags=["hypernetwork", "hyperforget"],
-                namespace=variant,
-            ),
-            Node(
-                _for_variant(nodes.check_held_out, variant),
-                inputs=[
-                    f"{variant}_ema_weights",
-                    "hypernet_data",
-                    "val_split",
-                    "class_manifest",
-                    "params:model",
-                    "params:hypernetwork",
-                    "params:device",
-                ],
-                outputs=[
-                    f"{variant}_alignment_table",
-                    f"{variant}_alignment_plot",
-                    f"{variant}_alignment_metrics",
-                ],
-                name=f"check_{variant}_held_out",
-                tags=["hypernetwork", "hyperforget"],
-                namespace=variant,
-            ),
-        ]
+        per_variant += _variant_nodes(variant)
     return Pipeline(
         [
             Node(

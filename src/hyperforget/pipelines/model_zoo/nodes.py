@@ -12,7 +12,6 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from hyperforget import zoo
 from hyperforget.core import seeding
 from hyperforget.core.compute import tasks
 from hyperforget.core.console import show_table
@@ -24,6 +23,10 @@ from hyperforget.evaluation.plots import zoo_loss_distributions
 from hyperforget.pipelines.tracking import mlflow_metrics
 from hyperforget.schema import checked
 from hyperforget.zoo import recipe
+from hyperforget.zoo import references as zoo_references
+from hyperforget.zoo.build import build_zoo
+from hyperforget.zoo.plan import FROM_LEARN, checkpoint_steps, plan_runs
+from hyperforget.zoo.summary import summarise_references, summarise_regimes, summary_metrics
 from hyperforget.zoo.training import ForgetTraining, SGDConfig, zoo_sgd
 
 logger = logging.getLogger(__name__)
@@ -36,7 +39,7 @@ def plan_zoo(
     ``oracle_runs`` (``evaluation.oracle_runs``): the retrained models per forgotten class, the
     distribution every method is judged against; their seeds are held out here."""
     num_classes = int(class_manifest["num_classes"])
-    specs = zoo.plan_runs(model_zoo["regimes"], num_classes, int(model_zoo["seed"]))
+    specs = plan_runs(model_zoo["regimes"], num_classes, int(model_zoo["seed"]))
     reference_seeds = [int(model_zoo["reference_seed"]) + i for i in range(num_classes + 1)]
     clash = sorted({s.seed for s in specs} & set(reference_seeds))
     if clash:
@@ -57,7 +60,7 @@ def plan_zoo(
         "zoo runs or the original/oracles",
         "model_zoo.oracle_replicas",
     )
-    zoo.checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
+    checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
     zoo_sgd(model_zoo)  # a bad recipe or precision fails here, not after other stages ran
     counts = pd.Series([s.regime for s in specs]).value_counts().to_dict()
     logger.info("Zoo plan: %d runs %s", len(specs), counts)
@@ -135,11 +138,11 @@ def train_zoo(
         regime: ForgetTraining.from_params(
             model_zoo[f"{regime}_training"], f"model_zoo.{regime}_training"
         ).recipe(sgd)
-        for regime in zoo.FROM_LEARN
+        for regime in FROM_LEARN
     }
     cluster = checked("compute", compute)
     with tasks(cluster) as map_tasks:
-        built = zoo.build_zoo(
+        built = build_zoo(
             target_builder(model, class_manifest),
             zoo_plan["runs"],
             split_tensors(train_split, dev),
@@ -198,7 +201,7 @@ def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the chec
         train_split, class_manifest, model, training_recipe, device
     )
     num_classes = int(class_manifest["num_classes"])
-    refs = zoo.train_reference_models(
+    refs = zoo_references.train_reference_models(
         build, train, num_classes, sgd, epochs, zoo_plan["reference_seeds"]
     )
     check = checked("model_zoo.competence", competence)
@@ -258,7 +261,9 @@ def retrain_oracles(
     seeds = [zoo_plan["replica_seeds"][k] for k in classes]
     reference = _reference_recipe(train_split, class_manifest, model, training_recipe, device)
     with tasks(checked("compute", compute)) as map_tasks:
-        retrained = zoo.train_oracle_replicas(*reference, seeds, classes, map_tasks=map_tasks)
+        retrained = zoo_references.train_oracle_replicas(
+            *reference, seeds, classes, map_tasks=map_tasks
+        )
     logger.info(
         "Retrained %d oracle(s) for each of %d forget scenario(s) with held-out seeds",
         retrained.shape[1],
@@ -294,10 +299,10 @@ def summarise_zoo(  # noqa: PLR0913 (what is summarised, and what it is checked 
     num_classes = int(class_manifest["num_classes"])
     module = target_builder(model, class_manifest)()
     images, labels = split_tensors(test_split, dev)
-    summary = zoo.summarise_regimes(
+    summary = summarise_regimes(
         module, zoo_weights["params"].to(dev), zoo_checkpoints, images, labels, num_classes
     )
-    references = zoo.summarise_references(
+    references = summarise_references(
         module,
         original_weights["params"].to(dev),
         float(original_weights["seconds"][0]),
@@ -320,10 +325,10 @@ def summarise_zoo(  # noqa: PLR0913 (what is summarised, and what it is checked 
             check.max_gap,
             reference,
         )
-    metrics = zoo.summary_metrics(summary, references)
+    metrics = summary_metrics(summary, references)
     show_table(logger, "Zoo summary (data/08_reporting/zoo_summary.parquet):", summary, False)
     show_table(
         logger, "Reference models (data/08_reporting/reference_models.parquet):", references, False
     )
     plot = zoo_loss_distributions(zoo_checkpoints, num_classes)
-    return summary, references, plot, metrics
+    return summary, references, plot, mlflow_metrics(metrics)

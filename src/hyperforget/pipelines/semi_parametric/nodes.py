@@ -28,7 +28,20 @@ __all__ = [
     "train_semi_parametric",
 ]
 
-train_semi_parametric = train_spms
+
+def train_semi_parametric(
+    train_split: dict[str, Tensor],
+    test_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    params: dict[str, Any],
+    method_runs: int,
+    device: str,
+) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, dict[str, Any]]:
+    """The SPM's runs, each with its memory, and its comparison with a plain classifier."""
+    *trained, test_accuracy = train_spms(
+        train_split, test_split, class_manifest, params, method_runs, device
+    )
+    return *trained, mlflow_metrics(test_accuracy)
 
 
 def evaluate_semi_parametric(

@@ -1,0 +1,121 @@
+"""The reference models every unlearning method is measured against: the original (all
+classes) and one oracle per class (retrained without it), each trained alone and timed, and
+the oracle's replicas (the same recipe with other seeds), the retrained distribution."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from hyperforget.core.compute import MapTasks, local_map
+from hyperforget.core.devices import synchronize
+from hyperforget.core.flat_params import flatten_module
+from hyperforget.zoo.plan import RunSpec, initial_params
+from hyperforget.zoo.runs import Shard, train_runs, train_shard
+from hyperforget.zoo.training import SGDConfig
+
+
+def train_alone_timed(
+    module: nn.Module,
+    spec: RunSpec,
+    images: Tensor,
+    labels: Tensor,
+    sgd: SGDConfig,
+    epochs: float,
+    build: Callable[[], nn.Module],
+) -> tuple[Tensor, float]:
+    """One run alone on all its data (no subset), timed: how an oracle is retrained in practice."""
+    start = time.perf_counter()
+    init = initial_params(build, [spec.seed])
+    runs = train_runs(module, [spec], images, labels, sgd, epochs, 2, 1.0, init)
+    synchronize(images.device)
+    return runs.params[0, -1], time.perf_counter() - start
+
+
+@dataclass
+class ReferenceModels:
+    """The original model (all classes) and one oracle per class (retrained without it)."""
+
+    original: Tensor
+    original_seconds: float
+    oracles: Tensor
+    oracle_seconds: list[float]
+    seeds: list[int]
+
+
+def train_reference_models(
+    build: Callable[[], nn.Module],
+    train: tuple[Tensor, Tensor],
+    num_classes: int,
+    sgd: SGDConfig,
+    epochs: float,
+    seeds: Sequence[int],
+) -> ReferenceModels:
+    """Train the original (``seeds[0]``) and the oracle of class k (``seeds[k + 1]``), each alone.
+
+    Their wall-clock seconds are the reference for every later unlearning speed-up.
+    """
+    module = build()
+    # Warm-up, untimed: the first optimizer pulls in torch's lazy imports (seconds on a CPU),
+    # which would otherwise be billed to the original model.
+    torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    original, original_seconds = train_alone_timed(
+        module, RunSpec(-1, "learn", None, seeds[0]), *train, sgd, epochs, build
+    )
+    oracles, seconds = [], []
+    for k in tqdm(range(num_classes), desc="reference oracles", mininterval=2):
+        spec = RunSpec(-1, "retain", k, seeds[k + 1])
+        params, took = train_alone_timed(module, spec, *train, sgd, epochs, build)
+        oracles.append(params)
+        seconds.append(took)
+    return ReferenceModels(original, original_seconds, torch.stack(oracles), seconds, list(seeds))
+
+
+def train_oracle_replicas(  # noqa: PLR0913 (the reference recipe, the replicas, where they run)
+    build: Callable[[], nn.Module],
+    train: tuple[Tensor, Tensor],
+    sgd: SGDConfig,
+    epochs: float,
+    seeds: Sequence[Sequence[int]],
+    classes: Sequence[int] | None = None,
+    map_tasks: MapTasks | None = None,
+) -> Tensor:
+    """The oracle without class ``classes[s]`` retrained with each seed of ``seeds[s]``:
+    ``[S, J, P]`` (``classes`` defaults to 0..len(seeds)-1, one row per class).
+
+    The oracle is one draw of a noisy process: on a small dataset, retraining moves its
+    accuracy by about a point from seed to seed. Replicas trained exactly like it (all its
+    retain data, the same steps; only the seed differs) measure that spread, against which a
+    method's gap to the oracle can be read. The J replicas of a class train together, as one
+    task of ``map_tasks`` (e.g. on a Dask cluster; default: one after another here).
+    """
+    images, labels = train
+    init_row = flatten_module(build())
+    classes = range(len(seeds)) if classes is None else classes
+    shards = [
+        Shard(
+            [RunSpec(-1, "retain", k, int(s)) for s in class_seeds],
+            initial_params(build, class_seeds),
+        )
+        for k, class_seeds in zip(classes, seeds, strict=True)
+        if class_seeds
+    ]
+    trained = iter(
+        (map_tasks or local_map)(
+            train_shard,
+            shards,
+            "retrained models",
+            build=build,
+            images=images,
+            labels=labels,
+            device=str(images.device),
+            recipe={"sgd": sgd, "epochs": epochs, "checkpoints": 2, "fraction": 1.0},
+        )
+    )
+    empty = init_row.new_empty(0, init_row.numel())
+    return torch.stack([next(trained).params[:, -1] if s else empty for s in seeds])
