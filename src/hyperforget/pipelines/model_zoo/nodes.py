@@ -27,7 +27,7 @@ from hyperforget.zoo import references as zoo_references
 from hyperforget.zoo.build import build_zoo
 from hyperforget.zoo.plan import FROM_LEARN, checkpoint_steps, plan_runs
 from hyperforget.zoo.summary import summarise_references, summarise_regimes, summary_metrics
-from hyperforget.zoo.training import ForgetTraining, SGDConfig, zoo_sgd
+from hyperforget.zoo.training import SGDConfig, zoo_sgd
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,9 @@ def select_recipe(
     ``model_zoo.competence.max_gap`` of the reference (unless ``on_poor: mark``)."""
     dev = resolve_device(device)
     train, val = split_tensors(train_split, dev), split_tensors(val_split, dev)
-    config = checked("model_zoo", model_zoo)
-    search, competence, sgd = config.recipe_search, config.competence, config.training
+    search = checked("model_zoo.recipe_search", model_zoo["recipe_search"])
+    competence = checked("model_zoo.competence", model_zoo["competence"])
+    sgd = checked("model_zoo.training", model_zoo["training"])
     reference = recipe.reference_accuracy(train, val, competence.reference_max_train, search.seed)
     choice = recipe.search_learning_rate(
         target_builder(model, class_manifest),
@@ -135,9 +136,7 @@ def train_zoo(
     model_zoo = chosen_training(model_zoo, training_recipe)
     sgd = zoo_sgd(model_zoo)
     from_learn = {
-        regime: ForgetTraining.from_params(
-            model_zoo[f"{regime}_training"], f"model_zoo.{regime}_training"
-        ).recipe(sgd)
+        regime: checked(f"model_zoo.{regime}_training", model_zoo[f"{regime}_training"]).recipe(sgd)
         for regime in FROM_LEARN
     }
     cluster = checked("compute", compute)
