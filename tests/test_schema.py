@@ -44,7 +44,7 @@ def test_every_shipped_environment_passes_the_schema(env):
 
     from hyperforget.settings import CONFIG_LOADER_ARGS
 
-    conf = Path(__file__).parents[2] / "conf"
+    conf = Path(__file__).parents[1] / "conf"
     loader = OmegaConfigLoader(str(conf), env=env, **CONFIG_LOADER_ARGS)
     blocks = check_parameters(loader["parameters"])
     assert blocks["data_preparation"].split.fractions["train"] > 0
