@@ -7,7 +7,7 @@ import torch
 
 from hyperforget.spm.memory import Memory, build_memory, predict
 from hyperforget.spm.model import SemiParametric, build_encoder
-from hyperforget.spm.train import support_indices, train_spm
+from hyperforget.spm.train import episode_log_probs, support_indices, train_spm, train_spm_batch
 from tests.recipes import spm_recipe
 
 
@@ -119,3 +119,47 @@ def test_min_steps_raises_the_epochs_of_small_data_only():
     assert config.epochs_for(1000) == 5  # 10 steps an epoch: 5 epochs give 50
     assert config.epochs_for(100_000) == 2  # 2 epochs are already 2,000 steps
     assert spm_recipe(epochs=2, batch_size=100).epochs_for(10) == 2
+
+
+def _separable(n: int = 120, classes: int = 3) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.arange(classes).repeat(n // classes)
+    images = torch.eye(classes)[labels] * 3 + 0.3 * torch.randn(n, classes, generator=generator)
+    return images.view(n, 1, 1, classes), labels
+
+
+def _fresh_models(count: int) -> list[SemiParametric]:
+    models = []
+    for seed in range(count):
+        torch.manual_seed(seed)
+        models.append(SemiParametric((1, 1, 3), (16,), 8))
+    return models
+
+
+@pytest.mark.parametrize("mode", ["c", "r"])
+def test_spms_trained_together_are_the_spms_trained_alone(mode):
+    images, labels = _separable()
+    config = spm_recipe(epochs=4, batch_size=32, support_per_class=4, lr=1e-2, mode=mode)
+    alone = [
+        train_spm(m, images, labels, 3, config, torch.Generator().manual_seed(s))
+        for s, m in enumerate(_fresh_models(3))
+    ]
+    generators = [torch.Generator().manual_seed(s) for s in range(3)]
+    together = train_spm_batch(_fresh_models(3), images, labels, 3, config, generators)
+    for one, batched in zip(alone, together, strict=True):
+        for p, q in zip(one.parameters(), batched.parameters(), strict=True):
+            assert torch.allclose(p, q, atol=1e-4), (mode, (p - q).abs().max())
+    assert not torch.allclose(alone[0].query.weight, alone[1].query.weight)
+
+
+def test_a_padded_support_entry_changes_nothing():
+    torch.manual_seed(0)
+    model = SemiParametric((1, 1, 3), (16,), 8)
+    queries, support = torch.randn(5, 1, 1, 3), torch.randn(6, 1, 1, 3)
+    support_labels = torch.tensor([0, 0, 1, 1, 2, 2])
+    padded_labels = torch.cat([support_labels, torch.tensor([-1])])
+    padded = torch.cat([support, torch.randn(1, 1, 1, 3)])
+    for mode in ("c", "r"):
+        plain = episode_log_probs(model, queries, support, support_labels, 3, mode)
+        with_pad = episode_log_probs(model, queries, padded, padded_labels, 3, mode)
+        assert torch.allclose(plain, with_pad, atol=1e-6)

@@ -35,12 +35,29 @@ class ComputeConfig(Config):
     workers: int = setting(ge=1)  # tasks a batch of trainings is cut into (and, address: null,
     # the LocalCluster's worker processes)
     connect_timeout: float = setting(gt=0.0)  # seconds to reach the scheduler at address
+    run_threads: int | None = setting(None, ge=1)  # torch threads of a run on the target
+    # network here (local); null: torch's default, one per core
 
     @property
     def shards(self) -> int | None:
         """How many tasks a batch of trainings is cut into (local: None, it is trained whole in
         this process; dask: at least one, so even a single worker's batch runs on the cluster)."""
         return self.workers if self.backend == "dask" else None
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """Torch computes on the CPU with ``threads`` threads inside the block (None: unchanged).
+
+    A network as small as the MNIST MLP gains nothing from a second thread: its matmuls are too
+    small to split, so the second thread mostly waits, and doubles the CPU time of the work."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class MapTasks(Protocol):

@@ -15,7 +15,6 @@ import math
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -69,16 +68,31 @@ class SemiParametric(nn.Module):
         self.query = nn.Linear(embed_dim, embed_dim)
         self.key = nn.Linear(embed_dim, embed_dim)
 
-    def forward(self, images: Tensor, keys: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    def forward(
+        self,
+        images: Tensor,
+        keys: Tensor,
+        labels: Tensor,
+        num_classes: int,
+        present: Tensor | None = None,
+    ) -> Tensor:
         """Log-probabilities ``[B, K]`` of queries attending over memory entries.
 
         ``keys``: the entries' embeddings ``f(x)``, ``[M, d]`` shared by every query or
         ``[B, M, d]`` per query (SPM-R's neighbours); ``labels``: their labels, ``[M]`` or
-        ``[B, M]``.
+        ``[B, M]``; ``present``: which entries are real (``[M]``; None: all), so a batch of
+        SPMs can share one shape of memory.
         """
-        return self.attend(self.encoder(images), keys, labels, num_classes)
+        return self.attend(self.encoder(images), keys, labels, num_classes, present)
 
-    def attend(self, embeddings: Tensor, keys: Tensor, labels: Tensor, num_classes: int) -> Tensor:
+    def attend(
+        self,
+        embeddings: Tensor,
+        keys: Tensor,
+        labels: Tensor,
+        num_classes: int,
+        present: Tensor | None = None,
+    ) -> Tensor:
         """``forward`` from the queries' embeddings ``f(images)``."""
         q = self.query(embeddings)
         k = self.key(keys)
@@ -86,8 +100,12 @@ class SemiParametric(nn.Module):
             scores = q @ k.T / math.sqrt(q.shape[-1])
         else:
             scores = (k @ q.unsqueeze(-1)).squeeze(-1) / math.sqrt(q.shape[-1])
+        if present is not None:
+            scores = scores.masked_fill(~present, -torch.inf)
         weights = scores.softmax(-1)
-        values = F.one_hot(labels, num_classes).to(weights.dtype)
+        values = (labels.unsqueeze(-1) == torch.arange(num_classes, device=labels.device)).to(
+            weights.dtype
+        )  # one-hot rows (F.one_hot has no vmap rule)
         if values.dim() == 2:
             probs = weights @ values
         else:

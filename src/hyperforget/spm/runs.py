@@ -26,7 +26,7 @@ from hyperforget.core.seeding import replica_seeds, seeded
 from hyperforget.evaluation import metrics
 from hyperforget.spm.memory import Memory, build_memory, predict
 from hyperforget.spm.model import Classifier, SemiParametric
-from hyperforget.spm.train import SPMConfig, train_classifier, train_spm
+from hyperforget.spm.train import SPMConfig, train_classifier, train_spm_batch
 
 logger = logging.getLogger(__name__)
 MEMORY_FIELDS = ("embeddings", "labels", "sample_ids", "alive", "class_sums", "class_counts")
@@ -42,24 +42,30 @@ def build_model(config: SPMConfig, manifest: dict[str, Any]) -> SemiParametric:
     return SemiParametric(manifest["input_shape"], config.hidden, config.embed_dim, config.encoder)
 
 
-def train_one(
-    images: Tensor, labels: Tensor, manifest: dict[str, Any], config: SPMConfig, seed: int
-) -> tuple[SemiParametric, float]:
-    """One SPM built and trained with ``seed``, and its training seconds."""
-    with seeded(seed):
-        model = build_model(config, manifest).to(images.device)
+def train_several(
+    images: Tensor, labels: Tensor, manifest: dict[str, Any], config: SPMConfig, seeds: list[int]
+) -> list[tuple[SemiParametric, float]]:
+    """One SPM built and trained per seed, trained together (``train_spm_batch``), each with
+    its share of the training seconds."""
+    if not seeds:
+        return []
+    models = []
+    for seed in seeds:
+        with seeded(seed):
+            models.append(build_model(config, manifest).to(images.device))
     start = time.perf_counter()
-    train_spm(
-        model,
+    train_spm_batch(
+        models,
         images,
         labels,
         int(manifest["num_classes"]),
         config,
-        torch.Generator().manual_seed(seed),
-        progress=f"train SPM (seed {seed})",
+        [torch.Generator().manual_seed(seed) for seed in seeds],
+        progress=f"train {len(seeds)} SPM(s) (seeds {seeds[0]}..{seeds[-1]})",
     )
     synchronize(images.device)
-    return model, time.perf_counter() - start
+    share = (time.perf_counter() - start) / len(seeds)
+    return [(model, share) for model in models]
 
 
 def memory_tensors(memory: Memory) -> dict[str, Tensor]:
@@ -239,10 +245,10 @@ def train_spms(
     test = split_tensors(test_split, dev)
     num_classes = int(class_manifest["num_classes"])
     ids = torch.arange(len(labels), device=dev)
-    trained = [
-        train_one(images, labels, class_manifest, config, seed)
-        for seed in spm_seeds(params, method_runs)
-    ]
+    seeds = spm_seeds(params, method_runs)
+    # run 0 alone: its training seconds stand next to the classifier's, also trained alone
+    trained = train_several(images, labels, class_manifest, config, seeds[:1])
+    trained += train_several(images, labels, class_manifest, config, seeds[1:])
     memories = [build_memory(m, images, labels, ids, num_classes) for m, _ in trained]
     classifier = _plain_classifier(images, labels, class_manifest, config, params["seed"], dev)
     rows = _comparison_rows(trained[0], memories[0], classifier, test, config)
@@ -250,7 +256,7 @@ def train_spms(
     show_table(
         logger, "SPM against the same encoder as a plain classifier:", table.round(2), index=False
     )
-    weights, memory = _stored(trained, memories, config, spm_seeds(params, method_runs))
+    weights, memory = _stored(trained, memories, config, seeds)
     test_accuracy = {f"spm.test_accuracy.{row['model']}": row["test_accuracy"] for row in rows}
     return weights, memory, table, test_accuracy
 
@@ -334,10 +340,7 @@ def retrain_without(
     for plan, scenario_seeds in zip(deletions, seeds, strict=True):
         keep = torch.ones(len(labels), dtype=torch.bool, device=dev)
         keep[torch.tensor(plan["sample_ids"], dtype=torch.long, device=dev)] = False
-        trained = [
-            train_one(images[keep], labels[keep], class_manifest, config, seed)
-            for seed in scenario_seeds
-        ]
+        trained = train_several(images[keep], labels[keep], class_manifest, config, scenario_seeds)
         if trained:
             rows.append(torch.stack([flatten_module(m).cpu() for m, _ in trained]))
         else:

@@ -65,11 +65,14 @@ class MethodSpec:
     """A method: its ``forget`` function, the frozen ``config`` class of its parameters
     (``unlearning.methods.<name>``), the catalog entries it needs as resources (resource name
     -> dataset name), an optional untimed ``prepare`` of those resources (e.g. building a
-    network from its weight file once for every scenario) and, for a variant of another method
-    (an ablation), the method whose parameters its own block overrides (``extends``)."""
+    network from its weight file once for every scenario), for a variant of another method
+    (an ablation), the method whose parameters its own block overrides (``extends``), and
+    whether a run is one large batched computation that uses every core (``all_threads``,
+    DiHyFo's sampler) rather than steps on the target network (``compute.run_threads``)."""
 
     forget: Method
     config: type[Config]
     inputs: dict[str, str] = field(default_factory=dict)
     prepare: Prepare | None = None
     extends: str | None = None
+    all_threads: bool = False

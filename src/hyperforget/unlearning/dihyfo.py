@@ -136,6 +136,7 @@ def spec(variant: str) -> MethodSpec:
             "zoo_checkpoints": "zoo_checkpoints",
         },
         prepare=partial(prepare, variant),
+        all_threads=True,
     )
 
 

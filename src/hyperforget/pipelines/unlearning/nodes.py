@@ -8,7 +8,7 @@ from typing import Any
 
 from torch import Tensor
 
-from hyperforget.core.compute import tasks
+from hyperforget.core.compute import tasks, torch_threads
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.scenario import scenarios_from
@@ -64,7 +64,8 @@ def unlearn(
     cluster = checked("compute", compute)
     if not scenarios:  # nothing to run: no cluster to start
         cluster = replace(cluster, backend="local")
-    with tasks(cluster) as map_tasks:
+    threads = None if method_specs()[method].all_threads else cluster.run_threads
+    with tasks(cluster) as map_tasks, torch_threads(threads):
         weights, metrics = run_scenarios(
             method, base, config, scenarios, int(method_runs), resources, map_tasks
         )
