@@ -170,6 +170,25 @@ def test_an_unreachable_address_names_it_and_the_fix():
         compute.check_reachable(config(address=address, connect_timeout=2))
 
 
+def test_torch_threads_sets_the_threads_inside_the_block_only():
+    before = torch.get_num_threads()
+    with compute.torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with compute.torch_threads(None):
+        assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError), compute.torch_threads(1):
+        raise RuntimeError("a failing run")
+    assert torch.get_num_threads() == before
+
+
+def test_run_threads_is_a_positive_count_or_null():
+    assert config(run_threads=None).run_threads is None
+    assert config(run_threads=1).run_threads == 1
+    with pytest.raises(ConfigError, match="run_threads"):
+        config(run_threads=0)
+
+
 def test_the_local_backend_maps_in_order_without_dask():
     with compute.tasks(config(backend="local")) as map_tasks:
         assert map_tasks(pow, [1, 2, 3], "powers", exp=2) == [1, 4, 9]

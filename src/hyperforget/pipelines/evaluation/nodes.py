@@ -8,6 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from hyperforget.core.compute import torch_threads
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.scenario import scenarios_from
@@ -29,13 +30,15 @@ def evaluate(
     model: dict[str, Any],
     evaluation_params: dict[str, Any],
     device: str,
+    compute: dict[str, Any],
     spm_runs: pd.DataFrame,
     spm_forgetting: pd.DataFrame,
     methods_to_run: Any,
     **unlearned: dict[str, Any],
 ) -> tuple[Any, ...]:
     """The results table (also as CSV and markdown), the per-run table, the plots and the MLflow
-    metrics of the runs of the methods ``unlearning.run`` names (``report.evaluate_benchmark``)."""
+    metrics of the runs of the methods ``unlearning.run`` names (``report.evaluate_benchmark``),
+    scored with ``compute.run_threads`` torch threads."""
     scenarios = scenarios_from(forget_scenarios)
     bench = report.Benchmark(
         target_builder(model, class_manifest),
@@ -47,7 +50,8 @@ def evaluate(
         checked("evaluation", evaluation_params),
         resolve_device(device),
     )
-    result = report.evaluate_benchmark(bench, (spm_runs, spm_forgetting))
+    with torch_threads(checked("compute", compute).run_threads):
+        result = report.evaluate_benchmark(bench, (spm_runs, spm_forgetting))
     table = result.table
     metrics = mlflow_metrics(result.mlflow_metrics)
     return table, table, result.runs_table, result.markdown, *result.plots, metrics

@@ -21,6 +21,7 @@ def _scores() -> Node:
         "model": "params:model",
         "evaluation_params": "params:evaluation",
         "device": "params:device",
+        "compute": "params:compute",
         "spm_runs": "spm_results_runs_table",
         "spm_forgetting": "spm_forgetting_table",
         "methods_to_run": "params:unlearning.run",
