@@ -8,15 +8,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from hyperforget.core.compute import torch_threads
 from hyperforget.pipelines.tracking import mlflow_metrics
 from hyperforget.schema import checked
-from hyperforget.spm.runs import (
-    delete_from_memory,
-    plan_deletions,
-    train_oracle_replicas,
-    train_oracles,
-    train_spms,
-)
+from hyperforget.spm import runs
+from hyperforget.spm.runs import delete_from_memory, plan_deletions, train_spms
 from hyperforget.spm.scoring import score_spm
 
 __all__ = [
@@ -36,12 +32,45 @@ def train_semi_parametric(
     params: dict[str, Any],
     method_runs: int,
     device: str,
+    compute: dict[str, Any],
 ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, dict[str, Any]]:
-    """The SPM's runs, each with its memory, and its comparison with a plain classifier."""
-    *trained, test_accuracy = train_spms(
-        train_split, test_split, class_manifest, params, method_runs, device
-    )
+    """The SPM's runs, each with its memory, and its comparison with a plain classifier, on
+    ``compute.run_threads`` torch threads."""
+    with torch_threads(checked("compute", compute).run_threads):
+        *trained, test_accuracy = train_spms(
+            train_split, test_split, class_manifest, params, method_runs, device
+        )
     return *trained, mlflow_metrics(test_accuracy)
+
+
+def train_oracles(
+    train_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    deletions: list[dict[str, Any]],
+    params: dict[str, Any],
+    device: str,
+    compute: dict[str, Any],
+) -> dict[str, Any]:
+    """Per scenario, the reference SPM retrained without the deleted samples (alone: its
+    seconds are the speed-up's reference), on ``compute.run_threads`` torch threads."""
+    with torch_threads(checked("compute", compute).run_threads):
+        return runs.train_oracles(train_split, class_manifest, deletions, params, device)
+
+
+def train_oracle_replicas(
+    train_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    deletions: list[dict[str, Any]],
+    params: dict[str, Any],
+    device: str,
+    method_runs: int,
+    compute: dict[str, Any],
+) -> dict[str, Any]:
+    """The SPM's retrained distribution, on ``compute.run_threads`` torch threads."""
+    with torch_threads(checked("compute", compute).run_threads):
+        return runs.train_oracle_replicas(
+            train_split, class_manifest, deletions, params, device, method_runs
+        )
 
 
 def evaluate_semi_parametric(

@@ -17,6 +17,7 @@ def _training_and_deletion() -> list[Node]:
                 "params:semi_parametric",
                 "params:evaluation.method_runs",
                 "params:device",
+                "params:compute",
             ],
             outputs=[
                 "spm_weights",
@@ -60,13 +61,13 @@ def _retraining() -> list[Node]:
     return [
         Node(
             nodes.train_oracles,
-            inputs=retrain_inputs[:-1],
+            inputs=[*retrain_inputs[:-1], "params:compute"],
             outputs="spm_oracle_weights",
             name="train_spm_oracles",
         ),
         Node(
             nodes.train_oracle_replicas,
-            inputs=retrain_inputs,
+            inputs=[*retrain_inputs, "params:compute"],
             outputs="spm_oracle_replica_weights",
             name="train_spm_oracle_replicas",
         ),
