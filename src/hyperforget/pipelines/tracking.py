@@ -1,5 +1,6 @@
-"""What the nodes hand to MLflow: kedro-mlflow's ``MlflowMetricsHistoryDataset`` (the catalog's
-``*_metrics`` entries) takes each metric as a value at a step."""
+"""What the nodes hand to MLflow: the catalog's ``*_metrics`` entries
+(``datasets.MlflowMetricsBatchDataset``, kedro-mlflow's ``MlflowMetricsHistoryDataset`` logging
+in batches) take each metric as a value at a step."""
 
 from __future__ import annotations
 
