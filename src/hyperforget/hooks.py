@@ -154,10 +154,10 @@ def _dotted_leaves(params: dict[str, Any], prefix: str = "") -> list[str]:
     return leaves
 
 
-class DaskClusterHook:
-    """With ``compute.backend: dask`` and ``address: null``, one LocalCluster for the whole run:
-    started before the first node, closed after the last or when the run fails (the stages'
-    clients connect to it instead of each starting a cluster of its own)."""
+class RunComputeHook:
+    """With ``compute.backend: processes``, or ``dask`` and ``address: null``, one process pool
+    or LocalCluster for the whole run: started before the first node, closed after the last or
+    when the run fails (the stages send their tasks to it instead of each starting its own)."""
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline, catalog) -> None:

@@ -4,10 +4,10 @@ from kedro.config import OmegaConfigLoader
 
 from hyperforget.hooks import (
     CheckRunParametersHook,
-    DaskClusterHook,
     MlflowArtifactsHook,
     MlflowLineageHook,
     ProfileHook,
+    RunComputeHook,
 )
 from hyperforget.lineage import LineageHook
 from hyperforget.quiet import silence_unactionable_warnings
@@ -17,7 +17,7 @@ silence_unactionable_warnings()
 HOOKS = (
     MlflowArtifactsHook(),
     CheckRunParametersHook(),
-    DaskClusterHook(),
+    RunComputeHook(),
     LineageHook(),
     MlflowLineageHook(),
     ProfileHook(),

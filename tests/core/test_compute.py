@@ -106,13 +106,14 @@ def _trained_on(
     before = {name: len(versions(project, name)) for name in names}
     done = run_kedro(project, "run", "--env", "test", "--to-nodes", ",".join(to), *params)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert ("Dask: scheduler" in done.stdout + done.stderr) == bool(params)
+    log = done.stdout + done.stderr
+    assert ("Dask: scheduler" in log or "A pool of" in log) == bool(params)
     trained = {}
     for name in names:
         files = versions(project, name)
         assert len(files) == before[name] + 1, name  # this run's own version, not an older one
         trained[name] = SafetensorsDataset(filepath=str(files[-1])).load()["params"]
-    return trained, done.stdout + done.stderr
+    return trained, log
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +157,16 @@ def test_the_zoo_on_a_local_cluster_of_the_run_is_the_local_zoo(local_zoo):
     assert log.count("Dask: a LocalCluster for the run") == 1
     schedulers = set(re.findall(r"Dask: scheduler (\S+) with 2 workers", log))
     assert len(schedulers) == 1, log[-3000:]
+
+
+def test_the_zoo_in_the_process_pool_of_the_run_is_the_local_zoo(local_zoo):
+    """``compute.backend: processes``: one pool for the run (the hook's), both stages' tasks in
+    it, the regimes cut into shards as on Dask."""
+    project, local = local_zoo
+    pooled, log = _trained_on(project, "--params", "compute.backend=processes")
+    for name in TRAININGS.values():
+        torch.testing.assert_close(pooled[name], local[name], rtol=0.0, atol=1e-5, msg=name)
+    assert log.count("A pool of 2 processes for the run") == 1, log[-3000:]
 
 
 def test_the_stages_of_a_run_share_its_local_cluster():
@@ -252,3 +263,59 @@ def test_a_methods_seeded_runs_on_the_cluster_are_its_local_runs(scheduler_addre
     assert remote["params"].shape == (2, 2, base.original.numel())
     torch.testing.assert_close(remote["params"], local["params"], rtol=0.0, atol=1e-6)
     assert (remote["seconds"] > 0).all() and "unlearning.rl.c2.seconds" in metrics
+
+
+def processes(**overrides) -> compute.ComputeConfig:
+    return config(backend="processes", run_threads=1, **overrides)
+
+
+def test_a_methods_seeded_runs_in_a_process_pool_are_its_local_runs():
+    """``compute.backend: processes``: the same (scenario, seed) tasks in spawned processes,
+    sent by value (cloudpickle: the network's builder is a partial, the task a module
+    function), the weights back in order."""
+    gen = torch.Generator().manual_seed(0)
+    images, labels = torch.randn(300, 1, 28, 28, generator=gen), torch.arange(300) % 3
+    build = partial(build_target, (1, 28, 28), 3, (10,))
+    base = ForgetRequest(
+        original=flatten_module(build()),
+        scenario=None,
+        train=(images[:200], labels[:200]),
+        val=(images[200:], labels[200:]),
+        num_classes=3,
+        build=build,
+        seed=4,
+    )
+    scenarios = [ForgetScenario.of_classes([k]) for k in range(3)]
+    rl = method_params("rl")
+    with compute.torch_threads(1):
+        local, _ = run_scenarios("rl", base, rl, scenarios, 2, {})
+    with compute.tasks(processes()) as map_tasks:
+        pooled, _ = run_scenarios("rl", base, rl, scenarios, 2, {}, map_tasks)
+    torch.testing.assert_close(pooled["params"], local["params"], rtol=0.0, atol=1e-6)
+    assert (pooled["seconds"] > 0).all()
+
+
+def test_the_stages_of_a_run_share_its_process_pool():
+    def pool(map_tasks):
+        return map_tasks.args[0]
+
+    compute.open_run_cluster(processes())
+    try:
+        with compute.tasks(processes()) as first, compute.tasks(processes()) as second:
+            assert pool(first) is pool(second)
+            assert first(pow, list(range(10)), "powers", exp=2) == [i**2 for i in range(10)]
+            # a process of the pool runs with run_threads torch threads
+            assert first(_torch_threads, [0, 1], "threads") == [1, 1]
+    finally:
+        compute.close_run_cluster()
+    assert not compute._RUN_POOL
+
+
+def _torch_threads(_item: int) -> int:
+    return torch.get_num_threads()
+
+
+def test_a_process_that_dies_fails_the_map_clearly():
+    with compute.tasks(processes(workers=1)) as map_tasks:
+        with pytest.raises(RuntimeError, match="a process of the pool died.*nothing of this"):
+            map_tasks(os._exit, [1], "exits")

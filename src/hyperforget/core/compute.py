@@ -1,23 +1,30 @@
 """Where a stage's independent trainings run (the ``compute`` block of ``parameters.yml``).
 
-``local`` runs them one after another in this process. ``dask`` sends each as a task to a Dask
-cluster: a ``distributed.LocalCluster`` (``address: null``; one thread per worker process),
-started once for a whole ``kedro run`` by a hook (``open_run_cluster``) or else for the stage,
-or a running scheduler (``address: tcp://host:8786``). Tasks take and return
-tensors; the caller keeps writing every output, so nothing a worker computes is saved by it. A
-task whose worker dies is rerun on another worker (the scheduler's ``allowed-failures``); past
-that the map raises, so a stage never returns a partial result as if it were complete.
+``local`` runs them one after another in this process. ``processes`` runs them side by side
+in a pool of ``workers`` processes on this machine, ``run_threads`` torch threads each.
+``dask`` sends each as a task to a Dask cluster: a ``distributed.LocalCluster`` (``address:
+null``; one thread per worker process) or a running scheduler (``address: tcp://host:8786``).
+A pool or LocalCluster is started once for a whole ``kedro run`` by a hook
+(``open_run_cluster``), or else for the stage. Tasks take and return tensors; the caller keeps
+writing every output, so nothing a worker computes is saved by it. A map whose process dies
+raises (on Dask, once the task has failed on ``allowed-failures`` workers), so a stage never
+returns a partial result as if it were complete.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
+import cloudpickle
 import torch
 from tqdm.auto import tqdm
 
@@ -25,24 +32,25 @@ from hyperforget.core.config import Config, ConfigError, setting
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("local", "dask")
+BACKENDS = ("local", "processes", "dask")
 
 
 @dataclass(frozen=True, kw_only=True)
 class ComputeConfig(Config):
     backend: str = setting(choices=BACKENDS)
     address: str | None = setting()  # a running scheduler; null: a LocalCluster for the stage
-    workers: int = setting(ge=1)  # tasks a batch of trainings is cut into (and, address: null,
-    # the LocalCluster's worker processes)
+    workers: int = setting(ge=1)  # tasks a batch of trainings is cut into (processes: the
+    # pool's processes; dask, address: null: the LocalCluster's worker processes)
     connect_timeout: float = setting(gt=0.0)  # seconds to reach the scheduler at address
     run_threads: int | None = setting(None, ge=1)  # torch threads of a run on the target
-    # network here (local); null: torch's default, one per core
+    # network (here, or in each process of the pool); null: torch's default, one per core
 
     @property
     def shards(self) -> int | None:
         """How many tasks a batch of trainings is cut into (local: None, it is trained whole in
-        this process; dask: at least one, so even a single worker's batch runs on the cluster)."""
-        return self.workers if self.backend == "dask" else None
+        this process; processes and dask: at least one, so even a single worker's batch runs
+        there)."""
+        return None if self.backend == "local" else self.workers
 
 
 @contextmanager
@@ -136,7 +144,58 @@ def _dask_installed() -> None:
         ) from error
 
 
-# the LocalCluster every stage of the current run sends its tasks to, while one is open
+def _start_pool_worker(threads: int) -> None:
+    torch.set_num_threads(threads)
+
+
+def _process_pool(config: ComputeConfig) -> ProcessPoolExecutor:
+    """``config.workers`` spawned processes (a fork would copy torch's thread pools), each with
+    ``run_threads`` torch threads (null: one, so the workers share the cores)."""
+    return ProcessPoolExecutor(
+        config.workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_pool_worker,
+        initargs=(config.run_threads or 1,),
+    )
+
+
+def _run_chunk(payload: bytes, items: list[Any]) -> bytes:
+    """In a pool's process: ``task`` on each of ``items``, the results pickled by value."""
+    task, shared = cloudpickle.loads(payload)
+    return cloudpickle.dumps([task(item, **shared) for item in items])
+
+
+def _pool_map(
+    pool: ProcessPoolExecutor, task: Callable[..., Any], items: Sequence[Any], desc: str, **shared
+) -> list[Any]:
+    # cloudpickle: tasks and shared data may hold closures (a network's builder); by value, not
+    # through torch's shared-memory file descriptors; a few chunks per process balance the load
+    payload = cloudpickle.dumps((task, shared))
+    size = max(1, math.ceil(len(items) / (4 * pool._max_workers)))
+    chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
+    futures = {pool.submit(_run_chunk, payload, chunk): i for i, chunk in enumerate(chunks)}
+    results: list[list[Any]] = [[] for _ in chunks]
+    bar = tqdm(total=len(items), desc=f"{desc} ({pool._max_workers} processes)", mininterval=2)
+    try:
+        for future in as_completed(futures):
+            results[futures[future]] = cloudpickle.loads(future.result())
+            bar.update(len(results[futures[future]]))
+    except BrokenProcessPool as error:
+        raise RuntimeError(
+            f"{desc}: a process of the pool died (out of memory?); nothing of this stage was "
+            "saved. Lower compute.workers, or set compute.backend: local, and rerun."
+        ) from error
+    except BaseException:
+        for future in futures:
+            future.cancel()  # nothing of a failed or interrupted map keeps running
+        raise
+    finally:
+        bar.close()
+    return [result for chunk in results for result in chunk]
+
+
+# the process pool or LocalCluster every stage of the current run sends its tasks to
+_RUN_POOL: list[ProcessPoolExecutor] = []
 _RUN_CLUSTER: list = []
 
 
@@ -149,8 +208,12 @@ def _local_cluster(workers: int):
 
 
 def open_run_cluster(config: ComputeConfig) -> None:
-    """Start the LocalCluster of a run (``backend: dask``, ``address: null``), so that its
-    stages share one cluster instead of each starting its own; ``close_run_cluster`` ends it."""
+    """Start the process pool (``backend: processes``) or LocalCluster (``backend: dask``,
+    ``address: null``) of a run, so that its stages share one instead of each starting its own;
+    ``close_run_cluster`` ends it."""
+    if config.backend == "processes" and not _RUN_POOL:
+        _RUN_POOL.append(_process_pool(config))
+        logger.info("A pool of %d processes for the run's trainings", config.workers)
     if config.backend != "dask" or config.address is not None or _RUN_CLUSTER:
         return
     _dask_installed()
@@ -160,6 +223,8 @@ def open_run_cluster(config: ComputeConfig) -> None:
 
 
 def close_run_cluster() -> None:
+    while _RUN_POOL:
+        _RUN_POOL.pop().shutdown(cancel_futures=True)
     while _RUN_CLUSTER:
         _RUN_CLUSTER.pop().close()
 
@@ -169,6 +234,13 @@ def tasks(config: ComputeConfig) -> Iterator[MapTasks]:
     """A map over independent tasks on ``config``'s backend, for the length of the block."""
     if config.backend == "local":
         yield local_map
+        return
+    if config.backend == "processes":
+        if _RUN_POOL:
+            yield partial(_pool_map, _RUN_POOL[0])
+            return
+        with _process_pool(config) as pool:
+            yield partial(_pool_map, pool)
         return
     _dask_installed()
     from distributed import Client

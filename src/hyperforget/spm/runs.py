@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from hyperforget.core.compute import MapTasks, local_map
 from hyperforget.core.console import show_table
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device, synchronize
@@ -323,36 +324,63 @@ def oracle_replica_seeds(
     )
 
 
-def retrain_without(
+def retrain_without(  # noqa: PLR0913 (the data, the scenarios, their seeds and where they run)
     train_split: dict[str, Tensor],
     class_manifest: dict[str, Any],
     deletions: list[dict[str, Any]],
     params: dict[str, Any],
     device: str,
     seeds: list[list[int]],
+    map_tasks: MapTasks | None = None,
 ) -> dict[str, Any]:
     """Per scenario s, one SPM retrained from scratch without its deleted samples per seed in
-    ``seeds[s]``: ``params [S, J, P]`` and ``seconds [S, J]``."""
+    ``seeds[s]``: ``params [S, J, P]`` and ``seconds [S, J]``; a scenario's SPMs are one task of
+    ``map_tasks`` (default: one after another here)."""
     dev = resolve_device(device)
     config = config_of(params)
     images, labels = split_tensors(train_split, dev)
-    rows, seconds = [], []
-    for plan, scenario_seeds in zip(deletions, seeds, strict=True):
-        keep = torch.ones(len(labels), dtype=torch.bool, device=dev)
-        keep[torch.tensor(plan["sample_ids"], dtype=torch.long, device=dev)] = False
-        trained = train_several(images[keep], labels[keep], class_manifest, config, scenario_seeds)
-        if trained:
-            rows.append(torch.stack([flatten_module(m).cpu() for m, _ in trained]))
-        else:
-            with torch.device("meta"):  # only its size: no weights drawn, no generator touched
-                net = build_model(config, class_manifest)
-            rows.append(torch.empty(0, sum(p.numel() for p in net.parameters())))
-        seconds.append(torch.tensor([spent for _, spent in trained], dtype=torch.float64))
+    with torch.device("meta"):  # only its size: no weights drawn, no generator touched
+        num_params = sum(p.numel() for p in build_model(config, class_manifest).parameters())
+    done = (map_tasks or local_map)(
+        _retrain_one_scenario,
+        [(plan["sample_ids"], row) for plan, row in zip(deletions, seeds, strict=True)],
+        "retrained SPMs",
+        images=images.cpu(),
+        labels=labels.cpu(),
+        device=str(dev),
+        class_manifest=class_manifest,
+        config=config,
+        num_params=num_params,
+    )
     return {
-        "params": torch.stack(rows),
-        "seconds": torch.stack(seconds),
+        "params": torch.stack([params for params, _ in done]),
+        "seconds": torch.stack([seconds for _, seconds in done]),
         "__metadata__": {"scenarios": json.dumps([p["name"] for p in deletions])},
     }
+
+
+def _retrain_one_scenario(  # noqa: PLR0913 (a task: its scenario and the data it shares)
+    scenario: tuple[list[int], list[int]],
+    *,
+    images: Tensor,
+    labels: Tensor,
+    device: str,
+    class_manifest: dict[str, Any],
+    config: SPMConfig,
+    num_params: int,
+) -> tuple[Tensor, Tensor]:
+    """The SPMs of one scenario ``(deleted sample ids, seeds)``: ``[J, P]`` and seconds ``[J]``."""
+    sample_ids, seeds = scenario
+    images, labels = images.to(device), labels.to(device)
+    keep = torch.ones(len(labels), dtype=torch.bool, device=labels.device)
+    keep[torch.tensor(sample_ids, dtype=torch.long, device=labels.device)] = False
+    trained = train_several(images[keep], labels[keep], class_manifest, config, seeds)
+    params = (
+        torch.stack([flatten_module(m).cpu() for m, _ in trained])
+        if trained
+        else torch.empty(0, num_params)
+    )
+    return params, torch.tensor([spent for _, spent in trained], dtype=torch.float64)
 
 
 def train_oracles(
@@ -361,10 +389,14 @@ def train_oracles(
     deletions: list[dict[str, Any]],
     params: dict[str, Any],
     device: str,
+    map_tasks: MapTasks | None = None,
 ) -> dict[str, Any]:
-    """Per scenario, an SPM retrained from scratch without the deleted samples (held-out seed)."""
+    """Per scenario, an SPM retrained from scratch without the deleted samples (held-out seed),
+    each alone (its seconds are the reference of the SPM's speed-up)."""
     seeds = [[int(params["oracle_seed"]) + s] for s in range(len(deletions))]
-    oracles = retrain_without(train_split, class_manifest, deletions, params, device, seeds)
+    oracles = retrain_without(
+        train_split, class_manifest, deletions, params, device, seeds, map_tasks
+    )
     return {**oracles, "params": oracles["params"][:, 0], "seconds": oracles["seconds"][:, 0]}
 
 
@@ -375,11 +407,14 @@ def train_oracle_replicas(
     params: dict[str, Any],
     device: str,
     method_runs: int = 1,
+    map_tasks: MapTasks | None = None,
 ) -> dict[str, Any]:
     """The SPM's retrained distribution: per scenario, SPMs retrained from scratch without the
     deleted samples with other held-out seeds (``semi_parametric.oracle_replicas``), against
     which the SPM's runs are judged."""
     seeds = oracle_replica_seeds(params, len(deletions), method_runs)
-    replicas = retrain_without(train_split, class_manifest, deletions, params, device, seeds)
+    replicas = retrain_without(
+        train_split, class_manifest, deletions, params, device, seeds, map_tasks
+    )
     logger.info("SPM: retrained %d more oracle(s) per scenario", len(seeds[0]) if seeds else 0)
     return replicas

@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from hyperforget.core.compute import torch_threads
+from hyperforget.core.compute import tasks, torch_threads
 from hyperforget.pipelines.tracking import mlflow_metrics
 from hyperforget.schema import checked
 from hyperforget.spm import runs
@@ -52,9 +52,10 @@ def train_oracles(
     compute: dict[str, Any],
 ) -> dict[str, Any]:
     """Per scenario, the reference SPM retrained without the deleted samples (alone: its
-    seconds are the speed-up's reference), on ``compute.run_threads`` torch threads."""
-    with torch_threads(checked("compute", compute).run_threads):
-        return runs.train_oracles(train_split, class_manifest, deletions, params, device)
+    seconds are the speed-up's reference), on ``compute``'s backend and run threads."""
+    cluster = checked("compute", compute)
+    with tasks(cluster) as map_tasks, torch_threads(cluster.run_threads):
+        return runs.train_oracles(train_split, class_manifest, deletions, params, device, map_tasks)
 
 
 def train_oracle_replicas(
@@ -66,10 +67,11 @@ def train_oracle_replicas(
     method_runs: int,
     compute: dict[str, Any],
 ) -> dict[str, Any]:
-    """The SPM's retrained distribution, on ``compute.run_threads`` torch threads."""
-    with torch_threads(checked("compute", compute).run_threads):
+    """The SPM's retrained distribution, on ``compute``'s backend and run threads."""
+    cluster = checked("compute", compute)
+    with tasks(cluster) as map_tasks, torch_threads(cluster.run_threads):
         return runs.train_oracle_replicas(
-            train_split, class_manifest, deletions, params, device, method_runs
+            train_split, class_manifest, deletions, params, device, method_runs, map_tasks
         )
 
 

@@ -62,9 +62,11 @@ def unlearn(
         seed=int(seed),
     )
     cluster = checked("compute", compute)
-    if not scenarios:  # nothing to run: no cluster to start
+    all_threads = method_specs()[method].all_threads
+    if not scenarios or (all_threads and cluster.backend == "processes"):
+        # nothing to run, or a method whose work is large enough for every core here
         cluster = replace(cluster, backend="local")
-    threads = None if method_specs()[method].all_threads else cluster.run_threads
+    threads = None if all_threads else cluster.run_threads
     with tasks(cluster) as map_tasks, torch_threads(threads):
         weights, metrics = run_scenarios(
             method, base, config, scenarios, int(method_runs), resources, map_tasks
