@@ -19,6 +19,16 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The suite's xdist workers (addopts ``-n``) share the cores: each, and every ``kedro``
+    process it starts, gets cores / workers torch threads instead of one per core each. (A
+    hook, not import-time code: a process of a pool that imports this module keeps its own.)"""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
 def _test_logging_config() -> str:
     """The project's logging configuration with its log file in a temporary folder, so the
     tests never write info.log into the user's tree. Set before Kedro is first imported."""

@@ -1,5 +1,6 @@
-"""``compute.backend: dask`` against real Dask processes: a ``dask scheduler`` and two ``dask
-worker`` commands, as on a cluster, and a LocalCluster started by the run."""
+"""Where trainings run: ``compute.backend: dask`` against real Dask processes (a ``dask
+scheduler`` and two ``dask worker`` commands, as on a cluster, and a LocalCluster started by
+the run), ``processes`` against a real pool, and the scoring threads."""
 
 from __future__ import annotations
 
@@ -204,6 +205,13 @@ def test_torch_threads_sets_the_threads_inside_the_block_only():
     with pytest.raises(RuntimeError), compute.torch_threads(1):
         raise RuntimeError("a failing run")
     assert torch.get_num_threads() == before
+
+
+def test_thread_map_keeps_the_items_order_and_scores_in_the_pools_width():
+    assert compute.thread_map(lambda x: x * x, range(7), threads=3) == [x * x for x in range(7)]
+    assert compute.thread_map(str, [], threads=2) == []
+    assert config(backend="processes", workers=3).scoring_threads == 3
+    assert config(backend="local", workers=3).scoring_threads == 1
 
 
 def test_run_threads_is_a_positive_count_or_null():

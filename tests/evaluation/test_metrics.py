@@ -106,6 +106,11 @@ def test_run_rows_compare_every_run_with_the_reference_oracle():
     (itself,) = run_rows("0", [reference], reference, forget)
     assert itself["agreement_oracle"] == 100 and itself["speedup"] == 1.0
     assert math.isnan(first["prompt_r2"])
+    # scored side by side in threads, every row is the one scored alone, in the same order
+    many = [Candidate("method", outputs(), r, 1.0) for r in range(6)]
+    assert run_rows("0", many, reference, forget, threads=3) == run_rows(
+        "0", many, reference, forget
+    )
 
 
 def test_retain_test_accuracy_of_a_batch_equals_each_network_alone():

@@ -17,7 +17,7 @@ import logging
 import math
 import multiprocessing
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -52,6 +52,12 @@ class ComputeConfig(Config):
         there)."""
         return None if self.backend == "local" else self.workers
 
+    @property
+    def scoring_threads(self) -> int:
+        """Threads of this process that score runs side by side (``thread_map``): the pool's
+        ``workers`` (backend ``processes``: the cores the run may use), else one."""
+        return self.workers if self.backend == "processes" else 1
+
 
 @contextmanager
 def torch_threads(threads: int | None) -> Iterator[None]:
@@ -78,6 +84,15 @@ class MapTasks(Protocol):
 def local_map(task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any) -> list:
     bar = tqdm(items, desc=desc, disable=len(items) < 2, mininterval=2)
     return [task(item, **shared) for item in bar]
+
+
+def thread_map(func: Callable[[Any], Any], items: Sequence[Any], threads: int) -> list[Any]:
+    """``[func(item) for item in items]`` in ``threads`` threads of this process, in order: for
+    work that releases the GIL (libsvm's fits, torch's operators), with nothing to copy."""
+    if threads <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(func, items))
 
 
 def _threads_of_worker(task: Callable[..., Any], item: Any, shared: dict[str, Any]) -> Any:

@@ -24,6 +24,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import SVC
 from torch import Tensor, nn
 
+from hyperforget.core.compute import thread_map
 from hyperforget.core.flat_params import batched_forward, load_flat_into
 from hyperforget.core.scenario import ForgetScenario, class_mask
 from hyperforget.evaluation.intervals import central_range, z_score
@@ -206,22 +207,29 @@ def run_rows(
     forget: ForgetSets,
     seed: int = 0,
     mia_max_samples: int | None = None,
+    threads: int = 1,
 ) -> list[dict[str, float | str]]:
     """One row per candidate run of one forget scenario: every metric, agreement and KL against
     the ``reference`` oracle's predictions, and the speed-up over the reference's seconds (an
     oracle retrained alone). The gap to the retrained distribution (``avg_gap``) needs every
-    retrained run: ``evaluation.distribution.add_avg_gap`` adds it to the whole table."""
+    retrained run: ``evaluation.distribution.add_avg_gap`` adds it to the whole table.
+    ``threads`` score candidates side by side (their attacks' fits release the GIL)."""
+    scored = thread_map(
+        lambda c: masked_metrics(c.outputs, reference.outputs, forget, seed, mia_max_samples),
+        candidates,
+        threads,
+    )
     return [
         {
             "method": c.method,
             "forget_classes": scenario,
             "run": c.run,
-            **masked_metrics(c.outputs, reference.outputs, forget, seed, mia_max_samples),
+            **row,
             "seconds": c.seconds,
             "speedup": reference.seconds / c.seconds if c.seconds > 0 else math.nan,
             "prompt_r2": c.prompt_r2,
         }
-        for c in candidates
+        for c, row in zip(candidates, scored, strict=True)
     ]
 
 

@@ -208,8 +208,9 @@ def _scenario_runs(bench: Benchmark, i: int, original: metrics.Outputs) -> Scena
     return ScenarioRuns(scenario.name, i, runs, reference)
 
 
-def _score_scenarios(bench: Benchmark) -> _Scores:
-    """Every run of the original, the retrained models and every method, per scenario."""
+def _score_scenarios(bench: Benchmark, threads: int) -> _Scores:
+    """Every run of the original, the retrained models and every method, per scenario
+    (``threads`` runs side by side)."""
     train_labels, test_labels = (split["labels"] for split in bench.splits)
     check_scenarios(
         "retrained_weights",
@@ -220,7 +221,7 @@ def _score_scenarios(bench: Benchmark) -> _Scores:
     for i, scenario in enumerate(tqdm(bench.scenarios, desc="evaluate scenarios")):
         runs = _scenario_runs(bench, i, original)
         forget = metrics.ForgetSets.of(scenario, train_labels, test_labels)
-        scored = score_scenario(runs, forget, bench.config)
+        scored = score_scenario(runs, forget, bench.config, threads)
         scores.rows += scored.rows
         scores.f_rows += scored.f_rows
         for method, method_weights in bench.unlearned.items():
@@ -246,12 +247,14 @@ def _score_scenarios(bench: Benchmark) -> _Scores:
     return scores
 
 
-def evaluate_benchmark(bench: Benchmark, spm_tables: tuple[pd.DataFrame, pd.DataFrame]) -> Report:
-    """Score every run (``_score_scenarios``), add the SPM's rows (``spm_tables``: its per-run
-    and forgetting-quality rows), summarise per method and scenario against the retrained
-    distribution (``retrained_of(method)``), warn about what was not forgotten or
-    cannot be trusted, and draw the plots."""
-    scores = _score_scenarios(bench)
+def evaluate_benchmark(
+    bench: Benchmark, spm_tables: tuple[pd.DataFrame, pd.DataFrame], threads: int = 1
+) -> Report:
+    """Score every run (``_score_scenarios``, ``threads`` runs side by side), add the SPM's
+    rows (``spm_tables``: its per-run and forgetting-quality rows), summarise per method and
+    scenario against the retrained distribution (``retrained_of(method)``), warn about what was
+    not forgotten or cannot be trusted, and draw the plots."""
+    scores = _score_scenarios(bench, threads)
     scenarios = bench.scenarios
     spm_runs, spm_forgetting = spm_tables
     runs_table = distribution.add_avg_gap(

@@ -39,11 +39,14 @@ class ScenarioScores:
 
 
 def score_scenario(
-    scenario: ScenarioRuns, forget: metrics.ForgetSets, config: EvaluationConfig
+    scenario: ScenarioRuns,
+    forget: metrics.ForgetSets,
+    config: EvaluationConfig,
+    threads: int = 1,
 ) -> ScenarioScores:
-    """The per-run rows of every candidate and the F rows of every method of ``scenario``.
-    The attacks use ``config.seed``; the forget examples of F and its pairing use ``seed`` plus
-    the scenario's index, so scenarios draw independent samples."""
+    """The per-run rows of every candidate (``threads`` side by side) and the F rows of every
+    method of ``scenario``. The attacks use ``config.seed``; the forget examples of F and its
+    pairing use ``seed`` plus the scenario's index, so scenarios draw independent samples."""
     candidates = [c for method_runs in scenario.runs.values() for c in method_runs]
     rows = metrics.run_rows(
         scenario.name,
@@ -52,6 +55,7 @@ def score_scenario(
         forget,
         config.seed,
         config.mia_max_samples,
+        threads,
     )
     seed = config.seed + scenario.index
     examples = forgetting.example_sample(forget.train, config.forget_examples, seed)

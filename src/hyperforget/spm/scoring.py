@@ -132,12 +132,13 @@ def score_spm(  # noqa: PLR0913 (the SPM family, its retrained SPMs, and what th
     params: dict[str, Any],
     evaluation: EvaluationConfig,
     device: str,
+    threads: int = 1,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Figure, dict[str, float]]:
     """The SPM's rows of the per-run table (``spm``: every SPM run after deletion;
     ``spm_oracle``: every retrained SPM) and of the forgetting-quality table, per scenario
-    (``evaluation.scoring.score_scenario``); and the SPM runs' mean agreement with the reference
-    retrained SPM against the agreement of the other retrained SPMs with it (table, plot,
-    MLflow metrics).
+    (``evaluation.scoring.score_scenario``, ``threads`` runs side by side); and the SPM runs'
+    mean agreement with the reference retrained SPM against the agreement of the other
+    retrained SPMs with it (table, plot, MLflow metrics).
 
     ``trained``: the SPM runs' ``weights``, ``memory`` and ``unlearned_memory`` (after each
     scenario's deletion); ``retrained``: the reference ``oracle`` and the ``replicas``."""
@@ -149,7 +150,7 @@ def score_spm(  # noqa: PLR0913 (the SPM family, its retrained SPMs, and what th
         forget = metrics.ForgetSets(
             train_labels, test_labels, ~keep.cpu(), class_mask(test_labels, plan["classes"])
         )
-        scored = score_scenario(runs, forget, evaluation)
+        scored = score_scenario(runs, forget, evaluation, threads)
         rows += scored.rows
         f_rows += scored.f_rows
         agreements = {

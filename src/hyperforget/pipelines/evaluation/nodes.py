@@ -38,7 +38,7 @@ def evaluate(
 ) -> tuple[Any, ...]:
     """The results table (also as CSV and markdown), the per-run table, the plots and the MLflow
     metrics of the runs of the methods ``unlearning.run`` names (``report.evaluate_benchmark``),
-    scored with ``compute.run_threads`` torch threads."""
+    scored with ``compute.run_threads`` torch threads, ``compute.scoring_threads`` runs at once."""
     scenarios = scenarios_from(forget_scenarios)
     bench = report.Benchmark(
         target_builder(model, class_manifest),
@@ -50,8 +50,11 @@ def evaluate(
         checked("evaluation", evaluation_params),
         resolve_device(device),
     )
-    with torch_threads(checked("compute", compute).run_threads):
-        result = report.evaluate_benchmark(bench, (spm_runs, spm_forgetting))
+    cluster = checked("compute", compute)
+    with torch_threads(cluster.run_threads):
+        result = report.evaluate_benchmark(
+            bench, (spm_runs, spm_forgetting), cluster.scoring_threads
+        )
     table = result.table
     metrics = mlflow_metrics(result.mlflow_metrics)
     return table, table, result.runs_table, result.markdown, *result.plots, metrics

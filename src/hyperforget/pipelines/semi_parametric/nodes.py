@@ -88,8 +88,10 @@ def evaluate_semi_parametric(
     params: dict[str, Any],
     evaluation_params: dict[str, Any],
     device: str,
+    compute: dict[str, Any],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, Figure, dict[str, Any]]:
-    """The SPM's rows of the per-run and forgetting-quality tables and its agreement spread."""
+    """The SPM's rows of the per-run and forgetting-quality tables and its agreement spread,
+    ``compute.scoring_threads`` runs scored at once."""
     *tables, metrics = score_spm(
         {"weights": spm_weights, "memory": spm_memory, "unlearned_memory": spm_unlearned_memory},
         {"oracle": spm_oracle_weights, "replicas": spm_oracle_replica_weights},
@@ -99,5 +101,6 @@ def evaluate_semi_parametric(
         params,
         checked("evaluation", evaluation_params),
         device,
+        checked("compute", compute).scoring_threads,
     )
     return *tables, mlflow_metrics(metrics)

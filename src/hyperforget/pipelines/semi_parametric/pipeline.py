@@ -91,6 +91,7 @@ def _evaluation() -> Node:
             "params:semi_parametric",
             "params:evaluation",
             "params:device",
+            "params:compute",
         ],
         outputs=[
             "spm_results_runs_table",
