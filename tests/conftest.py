@@ -23,6 +23,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """The suite's xdist workers (addopts ``-n``) share the cores: each, and every ``kedro``
     process it starts, gets cores / workers torch threads instead of one per core each. (A
     hook, not import-time code: a process of a pool that imports this module keeps its own.)"""
+    if getattr(config.option, "numprocesses", None) and "PYTEST_XDIST_WORKER" not in os.environ:
+        return  # xdist's controller: it runs no test, its workers set their own
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     threads = max(1, (os.cpu_count() or 1) // workers)
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))

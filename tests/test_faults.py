@@ -24,7 +24,7 @@ def nested(dotted: str, value) -> dict:
 FAULTS = [
     # where the zoo trains: an unknown backend, and a Dask scheduler nobody runs (refused within
     # compute.connect_timeout, naming the address and how to start one)
-    ("compute.backend", "spark", r"compute.backend must be one of 'local', 'dask'"),
+    ("compute.backend", "spark", r"compute.backend must be one of 'local', 'processes', 'dask'"),
     (
         "compute",
         {"backend": "dask", "address": "tcp://127.0.0.1:9", "workers": 2, "connect_timeout": 3},

@@ -5,7 +5,6 @@ the run), ``processes`` against a real pool, and the scoring threads."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -121,18 +120,14 @@ def _trained_on(
 def local_zoo(tmp_path_factory):
     """The test environment's data, zoo and retrained oracles (the model_zoo pipeline up to
     them), trained with the default local backend."""
-    project = copy_project(tmp_path_factory.mktemp("dask_project"))
+    project = copy_project(tmp_path_factory.mktemp("compute_project"))
     return project, _trained_on(project)[0]
-
-
-def _on_dask(project: Path, params: str) -> tuple[dict[str, torch.Tensor], str]:
-    return _trained_on(project, "--params", params)
 
 
 def test_a_zoo_regime_on_running_scheduler_and_workers_is_the_local_regime(scheduler_address):
     """A regime is cut into shards, one task each, sent to a running scheduler; a shard's batched
     matmuls have another batch size than the whole regime's, so float rounding differs (not bit
-    for bit). The kedro run on a LocalCluster (below) covers the stage end to end."""
+    for bit). The kedro run in a process pool (below) covers the stage end to end."""
     gen = torch.Generator().manual_seed(0)
     images, labels = torch.randn(120, 1, 4, 4, generator=gen), torch.arange(120) % 3
     build = partial(build_target, (1, 4, 4), 3, (6,))
@@ -147,22 +142,10 @@ def test_a_zoo_regime_on_running_scheduler_and_workers_is_the_local_regime(sched
     torch.testing.assert_close(remote.params, local.params, rtol=0.0, atol=1e-5)
 
 
-def test_the_zoo_on_a_local_cluster_of_the_run_is_the_local_zoo(local_zoo):
-    """One LocalCluster for the run (the hook's): both stages send their tasks to it. Each
-    regime is cut into shards (see above); a scenario's retrained oracles are one task, the
-    batch they are locally."""
-    project, local = local_zoo
-    cluster, log = _on_dask(project, "compute.backend=dask,compute.workers=2")
-    for name in TRAININGS.values():
-        torch.testing.assert_close(cluster[name], local[name], rtol=0.0, atol=1e-5, msg=name)
-    assert log.count("Dask: a LocalCluster for the run") == 1
-    schedulers = set(re.findall(r"Dask: scheduler (\S+) with 2 workers", log))
-    assert len(schedulers) == 1, log[-3000:]
-
-
 def test_the_zoo_in_the_process_pool_of_the_run_is_the_local_zoo(local_zoo):
-    """``compute.backend: processes``: one pool for the run (the hook's), both stages' tasks in
-    it, the regimes cut into shards as on Dask."""
+    """``compute.backend: processes``: one pool for the run (the hook's, which opens a Dask
+    LocalCluster the same way), both stages' tasks in it, each regime cut into shards (see
+    above); a scenario's retrained oracles are one task, the batch they are locally."""
     project, local = local_zoo
     pooled, log = _trained_on(project, "--params", "compute.backend=processes")
     for name in TRAININGS.values():

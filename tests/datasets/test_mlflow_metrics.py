@@ -12,6 +12,8 @@ from hyperforget.datasets.mlflow_metrics import MlflowMetricsBatchDataset
 @pytest.fixture
 def tracking(tmp_path):
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    # an experiment of this database, not one an earlier test of this process made active
+    mlflow.set_experiment("metrics")
     yield mlflow.MlflowClient()
     if mlflow.active_run():
         mlflow.end_run()
