@@ -22,6 +22,7 @@ from kedro.framework.startup import bootstrap_project
 from hyperforget.core.flat_params import load_flat_into
 from hyperforget.core.targets import build_target
 from hyperforget.datasets import SafetensorsDataset
+from hyperforget.evaluation.run_comparison import compare_last_runs, project_tracking_uri
 from hyperforget.profiling import STAGE_ORDER
 from hyperforget.unlearning.registry import available_methods
 from tests.conftest import copy_project, run_kedro
@@ -864,4 +865,13 @@ def test_results_notebook_runs_on_the_newest_outputs(project, tmp_path, monkeypa
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "ltu_no_harmonisation" in html and "final_score" in html
     assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # both figures
-    assert html.count("test") >= 2  # the comparison shows both runs' Kedro environment
+    # the last cell: the two runs in the project's database (not notebooks/mlflow.db, which a
+    # kernel started in notebooks/ would otherwise create), method by method, no gap
+    assert not (copy / "notebooks" / "mlflow-test.db").exists()
+    comparison = compare_last_runs(project_tracking_uri("sqlite:///mlflow-test.db", copy))
+    results = pd.read_csv(copy / "data" / "08_reporting" / "results.csv")
+    assert set(comparison.index) == set(results["method"])
+    assert comparison.notna().all().all() and len(comparison.columns) == 6
+    last = "".join(o.get("data", {}).get("text/html", "") for o in notebook.cells[-1].outputs)
+    for run in comparison.columns.get_level_values("run").unique():
+        assert run in last
