@@ -171,3 +171,11 @@ def test_conf_local_skipped_by_another_environment_is_said(tmp_path, monkeypatch
     )
     cli._check_env(None)
     assert capsys.readouterr().err == ""
+
+
+def test_the_project_settings_load_without_torch_or_mlflow():
+    """Every kedro command (``kedro --version``, ``--help``) loads the settings: they import
+    neither torch nor MLflow (seconds each), which load when a dataset or node needs them."""
+    code = "import sys, hyperforget.settings; print(sorted({'torch', 'mlflow'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
