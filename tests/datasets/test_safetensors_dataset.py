@@ -1,3 +1,6 @@
+import inspect
+import json
+
 import pytest
 import torch
 from kedro.io import DatasetError
@@ -52,7 +55,9 @@ def test_preview_lists_tensors_and_metadata_from_the_header(tmp_path):
             "__metadata__": {"model": "mlp", "long": "x" * 1000},
         }
     )
-    preview = dataset.preview(max_metadata_chars=10)
+    # a JSON document: the preview type kedro-viz's page renders (the return annotation)
+    assert inspect.signature(SafetensorsDataset.preview).return_annotation == "JSONPreview"
+    preview = json.loads(dataset.preview(max_metadata_chars=10))
     assert preview["tensors"] == {
         "params": {"dtype": "F32", "shape": [3, 5]},
         "seconds": {"dtype": "F64", "shape": [3]},

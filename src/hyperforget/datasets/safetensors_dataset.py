@@ -26,6 +26,7 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
+from kedro_datasets._typing import JSONPreview
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
@@ -125,14 +126,15 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
         self._fs.mv(partial, save_path)
         self._fs.invalidate_cache(save_path)
 
-    def preview(self, max_metadata_chars: int = 300) -> dict[str, Any]:
-        """kedro-viz's preview (a JSONPreview): each tensor's dtype and shape and the header
-        metadata, read from the header alone, never the tensors."""
+    def preview(self, max_metadata_chars: int = 300) -> JSONPreview:
+        """kedro-viz's preview: each tensor's dtype and shape and the header metadata, read
+        from the header alone, never the tensors. The return annotation is the preview type
+        kedro-viz's page renders (a JSON document); any other type shows an empty panel."""
         load_path = get_filepath_str(self._get_load_path(), self._protocol)
         with self._fs.open(load_path, mode="rb") as handle:
             header = _read_header(handle.read)
         metadata = header.pop(METADATA_KEY, None) or {}
-        return {
+        preview = {
             "file": load_path,
             "tensors": {
                 name: {"dtype": entry["dtype"], "shape": entry["shape"]}
@@ -143,6 +145,7 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
                 for key, value in sorted(metadata.items())
             },
         }
+        return JSONPreview(json.dumps(preview, indent=2, ensure_ascii=False))
 
     def _exists(self) -> bool:
         try:
