@@ -232,8 +232,8 @@ def test_a_task_that_kills_every_worker_fails_the_map_clearly(scheduler_address)
             map_tasks(always_dies, [1], "always dies")
 
 
-def test_a_methods_seeded_runs_on_the_cluster_are_its_local_runs(scheduler_address):
-    """Each (scenario, seed) run of a method is one task; the driver stacks their weights."""
+def _three_class_request() -> ForgetRequest:
+    """A request on 300 random 28x28 images of 3 classes (no scenario yet), seed 4."""
     gen = torch.Generator().manual_seed(0)
     images, labels = torch.randn(300, 1, 28, 28, generator=gen), torch.arange(300) % 3
     build = partial(build_target, (1, 28, 28), 3, (10,))
@@ -246,6 +246,12 @@ def test_a_methods_seeded_runs_on_the_cluster_are_its_local_runs(scheduler_addre
         build=build,
         seed=4,
     )
+    return base
+
+
+def test_a_methods_seeded_runs_on_the_cluster_are_its_local_runs(scheduler_address):
+    """Each (scenario, seed) run of a method is one task; the driver stacks their weights."""
+    base = _three_class_request()
     scenarios = [ForgetScenario.of_classes([0]), ForgetScenario.of_classes([2])]
     rl = method_params("rl")
     local, _ = run_scenarios("rl", base, rl, scenarios, 2, {})
@@ -264,18 +270,7 @@ def test_a_methods_seeded_runs_in_a_process_pool_are_its_local_runs():
     """``compute.backend: processes``: the same (scenario, seed) tasks in spawned processes,
     sent by value (cloudpickle: the network's builder is a partial, the task a module
     function), the weights back in order."""
-    gen = torch.Generator().manual_seed(0)
-    images, labels = torch.randn(300, 1, 28, 28, generator=gen), torch.arange(300) % 3
-    build = partial(build_target, (1, 28, 28), 3, (10,))
-    base = ForgetRequest(
-        original=flatten_module(build()),
-        scenario=None,
-        train=(images[:200], labels[:200]),
-        val=(images[200:], labels[200:]),
-        num_classes=3,
-        build=build,
-        seed=4,
-    )
+    base = _three_class_request()
     scenarios = [ForgetScenario.of_classes([k]) for k in range(3)]
     rl = method_params("rl")
     with compute.torch_threads(1):
