@@ -181,16 +181,21 @@ def _run_chunk(payload: bytes, items: list[Any]) -> bytes:
 
 
 def _pool_map(
-    pool: ProcessPoolExecutor, task: Callable[..., Any], items: Sequence[Any], desc: str, **shared
+    pool: ProcessPoolExecutor,
+    workers: int,
+    task: Callable[..., Any],
+    items: Sequence[Any],
+    desc: str,
+    **shared: Any,
 ) -> list[Any]:
     # cloudpickle: tasks and shared data may hold closures (a network's builder); by value, not
     # through torch's shared-memory file descriptors; a few chunks per process balance the load
     payload = cloudpickle.dumps((task, shared))
-    size = max(1, math.ceil(len(items) / (4 * pool._max_workers)))
+    size = max(1, math.ceil(len(items) / (4 * workers)))
     chunks = [list(items[i : i + size]) for i in range(0, len(items), size)]
     futures = {pool.submit(_run_chunk, payload, chunk): i for i, chunk in enumerate(chunks)}
     results: list[list[Any]] = [[] for _ in chunks]
-    bar = tqdm(total=len(items), desc=f"{desc} ({pool._max_workers} processes)", mininterval=2)
+    bar = tqdm(total=len(items), desc=f"{desc} ({workers} processes)", mininterval=2)
     try:
         for future in as_completed(futures):
             results[futures[future]] = cloudpickle.loads(future.result())
@@ -210,7 +215,7 @@ def _pool_map(
 
 
 # the process pool or LocalCluster every stage of the current run sends its tasks to
-_RUN_POOL: list[ProcessPoolExecutor] = []
+_RUN_POOL: list[tuple[ProcessPoolExecutor, int]] = []  # with its number of processes
 _RUN_CLUSTER: list = []
 
 
@@ -227,7 +232,7 @@ def open_run_cluster(config: ComputeConfig) -> None:
     ``address: null``) of a run, so that its stages share one instead of each starting its own;
     ``close_run_cluster`` ends it."""
     if config.backend == "processes" and not _RUN_POOL:
-        _RUN_POOL.append(_process_pool(config))
+        _RUN_POOL.append((_process_pool(config), config.workers))
         logger.info("A pool of %d processes for the run's trainings", config.workers)
     if config.backend != "dask" or config.address is not None or _RUN_CLUSTER:
         return
@@ -239,7 +244,7 @@ def open_run_cluster(config: ComputeConfig) -> None:
 
 def close_run_cluster() -> None:
     while _RUN_POOL:
-        _RUN_POOL.pop().shutdown(cancel_futures=True)
+        _RUN_POOL.pop()[0].shutdown(cancel_futures=True)
     while _RUN_CLUSTER:
         _RUN_CLUSTER.pop().close()
 
@@ -252,10 +257,10 @@ def tasks(config: ComputeConfig) -> Iterator[MapTasks]:
         return
     if config.backend == "processes":
         if _RUN_POOL:
-            yield partial(_pool_map, _RUN_POOL[0])
+            yield partial(_pool_map, *_RUN_POOL[0])
             return
         with _process_pool(config) as pool:
-            yield partial(_pool_map, pool)
+            yield partial(_pool_map, pool, config.workers)
         return
     _dask_installed()
     from distributed import Client

@@ -45,7 +45,7 @@ def compare_last_runs(
         for run in client.search_runs(
             [found.experiment_id], order_by=["attributes.start_time DESC"], max_results=50
         )
-        if any(key.endswith(".mean.final_score") for key in run.data.metrics)
+        if any(key.endswith(f".mean.{MEASURES['final_score']}") for key in run.data.metrics)
     ][:runs]
     if len(scored) < runs:
         raise ValueError(
