@@ -137,6 +137,11 @@ FAULTS = [
         ["three"],
         r"forget_classes must list class ids .*got \['three'\]",
     ),
+    (
+        "unlearning.forget_class_sets",
+        ["1+1"],
+        r"forget_class_sets has '1\+1': a class set is two or more distinct class ids",
+    ),
     ("unlearning.seed", -1, r"unlearning.seed must be >= 0; got -1"),
     ("model_zoo.regimes.refit.classes", [], r"model_zoo.regimes.refit.classes is empty"),
     ("device", "tpu", r"Unknown device 'tpu' \(parameter device\)"),

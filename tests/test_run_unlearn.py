@@ -150,7 +150,8 @@ def test_zoo_reference_models_and_reports_are_written(project):
     oracles = SafetensorsDataset(
         filepath=str(only_version(project / "data/06_models/oracle_weights.safetensors"))
     ).load()
-    assert oracles["params"].shape == (4, 7894)
+    assert oracles["params"].shape == (5, 7894)  # a row per class, then the class set 1+3
+    assert json.loads(oracles["__metadata__"]["class_sets"]) == ["1+3"]
     assert (oracles["seconds"] > 0).all()
     references = pd.read_parquet(
         only_version(project / "data/08_reporting/reference_models.parquet")
@@ -160,9 +161,9 @@ def test_zoo_reference_models_and_reports_are_written(project):
     retrained = SafetensorsDataset(
         filepath=str(only_version(project / "data/06_models/retrained_weights.safetensors"))
     ).load()
-    assert retrained["params"].shape == (4, 6, 7894)  # conf/test: evaluation.oracle_runs 6
+    assert retrained["params"].shape == (5, 6, 7894)  # conf/test: evaluation.oracle_runs 6
     seeds = {*retrained["seeds"].flatten().tolist()}
-    assert len(seeds) == 24 and not seeds & {*oracles["seeds"].tolist()}
+    assert len(seeds) == 30 and not seeds & {*oracles["seeds"].tolist()}
 
 
 def test_the_run_chooses_its_recipe_on_val_and_checks_its_original(project):
@@ -222,12 +223,12 @@ def test_every_run_matches_its_saved_weights(project):
     files["oracle"] = "data/06_models/retrained_weights.safetensors"
     for method, file in files.items():
         weights = SafetensorsDataset(filepath=str(only_version(project / file))).load()
-        for s, k in enumerate(["0", "1", "2", "3"]):
+        for s, k in enumerate(["0", "1", "2", "3", "1+3"]):
             for r, params in enumerate(weights["params"][s]):
                 load_flat_into(net, params)
                 with torch.no_grad():
                     correct = (net(test["images"]).argmax(1) == test["labels"]).float()
-                forget = test["labels"] == int(k)
+                forget = torch.isin(test["labels"], torch.tensor([int(c) for c in k.split("+")]))
                 row = runs[(runs["method"] == method) & (runs["forget_classes"] == k)]
                 row = row[row["run"] == r]
                 assert correct[forget].mean().item() * 100 == pytest.approx(
@@ -243,7 +244,8 @@ def test_results_summarise_the_runs_against_the_retrained_distribution(project):
     from scipy import stats
 
     results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
-    assert sorted(results[results["method"] == "ltu"]["forget_classes"]) == ["0", "1", "2", "3"]
+    ltu_scenarios = results[results["method"] == "ltu"]["forget_classes"]
+    assert sorted(ltu_scenarios) == ["0", "1", "1+3", "2", "3"]
     assert (project / "data/08_reporting/results.md").read_text().startswith("| method")
     runs = read_runs(project)
     row = results[(results["method"] == "ltu") & (results["forget_classes"] == "2")].iloc[0]
@@ -285,7 +287,7 @@ def test_oracle_spread_describes_the_retrained_distribution(project):
     runs = read_runs(project)
     retrained = runs[runs["method"] == "oracle"].groupby("forget_classes")["acc_retain_test"]
     spread = pd.read_parquet(only_version(project / "data/08_reporting/oracle_spread.parquet"))
-    assert spread["forget_classes"].tolist() == ["0", "1", "2", "3"]
+    assert spread["forget_classes"].tolist() == ["0", "1", "2", "3", "1+3"]
     assert (spread["retrained"] == 6).all()
     for row in spread.to_dict("records"):
         assert row["retrained_mean"] == pytest.approx(retrained.mean()[row["forget_classes"]])
@@ -306,9 +308,9 @@ def test_oracle_spread_describes_the_retrained_distribution(project):
     with torch.no_grad():
         logits = net(test["images"])
     for row in spread.to_dict("records"):
-        k = int(row["forget_classes"])
-        keep = test["labels"] != k
-        answer = logits[keep].index_fill(1, torch.tensor([k]), float("-inf")).argmax(1)
+        k = torch.tensor([int(c) for c in row["forget_classes"].split("+")])
+        keep = ~torch.isin(test["labels"], k)
+        answer = logits[keep].index_fill(1, k, float("-inf")).argmax(1)
         expected = (answer == test["labels"][keep]).float().mean().item() * 100
         assert row["masked_original_retain_test"] == pytest.approx(expected, abs=1e-3)
     # Retraining's own pass rate: no replica misses a margin exactly when every scenario's
@@ -332,6 +334,14 @@ def test_oracle_spread_describes_the_retrained_distribution(project):
         ),
         ({"unlearning": {"forget_classes": [9]}}, r"\[9\], not classes of the prepared dataset"),
         ({"unlearning": {"forget_classes": []}}, "unlearning.forget_classes is empty"),
+        (
+            {"unlearning": {"forget_class_sets": ["1+9"]}},
+            r"forget_class_sets contains \[9\], not classes of the prepared dataset",
+        ),
+        (
+            {"unlearning": {"forget_class_sets": ["0+1+2+3"]}},
+            r"forget_class_sets has 0\+1\+2\+3, every class of the prepared dataset",
+        ),
         # the command-line spelling of a list, --params "unlearning.forget_classes=[1 9]"
         ({"unlearning": {"forget_classes": ["1 9"]}}, r"\[9\], not classes of the prepared"),
     ],
@@ -349,8 +359,8 @@ def test_spm_deletes_from_a_new_memory_and_is_evaluated_against_its_oracle(proje
     results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
     spm = results[results["method"] == "spm"].set_index("forget_classes")
     assert (spm["runs"] == 3).all() and (spm["retrained_runs"] == 6).all()
-    assert sorted(spm.index) == ["0", "1", "2", "3", "random10"]
-    assert (spm.loc[["0", "1", "2", "3"], "acc_forget_test"] == 0).all()
+    assert sorted(spm.index) == ["0", "1", "1+3", "2", "3", "random10"]
+    assert (spm.loc[["0", "1", "2", "3", "1+3"], "acc_forget_test"] == 0).all()
     assert spm.loc["random10", "acc_forget_train"] > 0  # sample-wise: D_f are still predictable
     assert (spm["speedup"] > 1).all()
     memory = SafetensorsDataset(
@@ -362,9 +372,10 @@ def test_spm_deletes_from_a_new_memory_and_is_evaluated_against_its_oracle(proje
             only_version(project / "data/07_model_output/spm_unlearned_memory.safetensors")
         )
     ).load()
-    assert deleted["alive"].shape == (5, 3, 1400)
+    assert deleted["alive"].shape == (6, 3, 1400)
     assert (~deleted["alive"][:4]).sum(2).flatten().tolist() == [350] * 12
-    assert ((~deleted["alive"][4]).sum(1) == 140).all()
+    assert ((~deleted["alive"][4]).sum(1) == 700).all()  # 1+3: both classes
+    assert ((~deleted["alive"][5]).sum(1) == 140).all()
     comparison = pd.read_parquet(only_version(project / "data/08_reporting/spm_comparison.parquet"))
     assert comparison["model"].tolist() == ["spm_c", "spm_r", "classifier"]
 
@@ -373,7 +384,7 @@ def test_spm_agreement_is_set_against_the_oracle_retrained_again(project):
     results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
     spm = results[results["method"] == "spm"].set_index("forget_classes")
     spread = pd.read_parquet(only_version(project / "data/08_reporting/spm_oracle_spread.parquet"))
-    assert spread["forget_classes"].tolist() == ["0", "1", "2", "3", "random10"]
+    assert spread["forget_classes"].tolist() == ["0", "1", "2", "3", "1+3", "random10"]
     assert (spread["replicas"] == 6).all()
     for row in spread.to_dict("records"):
         assert row["method_agreement"] == pytest.approx(
@@ -391,7 +402,7 @@ def test_spm_agreement_is_set_against_the_oracle_retrained_again(project):
     oracles = SafetensorsDataset(
         filepath=str(only_version(project / "data/06_models/spm_oracle_weights.safetensors"))
     ).load()
-    assert replicas["params"].shape == (5, 6, oracles["params"].shape[1])
+    assert replicas["params"].shape == (6, 6, oracles["params"].shape[1])
     assert not torch.equal(replicas["params"][:, 0], oracles["params"])  # other seeds
     assert only_version(project / "data/08_reporting/spm_oracle_spread.png").exists()
 
@@ -715,9 +726,9 @@ def test_spm_forgets_chosen_samples_and_refuses_unknown_ids(project, tmp_path):
     newest = sorted((copy / "data/07_model_output/spm_unlearned_memory.safetensors").iterdir())
     deleted = SafetensorsDataset(filepath=str(newest[-1] / "spm_unlearned_memory.safetensors"))
     alive = deleted.load()["alive"]
-    assert alive.shape == (6, 3, 1400)  # scenarios x SPM runs x memory
+    assert alive.shape == (7, 3, 1400)  # scenarios x SPM runs x memory
     for run in range(3):
-        assert (~alive[5, run]).nonzero().flatten().tolist() == [0, 1, 2]
+        assert (~alive[6, run]).nonzero().flatten().tolist() == [0, 1, 2]
 
 
 def test_unknown_method_fails_before_anything_is_written(project):
@@ -729,18 +740,21 @@ def test_unknown_method_fails_before_anything_is_written(project):
     assert written_files(project) == before
 
 
-def test_a_partial_rerun_refuses_forget_classes_it_cannot_honour(project):
+@pytest.mark.parametrize(
+    ("unlearning", "message"),
+    [
+        ({"forget_classes": [2]}, r"forget_classes is \[2\] and forget_class_sets \['1\+3'\], "),
+        ({"forget_class_sets": ["0+2"]}, r"forget_class_sets \['0\+2'\], but the saved forget "),
+    ],
+)
+def test_a_partial_rerun_refuses_forget_classes_it_cannot_honour(project, unlearning, message):
     """The scenarios are planned in data_preparation: a rerun of unlearning,evaluation with
-    other forget_classes would silently run the saved ones."""
+    other forget_classes or class sets would silently run the saved ones."""
     before = written_files(project)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(project)
-        with pytest.raises(ValueError, match=r"forget_classes is \[2\], but the saved forget "):
-            run_unlearn(
-                project,
-                {"unlearning": {"forget_classes": [2]}},
-                pipelines=("unlearning", "evaluation"),
-            )
+        with pytest.raises(ValueError, match=message):
+            run_unlearn(project, {"unlearning": unlearning}, pipelines=("unlearning", "evaluation"))
     assert written_files(project) == before
 
 
@@ -833,7 +847,7 @@ def test_bench_dihyfo_reads_the_run_and_the_hypernetworks_training_seconds(proje
 def test_the_spm_is_scored_against_its_own_retraining(project):
     results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
     spm_oracle = results[results["method"] == "spm_oracle"]
-    assert spm_oracle["relative_forgetting_quality"].tolist() == pytest.approx([1.0] * 5)
+    assert spm_oracle["relative_forgetting_quality"].tolist() == pytest.approx([1.0] * 6)
     spm = results[results["method"] == "spm"]
     assert spm["relative_forgetting_quality"].notna().all()
 

@@ -184,26 +184,31 @@ def _check_saved_scenarios(pipeline, catalog) -> None:
     by ``data_preparation``, and the oracles ``model_zoo`` retrained for them: refuse when
     ``unlearning.forget_classes`` asks for others, rather than silently run the saved ones."""
     from hyperforget.core.params import list_param
-    from hyperforget.core.scenario import scenarios_from
+    from hyperforget.core.scenario import class_set, scenarios_from
 
     if not any("forget_scenarios" in node.inputs for node in pipeline.nodes):
         return
     if not (catalog.exists("forget_scenarios") and catalog.exists("class_manifest")):
         return  # nothing saved yet: the run fails on the missing input, naming it
     scenarios = scenarios_from(catalog.load("forget_scenarios"))
-    saved = [s.classes[0] for s in scenarios if s.kind == "class" and len(s.classes) == 1]
+    saved = [s.name for s in scenarios if s.kind == "class"]
     requested = list_param(catalog.load("params:unlearning.forget_classes"))
+    sets = list_param(catalog.load("params:unlearning.forget_class_sets")) or []
     wanted = list(range(int(catalog.load("class_manifest")["num_classes"])))
     if requested is not None:
         wanted = list(dict.fromkeys(requested))
+    wanted = [str(c) for c in wanted]
+    wanted += list(dict.fromkeys("+".join(map(str, class_set(s, "sets"))) for s in sets))
     if wanted != saved:
         asked = "null (every class)" if requested is None else str(requested)
-        classes = " ".join(map(str, wanted))
+        classes = " ".join(w for w in wanted if "+" not in w)
+        class_sets = " ".join(w for w in wanted if "+" in w)
         raise ValueError(
-            f"unlearning.forget_classes is {asked}, but the saved forget scenarios are classes "
-            f"{saved}: they are planned in data_preparation and their oracles retrained in "
-            "model_zoo, so a partial rerun cannot change them. Run the chain to honour it: "
-            f'kedro run --pipelines unlearn --params "unlearning.forget_classes=[{classes}]"'
+            f"unlearning.forget_classes is {asked} and forget_class_sets {sets}, but the saved "
+            f"forget scenarios are {saved}: they are planned in data_preparation and their "
+            "oracles retrained in model_zoo, so a partial rerun cannot change them. Run the "
+            'chain to honour them: kedro run --pipelines unlearn --params "unlearning.'
+            f'forget_classes=[{classes}],unlearning.forget_class_sets=[{class_sets}]"'
         )
 
 

@@ -90,9 +90,16 @@ def _refuse_remade_upstream(pipeline, read: list[str], run: dict[str, Any] | Non
 
 
 # parameters that say where or what a run computes, not how its datasets were made; and
-# unlearning.forget_classes, compared with the saved scenarios by what it means
-# (hooks._check_saved_scenarios: null and every class listed are the same request)
-NOT_RECIPE = ("device", "compute", "lineage", "unlearning.run", "unlearning.forget_classes")
+# unlearning.forget_classes and forget_class_sets, compared with the saved scenarios by what
+# they mean (hooks._check_saved_scenarios: null and every class listed are the same request)
+NOT_RECIPE = (
+    "device",
+    "compute",
+    "lineage",
+    "unlearning.run",
+    "unlearning.forget_classes",
+    "unlearning.forget_class_sets",
+)
 
 
 def check_parameters_followed(inputs: dict[str, str], parameters: dict[str, Any]) -> None:

@@ -20,6 +20,7 @@ from hyperforget.core import data
 from hyperforget.core.compute import ComputeConfig
 from hyperforget.core.config import Config, ConfigError, setting, unknown_keys_message
 from hyperforget.core.params import list_param
+from hyperforget.core.scenario import class_set
 from hyperforget.evaluation.config import EvaluationConfig
 from hyperforget.hypernet.model import VARIANTS, DenoiserConfig
 from hyperforget.hypernet.train import HyperTrainConfig
@@ -182,12 +183,18 @@ class SemiParametricParams(SPMConfig):
 @dataclass(frozen=True, kw_only=True)
 class UnlearningParams(Config):
     forget_classes: Any = setting()  # null (every class) or a list of labels, "[1 7]" on a CLI
+    forget_class_sets: Any = setting(None)  # null or sets forgotten in one request, "1+7"
     seed: int = setting(ge=0)
     run: Any = setting()  # null (every method) or a list of method names
     methods: dict | None = setting()  # each method's block, checked by its own config
 
     def check(self, where: str) -> None:
         _class_list(self.forget_classes, f"{where}.forget_classes", "null for every class")
+        for value in list_param(self.forget_class_sets) or []:
+            try:
+                class_set(value, f"{where}.forget_class_sets")
+            except ValueError as error:
+                raise ConfigError(str(error)) from None
         from hyperforget.unlearning.registry import select_methods  # imports torch
 
         select_methods(self.run)

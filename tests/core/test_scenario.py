@@ -1,7 +1,13 @@
 import pytest
 import torch
 
-from hyperforget.core.scenario import ForgetScenario, class_mask, scenarios_from
+from hyperforget.core.scenario import (
+    ForgetScenario,
+    class_mask,
+    class_set,
+    metric_key,
+    scenarios_from,
+)
 
 
 def test_a_class_scenario_is_named_by_its_classes_and_saved_as_before():
@@ -58,3 +64,24 @@ def test_classes_outside_the_dataset_are_refused_naming_them():
         ForgetScenario.of_classes([9]).check(num_classes=4)
     with pytest.raises(ValueError, match="Unknown split"):
         ForgetScenario.of_classes([1]).forget_mask(torch.tensor([1]), "holdout")
+
+
+def test_a_class_set_is_read_as_parameters_write_it():
+    assert class_set("1+7", "x") == (1, 7)
+    assert class_set([3, 8], "x") == (3, 8)
+    assert class_set(" 4 + 9 ", "x") == (4, 9)
+    for bad in ("3", "1+1", "a+b", [2], "-1+2"):
+        with pytest.raises(ValueError, match=r"x has .*two or more distinct class ids"):
+            class_set(bad, "x")
+
+
+def test_a_scenario_name_becomes_an_mlflow_metric_name():
+    assert metric_key("1+7") == "1_7" and metric_key("3") == "3"
+
+
+def test_a_class_set_is_checked_against_the_dataset():
+    with pytest.raises(ValueError, match=r"forget_class_sets contains \[7\]"):
+        ForgetScenario.of_classes((1, 7)).check(4)
+    with pytest.raises(ValueError, match=r"every class of the prepared dataset"):
+        ForgetScenario.of_classes((0, 1)).check(2)
+    ForgetScenario.of_classes((1, 3)).check(4)

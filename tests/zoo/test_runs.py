@@ -1,12 +1,19 @@
+import json
+
 import pandas as pd
 import pytest
 import torch
 
 from hyperforget.core import compute
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.core.targets import build_target
 from hyperforget.zoo.build import Zoo, build_zoo, diverged
-from hyperforget.zoo.plan import RunSpec, initial_params, plan_runs
-from hyperforget.zoo.references import train_oracle_replicas, train_reference_models
+from hyperforget.zoo.plan import RunSpec, data_indices, initial_params, plan_runs
+from hyperforget.zoo.references import (
+    reference_row,
+    train_oracle_replicas,
+    train_reference_models,
+)
 from hyperforget.zoo.runs import train_runs
 from hyperforget.zoo.summary import summarise_references
 from hyperforget.zoo.training import AscentConfig, FromLearn
@@ -151,6 +158,23 @@ def test_oracle_replicas_repeat_the_oracle_recipe_with_other_seeds(splits):
     assert not torch.allclose(replicas[:, 1], refs.oracles)
     none = train_oracle_replicas(build, train, recipe, 2, [[], [], []])
     assert none.shape == (3, 0, refs.oracles.shape[1])
+
+
+def test_an_oracle_without_a_class_set_follows_the_class_oracles(splits):
+    train, _ = splits
+    recipe = sgd(batch_size=16)
+    refs = train_reference_models(build, train, 3, recipe, 2, [7, 8, 9, 10, 11], [(0, 2)])
+    assert refs.oracles.shape == (4, refs.original.shape[0]) and refs.seeds[-1] == 11
+    again = train_oracle_replicas(build, train, recipe, 2, [[11]], [(0, 2)])
+    torch.testing.assert_close(again[0, 0], refs.oracles[3], rtol=1e-4, atol=1e-5)
+    retain, forget = data_indices(train[1], (0, 2), 1.0, 0)
+    assert set(train[1][forget].tolist()) == {0, 2} and 1 in train[1][retain].tolist()
+    assert not torch.isin(train[1][retain], torch.tensor([0, 2])).any()
+    weights = {"params": refs.oracles, "__metadata__": {"class_sets": json.dumps(["0+2"])}}
+    assert reference_row(weights, ForgetScenario.of_classes((0, 2))) == 3
+    assert reference_row(weights, ForgetScenario.of_classes((1,))) == 1
+    with pytest.raises(ValueError, match=r"no oracle retrained without 1\+2"):
+        reference_row(weights, ForgetScenario.of_classes((1, 2)))
 
 
 def test_reference_summary_gives_each_class_accuracy_as_plain_torch_does(splits):

@@ -78,12 +78,19 @@ class ForgetScenario:
         return self.classes[0]
 
     def check(self, num_classes: int) -> None:
-        """Refuse classes that are not labels of the prepared dataset (``0..num_classes-1``)."""
+        """Refuse classes that are not labels of the prepared dataset (``0..num_classes-1``),
+        and a request that would forget every class."""
+        key = "forget_classes" if len(self.classes) == 1 else "forget_class_sets"
         bad = [c for c in self.classes if not 0 <= c < num_classes]
         if bad:
             raise ValueError(
-                f"unlearning.forget_classes contains {bad}, not classes of the prepared dataset "
+                f"unlearning.{key} contains {bad}, not classes of the prepared dataset "
                 f"(labels 0..{num_classes - 1}, see class_manifest.json)."
+            )
+        if len(self.classes) >= num_classes:
+            raise ValueError(
+                f"unlearning.{key} has {self.name}, every class of the prepared dataset: "
+                "nothing would be left to retain; forget fewer classes."
             )
 
     def forget_mask(self, labels: Tensor, split: str = "train") -> Tensor:
@@ -96,6 +103,27 @@ class ForgetScenario:
         if split == "train":
             mask[list(self.sample_ids)] = True
         return mask
+
+
+def class_set(value: Any, where: str) -> tuple[int, ...]:
+    """A set of classes forgotten in one request, as parameters write it (``"1+7"``, ``[1, 7]``)
+    -> ``(1, 7)``: at least two distinct class ids, kept in the order given."""
+    parts = value.split("+") if isinstance(value, str) else value
+    try:
+        classes = tuple(int(str(p).strip()) for p in parts)
+    except (TypeError, ValueError):
+        classes = ()
+    if len(classes) < 2 or len(set(classes)) != len(classes) or min(classes) < 0:
+        raise ValueError(
+            f"{where} has {value!r}: a class set is two or more distinct class ids joined by "
+            '"+", e.g. "1+7" (a single class belongs in unlearning.forget_classes).'
+        )
+    return classes
+
+
+def metric_key(name: str) -> str:
+    """A scenario's name as an MLflow metric name may hold it (``1+7`` -> ``1_7``)."""
+    return str(name).replace("+", "_")
 
 
 def scenarios_from(saved: Iterable[Mapping[str, Any]]) -> list[ForgetScenario]:

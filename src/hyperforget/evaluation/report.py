@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from hyperforget.core.console import show_table
-from hyperforget.core.scenario import ForgetScenario, scenario_names
+from hyperforget.core.scenario import ForgetScenario, metric_key, scenario_names
 from hyperforget.evaluation import distribution, metrics
 from hyperforget.evaluation.config import EvaluationConfig
 from hyperforget.evaluation.intervals import mean_ci
@@ -37,6 +37,7 @@ from hyperforget.evaluation.plots import (
 )
 from hyperforget.evaluation.scoring import ScenarioRuns, score_scenario
 from hyperforget.zoo import recipe
+from hyperforget.zoo.references import reference_row
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +190,7 @@ def _scenario_runs(bench: Benchmark, i: int, original: metrics.Outputs) -> Scena
     """Scenario ``i``'s runs: the original, the retrained models and every method's runs, and
     the reference oracle retrained for its class."""
     weights, scenario = bench.weights, bench.scenarios[i]
-    k = scenario.single_class
+    k = reference_row(weights["oracle"], scenario)
     oracle_seconds = float(weights["oracle"]["seconds"][k])
     reference = metrics.Candidate(
         "oracle", bench.outputs(weights["oracle"]["params"][k]), seconds=oracle_seconds
@@ -380,7 +381,7 @@ def _mlflow_metrics(table: pd.DataFrame, overview: pd.DataFrame) -> dict[str, fl
     """Per method and scenario its summary metrics and flags, and per method their means."""
     values: dict[str, float] = {}
     for row in table.to_dict("records"):
-        flag = f"eval.{row['method']}.c{row['forget_classes']}"
+        flag = f"eval.{row['method']}.c{metric_key(row['forget_classes'])}"
         for column in [*SUMMARY, "acc_retain_test_z"]:
             value = row[column]
             if not pd.isna(value) and math.isfinite(value):

@@ -15,9 +15,10 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from hyperforget.core.scenario import ForgetScenario
+from hyperforget.core.scenario import ForgetScenario, metric_key
 from hyperforget.evaluation import metrics
 from hyperforget.evaluation.plots import oracle_spread_panels
+from hyperforget.zoo.references import reference_row
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +98,8 @@ def _scenario_spread(
             build, params.to(dev), *test, classes, mask_forgotten=mask_forgotten
         )
 
-    oracle = accuracies(weights["oracle"]["params"][scenario.single_class][None])[0]
+    oracle_row = reference_row(weights["oracle"], scenario)
+    oracle = accuracies(weights["oracle"]["params"][oracle_row][None])[0]
     replicas = accuracies(weights["retrained"]["params"][i])
     masked = accuracies(weights["original"]["params"][None], mask_forgotten=True)
     row = {
@@ -155,7 +157,7 @@ def _log_spread(table: pd.DataFrame, pass_table: pd.DataFrame) -> None:
 
 def _spread_metrics(rows: list[dict[str, Any]], pass_table: pd.DataFrame) -> dict[str, float]:
     spread = {
-        f"eval.oracle_spread.c{row['forget_classes']}.{column}": row[column]
+        f"eval.oracle_spread.c{metric_key(row['forget_classes'])}.{column}": row[column]
         for row in rows
         for column in (
             "retrained_sd",

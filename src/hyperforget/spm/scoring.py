@@ -17,7 +17,7 @@ from torch import Tensor
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import load_flat_into
-from hyperforget.core.scenario import class_mask
+from hyperforget.core.scenario import class_mask, metric_key
 from hyperforget.evaluation import metrics
 from hyperforget.evaluation.config import EvaluationConfig
 from hyperforget.evaluation.plots import agreement_spread_bars
@@ -170,7 +170,7 @@ def score_spm(  # noqa: PLR0913 (the SPM family, its retrained SPMs, and what th
     table = pd.DataFrame(spread)
     _log_agreement(table)
     mlflow_metrics = {
-        f"spm.oracle_spread.{row['forget_classes']}.{column}": row[column]
+        f"spm.oracle_spread.{metric_key(row['forget_classes'])}.{column}": row[column]
         for row in spread
         for column in ("retrained_agreement_mean", "method_minus_retrained")
         if not math.isnan(row[column])

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from hyperforget.core.compute import MapTasks, local_map
 from hyperforget.core.config import Config
-from hyperforget.core.scenario import ForgetScenario, scenario_names
+from hyperforget.core.scenario import ForgetScenario, metric_key, scenario_names
 from hyperforget.unlearning.api import ForgetRequest, TimedResult
 from hyperforget.unlearning.registry import method_specs, run_method
 
@@ -150,7 +150,7 @@ def _scalar_metrics(
                     scalars.setdefault(key, []).append(float(value))
         for key, values in scalars.items():
             value = sum(values) / len(values)
-            metrics[f"unlearning.{method}.c{scenario.name}.{key}"] = value
+            metrics[f"unlearning.{method}.c{metric_key(scenario.name)}.{key}"] = value
             per_key.setdefault(key, []).append(value)
     for key, values in per_key.items():
         metrics[f"unlearning.{method}.mean.{key}"] = sum(values) / len(values)

@@ -33,11 +33,12 @@ FROM_LEARN = ("forget", "refit")  # regimes that start from the final networks o
 
 @dataclass(frozen=True)
 class RunSpec:
-    """One zoo run: its regime, the class it forgets (``None`` for ``learn``) and its seed."""
+    """One zoo run: its regime, the class it forgets (``None`` for ``learn``; an oracle
+    retrained without a set of classes holds the tuple) and its seed."""
 
     run_id: int
     regime: str
-    forget_class: int | None
+    forget_class: int | tuple[int, ...] | None
     seed: int
 
 
@@ -102,15 +103,16 @@ def initial_params(build: Callable[[], nn.Module], seeds: Sequence[int]) -> Tens
 
 
 def data_indices(
-    labels: Tensor, forget_class: int | None, fraction: float, seed: int
+    labels: Tensor, forget_class: int | tuple[int, ...] | None, fraction: float, seed: int
 ) -> tuple[Tensor, Tensor]:
     """A run's (retain, forget) training indices: a seeded random ``fraction`` of each."""
     generator = torch.Generator().manual_seed(int(seed) + 7919)
     if forget_class is None:
         retain, forget = torch.arange(len(labels)), torch.empty(0, dtype=torch.long)
     else:
-        retain = torch.nonzero(labels != forget_class).flatten()
-        forget = torch.nonzero(labels == forget_class).flatten()
+        forgotten = torch.isin(labels, torch.tensor(forget_class, dtype=labels.dtype).flatten())
+        retain = torch.nonzero(~forgotten).flatten()
+        forget = torch.nonzero(forgotten).flatten()
 
     def subset(indices: Tensor) -> Tensor:
         keep = max(1, round(len(indices) * fraction))

@@ -1,12 +1,15 @@
 """The reference models every unlearning method is measured against: the original (all
-classes) and one oracle per class (retrained without it), each trained alone and timed, and
-the oracle's replicas (the same recipe with other seeds), the retrained distribution."""
+classes) and one oracle per class (retrained without it) and per forgotten class set, each
+trained alone and timed, and the oracle's replicas (the same recipe with other seeds), the
+retrained distribution."""
 
 from __future__ import annotations
 
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -15,6 +18,7 @@ from tqdm.auto import tqdm
 from hyperforget.core.compute import MapTasks, local_map
 from hyperforget.core.devices import synchronize
 from hyperforget.core.flat_params import flatten_module
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.zoo.plan import RunSpec, initial_params
 from hyperforget.zoo.runs import Shard, train_runs, train_shard
 from hyperforget.zoo.training import SGDConfig
@@ -39,7 +43,8 @@ def train_alone_timed(
 
 @dataclass
 class ReferenceModels:
-    """The original model (all classes) and one oracle per class (retrained without it)."""
+    """The original model (all classes) and one oracle per class (retrained without it), then
+    one per class set (retrained without the set)."""
 
     original: Tensor
     original_seconds: float
@@ -55,8 +60,10 @@ def train_reference_models(
     sgd: SGDConfig,
     epochs: float,
     seeds: Sequence[int],
+    class_sets: Sequence[tuple[int, ...]] = (),
 ) -> ReferenceModels:
-    """Train the original (``seeds[0]``) and the oracle of class k (``seeds[k + 1]``), each alone.
+    """Train the original (``seeds[0]``), the oracle of class k (``seeds[k + 1]``) and that of
+    class set j (``seeds[num_classes + 1 + j]``), each alone.
 
     Their wall-clock seconds are the reference for every later unlearning speed-up.
     """
@@ -68,8 +75,9 @@ def train_reference_models(
         module, RunSpec(-1, "learn", None, seeds[0]), *train, sgd, epochs, build
     )
     oracles, seconds = [], []
-    for k in tqdm(range(num_classes), desc="reference oracles", mininterval=2):
-        spec = RunSpec(-1, "retain", k, seeds[k + 1])
+    forgotten = [*range(num_classes), *class_sets]
+    for i, classes in enumerate(tqdm(forgotten, desc="reference oracles", mininterval=2)):
+        spec = RunSpec(-1, "retain", classes, seeds[i + 1])
         params, took = train_alone_timed(module, spec, *train, sgd, epochs, build)
         oracles.append(params)
         seconds.append(took)
@@ -82,11 +90,11 @@ def train_oracle_replicas(  # noqa: PLR0913 (the reference recipe, the replicas,
     sgd: SGDConfig,
     epochs: float,
     seeds: Sequence[Sequence[int]],
-    classes: Sequence[int] | None = None,
+    classes: Sequence[int | tuple[int, ...]] | None = None,
     map_tasks: MapTasks | None = None,
 ) -> Tensor:
-    """The oracle without class ``classes[s]`` retrained with each seed of ``seeds[s]``:
-    ``[S, J, P]`` (``classes`` defaults to 0..len(seeds)-1, one row per class).
+    """The oracle without class (or class set) ``classes[s]`` retrained with each seed of
+    ``seeds[s]``: ``[S, J, P]`` (``classes`` defaults to 0..len(seeds)-1, one row per class).
 
     The oracle is one draw of a noisy process: on a small dataset, retraining moves its
     accuracy by about a point from seed to seed. Replicas trained exactly like it (all its
@@ -119,3 +127,18 @@ def train_oracle_replicas(  # noqa: PLR0913 (the reference recipe, the replicas,
     )
     empty = init_row.new_empty(0, init_row.numel())
     return torch.stack([next(trained).params[:, -1] if s else empty for s in seeds])
+
+
+def reference_row(oracle_weights: Mapping[str, Any], scenario: ForgetScenario) -> int:
+    """The row of ``oracle_weights`` (``train_reference_models``' file) retrained for a class
+    scenario: its class, or after the classes the row of its class set."""
+    if len(scenario.classes) == 1:
+        return scenario.single_class
+    metadata = oracle_weights.get("__metadata__") or {}
+    sets = json.loads(metadata.get("class_sets", "[]"))
+    if scenario.name not in sets:
+        raise ValueError(
+            f"The oracle weights hold no oracle retrained without {scenario.name} (their class "
+            f"sets: {sets}): rerun model_zoo with unlearning.forget_class_sets naming it."
+        )
+    return len(oracle_weights["params"]) - len(sets) + sets.index(scenario.name)

@@ -4,6 +4,7 @@ from hyperforget.pipelines.model_zoo.nodes import plan_zoo
 from tests.recipes import SGD
 
 MANIFEST = {"num_classes": 3}
+SCENARIOS = [{"name": str(k), "classes": [k]} for k in range(3)]
 
 
 def zoo_config(**replicas):
@@ -19,8 +20,17 @@ def zoo_config(**replicas):
 
 
 def test_retrained_seeds_are_held_out_and_distinct():
-    plan = plan_zoo(MANIFEST, zoo_config(), 2)
+    plan = plan_zoo(MANIFEST, zoo_config(), 2, SCENARIOS)
     assert plan["replica_seeds"] == [[50, 53], [51, 54], [52, 55]]
+
+
+def test_class_sets_get_their_own_oracle_seeds_after_every_class():
+    sets = [{"name": "0+2", "classes": [0, 2]}, {"name": "1+2", "classes": [1, 2]}]
+    plan = plan_zoo(MANIFEST, zoo_config(), 2, SCENARIOS + sets)
+    assert plan["replica_seeds"] == [[50, 53], [51, 54], [52, 55]]  # as without the sets
+    assert plan["class_sets"] == {"0+2": (0, 2), "1+2": (1, 2)}
+    assert plan["class_set_replica_seeds"] == {"0+2": [56, 58], "1+2": [57, 59]}
+    assert plan["reference_seeds"] == [0, 1, 2, 3, 4, 5]  # original, 3 classes, 2 sets
 
 
 @pytest.mark.parametrize(
@@ -33,10 +43,10 @@ def test_retrained_seeds_are_held_out_and_distinct():
 )
 def test_bad_retrained_settings_fail_before_training(replicas, runs, message):
     with pytest.raises(ValueError, match=message):
-        plan_zoo(MANIFEST, zoo_config(**replicas), runs)
+        plan_zoo(MANIFEST, zoo_config(**replicas), runs, SCENARIOS)
 
 
 def test_an_unknown_zoo_precision_fails_when_the_zoo_is_planned():
     config = {**zoo_config(), "zoo_input_dtype": "float16"}
     with pytest.raises(ValueError, match="SGDConfig.input_dtype must be one of 'float32', "):
-        plan_zoo(MANIFEST, config, 2)
+        plan_zoo(MANIFEST, config, 2, SCENARIOS)

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from hyperforget.core import data
 from hyperforget.core.params import float_list, list_param
-from hyperforget.core.scenario import ForgetScenario
+from hyperforget.core.scenario import ForgetScenario, class_set
 from hyperforget.evaluation.plots import class_count_bars
 from hyperforget.pipelines.tracking import mlflow_metrics
 
@@ -134,12 +134,14 @@ def describe_splits(
 
 
 def plan_forget_scenarios(
-    selected: data.LabelledImages, forget_classes: list[int] | None
+    selected: data.LabelledImages, forget_classes: list[int] | None, forget_class_sets: Any
 ) -> list[dict[str, Any]]:
     """The forget scenarios the unlearning stage will run, validated before any training.
 
     ``forget_classes`` are class labels of the prepared dataset (``0..K-1``, after any
-    re-indexing by ``data_preparation.classes``); ``null`` means every class, each alone.
+    re-indexing by ``data_preparation.classes``), one scenario each; ``null`` means every class.
+    ``forget_class_sets`` adds one scenario per set of classes forgotten in one request
+    (``"1+7"``); ``null`` or ``[]`` adds none.
     """
     num_classes = selected.num_classes
     forget_classes = list_param(forget_classes)
@@ -150,18 +152,19 @@ def plan_forget_scenarios(
             "unlearning.forget_classes is empty: list the class labels to forget, e.g. [3], "
             "or null for every class."
         )
-    if any(isinstance(c, list | tuple) for c in forget_classes):
-        raise ValueError(
-            "unlearning.forget_classes takes single class labels (one scenario each); "
-            "multi-class scenarios are not supported yet."
-        )
-    bad = [c for c in forget_classes if not isinstance(c, int)]
+    bad = [c for c in forget_classes if isinstance(c, bool) or not isinstance(c, int)]
     if bad:
         raise ValueError(
             f"unlearning.forget_classes contains {bad}, not classes of the prepared dataset "
-            f"(labels 0..{num_classes - 1}, see class_manifest.json)."
+            f"(labels 0..{num_classes - 1}, see class_manifest.json); forget several classes "
+            'in one request with unlearning.forget_class_sets, e.g. ["1+7"].'
         )
+    sets = list_param(forget_class_sets) or []
     scenarios = [ForgetScenario.of_classes([c]) for c in dict.fromkeys(forget_classes)]
+    scenarios += [
+        ForgetScenario.of_classes(classes)
+        for classes in dict.fromkeys(class_set(s, "unlearning.forget_class_sets") for s in sets)
+    ]
     for scenario in scenarios:
         scenario.check(num_classes)
     return [scenario.to_dict() for scenario in scenarios]

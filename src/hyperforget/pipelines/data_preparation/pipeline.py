@@ -23,7 +23,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             Node(
                 nodes.plan_forget_scenarios,
-                inputs=["selected_images", "params:unlearning.forget_classes"],
+                inputs=[
+                    "selected_images",
+                    "params:unlearning.forget_classes",
+                    "params:unlearning.forget_class_sets",
+                ],
                 outputs="forget_scenarios",
                 name="plan_forget_scenarios",
             ),

@@ -33,14 +33,21 @@ logger = logging.getLogger(__name__)
 
 
 def plan_zoo(
-    class_manifest: dict[str, Any], model_zoo: dict[str, Any], oracle_runs: int
+    class_manifest: dict[str, Any],
+    model_zoo: dict[str, Any],
+    oracle_runs: int,
+    forget_scenarios: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """Validate the zoo configuration and fix every run's regime, class and seed (no training).
-    ``oracle_runs`` (``evaluation.oracle_runs``): the retrained models per forgotten class, the
-    distribution every method is judged against; their seeds are held out here."""
+    ``oracle_runs`` (``evaluation.oracle_runs``): the retrained models per forgotten class and
+    per forgotten class set of ``forget_scenarios``, the distribution every method is judged
+    against; their seeds are held out here."""
     num_classes = int(class_manifest["num_classes"])
     specs = plan_runs(model_zoo["regimes"], num_classes, int(model_zoo["seed"]))
-    reference_seeds = [int(model_zoo["reference_seed"]) + i for i in range(num_classes + 1)]
+    class_sets = [s for s in scenarios_from(forget_scenarios) if len(s.classes) > 1]
+    reference_seeds = [
+        int(model_zoo["reference_seed"]) + i for i in range(num_classes + 1 + len(class_sets))
+    ]
     clash = sorted({s.seed for s in specs} & set(reference_seeds))
     if clash:
         raise ValueError(
@@ -52,19 +59,28 @@ def plan_zoo(
             f"evaluation.oracle_runs must be at least 1 (32 or more to judge methods), got "
             f"{oracle_runs}."
         )
+    replicas = {"runs": int(oracle_runs), "seed": int(model_zoo["oracle_replicas"]["seed"])}
+    taken = {s.seed for s in specs} | set(reference_seeds)
+    section = "model_zoo.oracle_replicas"
     replica_seeds = seeding.replica_seeds(
-        {"runs": int(oracle_runs), "seed": model_zoo["oracle_replicas"]["seed"]},
-        "runs",
-        num_classes,
-        {s.seed for s in specs} | set(reference_seeds),
-        "zoo runs or the original/oracles",
-        "model_zoo.oracle_replicas",
+        replicas, "runs", num_classes, taken, "zoo runs or the original/oracles", section
+    )
+    # the class sets' seeds follow every class's, so adding a set changes no class's models
+    after_classes = {**replicas, "seed": replicas["seed"] + replicas["runs"] * num_classes}
+    set_seeds = seeding.replica_seeds(
+        after_classes, "runs", len(class_sets), taken, "zoo runs or the original/oracles", section
     )
     checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
     zoo_sgd(model_zoo)  # a bad recipe or precision fails here, not after other stages ran
     counts = pd.Series([s.regime for s in specs]).value_counts().to_dict()
     logger.info("Zoo plan: %d runs %s", len(specs), counts)
-    return {"runs": specs, "reference_seeds": reference_seeds, "replica_seeds": replica_seeds}
+    return {
+        "runs": specs,
+        "reference_seeds": reference_seeds,
+        "replica_seeds": replica_seeds,
+        "class_sets": {s.name: s.classes for s in class_sets},
+        "class_set_replica_seeds": dict(zip([s.name for s in class_sets], set_seeds, strict=True)),
+    }
 
 
 def select_recipe(
@@ -200,8 +216,10 @@ def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the chec
         train_split, class_manifest, model, training_recipe, device
     )
     num_classes = int(class_manifest["num_classes"])
+    class_sets = zoo_plan["class_sets"]
+    seeds = zoo_plan["reference_seeds"]
     refs = zoo_references.train_reference_models(
-        build, train, num_classes, sgd, epochs, zoo_plan["reference_seeds"]
+        build, train, num_classes, sgd, epochs, seeds, list(class_sets.values())
     )
     check = checked("model_zoo.competence", competence)
     val = split_tensors(val_split, train[0].device)
@@ -232,7 +250,11 @@ def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the chec
         "params": refs.oracles,
         "seconds": torch.tensor(refs.oracle_seconds, dtype=torch.float64),
         "seeds": torch.tensor(refs.seeds[1:]),
-        "__metadata__": {**metadata, "rows": "row k = oracle retrained without class k"},
+        "__metadata__": {
+            **metadata,
+            "rows": "row k = oracle retrained without class k, then one row per class set",
+            "class_sets": json.dumps(list(class_sets)),
+        },
     }
     metrics = {
         "competence.original_val_accuracy": accuracy,
@@ -253,11 +275,16 @@ def retrain_oracles(
     compute: dict[str, Any],
 ) -> dict[str, Any]:
     """The retrained distribution: per forget scenario, ``evaluation.oracle_runs`` oracles
-    retrained from scratch without its class, each with its own held-out seed, ``[S, R, P]``
-    (a scenario's oracles are one task on ``compute``'s backend)."""
+    retrained from scratch without its class (or class set), each with its own held-out seed,
+    ``[S, R, P]`` (a scenario's oracles are one task on ``compute``'s backend)."""
     scenarios = scenarios_from(forget_scenarios)
-    classes = [s.single_class for s in scenarios]
-    seeds = [zoo_plan["replica_seeds"][k] for k in classes]
+    classes = [s.single_class if len(s.classes) == 1 else s.classes for s in scenarios]
+    seeds = [
+        zoo_plan["replica_seeds"][s.single_class]
+        if len(s.classes) == 1
+        else zoo_plan["class_set_replica_seeds"][s.name]
+        for s in scenarios
+    ]
     reference = _reference_recipe(train_split, class_manifest, model, training_recipe, device)
     with tasks(checked("compute", compute)) as map_tasks:
         retrained = zoo_references.train_oracle_replicas(
@@ -274,7 +301,7 @@ def retrain_oracles(
         "__metadata__": {
             **weights_metadata(model, class_manifest),
             "scenarios": json.dumps(scenario_names(scenarios)),
-            "rows": "[s, r] = oracle r retrained without the class of forget scenario s",
+            "rows": "[s, r] = oracle r retrained without the classes of forget scenario s",
         },
     }
 
@@ -305,8 +332,8 @@ def summarise_zoo(  # noqa: PLR0913 (what is summarised, and what it is checked 
         module,
         original_weights["params"].to(dev),
         float(original_weights["seconds"][0]),
-        oracle_weights["params"].to(dev),
-        oracle_weights["seconds"].tolist(),
+        oracle_weights["params"][:num_classes].to(dev),  # the class sets' rows follow
+        oracle_weights["seconds"][:num_classes].tolist(),
         images,
         labels,
         num_classes,

@@ -23,7 +23,12 @@ def _recipe_and_zoo() -> list[Node]:
         ),
         Node(
             nodes.plan_zoo,
-            inputs=["class_manifest", "params:model_zoo", "params:evaluation.oracle_runs"],
+            inputs=[
+                "class_manifest",
+                "params:model_zoo",
+                "params:evaluation.oracle_runs",
+                "forget_scenarios",
+            ],
             outputs="zoo_plan",
             name="plan_zoo",
         ),
