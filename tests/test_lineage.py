@@ -27,3 +27,12 @@ def test_the_versions_of_a_killed_run_are_swept_by_the_next(tmp_path, monkeypatc
         "2026-01-01T00.00.00.002Z"
     ]
     assert [p.name for p in runs.iterdir()] == [".2026-01-01T00.00.00.002Z.running"]
+
+
+def test_what_only_a_run_s_own_check_follows_is_no_recipe_of_a_dataset():
+    from hyperforget.lineage import _first_difference
+
+    then = {"seed": 0, "leave_out_classes": [], "leave_out_variant": "dihyfo2"}
+    now = {**then, "leave_out_classes": [3], "leave_out_variant": "dihyfo1"}
+    assert _first_difference(now, then, "evaluation") is None
+    assert _first_difference({**now, "seed": 1}, then, "evaluation") == ("evaluation.seed", 1, 0)

@@ -283,6 +283,11 @@ def test_results_summarise_the_runs_against_the_retrained_distribution(project):
     assert results[results["method"] == "spm"]["retrained_reliable"].isna().all()
 
 
+def test_the_leave_out_check_is_skipped_by_default(project):
+    table = pd.read_parquet(only_version(project / "data/08_reporting/leave_out.parquet"))
+    assert table.empty and "relative_forgetting_quality" in table.columns
+
+
 def test_oracle_spread_describes_the_retrained_distribution(project):
     runs = read_runs(project)
     retrained = runs[runs["method"] == "oracle"].groupby("forget_classes")["acc_retain_test"]
@@ -341,6 +346,10 @@ def test_oracle_spread_describes_the_retrained_distribution(project):
         (
             {"unlearning": {"forget_class_sets": ["0+1+2+3"]}},
             r"forget_class_sets has 0\+1\+2\+3, every class of the prepared dataset",
+        ),
+        (
+            {"unlearning": {"forget_classes": [0, 1]}, "evaluation": {"leave_out_classes": [3]}},
+            r"evaluation.leave_out_classes has \[3\], which unlearning.forget_classes",
         ),
         # the command-line spelling of a list, --params "unlearning.forget_classes=[1 9]"
         ({"unlearning": {"forget_classes": ["1 9"]}}, r"\[9\], not classes of the prepared"),
@@ -414,9 +423,14 @@ def test_unlearning_run_picks_the_methods_that_run_and_are_evaluated(project, tm
     shutil.copytree(project, copy)
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(copy)
-        run_unlearn(copy, {"unlearning": {"run": ["ssd"]}}, ("unlearning", "evaluation"))
+        asked = {"unlearning": {"run": ["ssd"]}, "evaluation": {"leave_out_classes": [1]}}
+        run_unlearn(copy, asked, ("unlearning", "evaluation"))
     results = pd.read_csv(copy / "data/08_reporting/results.csv")
     assert set(results["method"]) == {"original", "oracle", "ssd", *SPM_ROWS}
+    versions = sorted((copy / "data/08_reporting/leave_out.parquet").iterdir())
+    (left_out,) = pd.read_parquet(versions[-1] / "leave_out.parquet").to_dict("records")
+    assert left_out["variant"] == "dihyfo2" and left_out["forget_classes"] == "1"
+    assert 0 <= left_out["relative_forgetting_quality"] and 0 < left_out["acc_retain_test"]
     newest = sorted((copy / "data/07_model_output/ft_unlearned_weights.safetensors").iterdir())
     skipped = SafetensorsDataset(filepath=str(newest[-1] / "ft_unlearned_weights.safetensors"))
     assert skipped.load()["params"].shape == (0, 3, 7894)

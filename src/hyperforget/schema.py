@@ -258,4 +258,14 @@ def check_parameters(parameters: dict[str, Any]) -> dict[str, Config]:
             f"lineage must be null or a save version (a file name in data/09_runs without .json), "
             f"got {lineage!r}."
         )
-    return {name: checked(name, parameters.get(name)) for name in STAGES}
+    blocks = {name: checked(name, parameters.get(name)) for name in STAGES}
+    forget_classes = list_param(blocks["unlearning"].forget_classes)
+    left_out = blocks["evaluation"].leave_out_classes
+    missing = [k for k in left_out if forget_classes is not None and k not in forget_classes]
+    if missing:
+        raise ConfigError(
+            f"evaluation.leave_out_classes has {missing}, which unlearning.forget_classes "
+            f"({forget_classes}) does not forget: the check needs their retrained models; add "
+            "them to forget_classes or drop them from leave_out_classes."
+        )
+    return blocks

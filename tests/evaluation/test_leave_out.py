@@ -117,3 +117,31 @@ def test_without_class_drops_only_that_class_s_runs(check):
     table = check.zoo_table
     assert set(kept.run_ids.tolist()) == set(table.loc[table["forget_classes"] != "2", "run_id"])
     assert len(kept.params) < len(zoo_set.params)
+
+
+def test_the_table_has_a_row_per_class_and_its_metrics(check, monkeypatch):
+    def scored(check, variant, k, index):
+        return {
+            "forget_classes": str(k),
+            "relative_forgetting_quality": 0.5 + k / 10,
+            "acc_retain_test": 80.0 + k,
+            "acc_retain_test_retrained": 90.0,
+            "acc_retain_test_in_retrained_95": False,
+            "acc_forget_test": 0.0,
+        }
+
+    monkeypatch.setattr(leave_out, "leave_one_out", scored)
+    table = leave_out.leave_out_table(check, "dihyfo2", [2, 0], ["0", "1", "2"])
+    assert table["forget_classes"].tolist() == ["2", "0"]
+    assert (table["variant"] == "dihyfo2").all()
+    metrics = leave_out.leave_out_metrics(table)
+    assert metrics["leave_out.dihyfo2.c2.relative_forgetting_quality"] == pytest.approx(0.7)
+    assert metrics["leave_out.dihyfo2.mean.acc_retain_test"] == pytest.approx(81.0)
+    empty = leave_out.leave_out_table(check, "dihyfo2", [], ["0", "1", "2"])
+    assert empty.empty and "relative_forgetting_quality" in empty.columns
+    assert leave_out.leave_out_metrics(empty) == {}
+
+
+def test_a_class_without_retrained_models_is_refused(check):
+    with pytest.raises(ValueError, match=r"classes \[1\] have no retrained models in this run"):
+        leave_out.leave_out_table(check, "dihyfo2", [1], ["0", "2", "1+2"])

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hyperforget.bench.common import newest
-from hyperforget.core.scenario import scenario_names, scenarios_from
 from hyperforget.hypernet.model import VARIANTS
 
 if TYPE_CHECKING:
@@ -61,46 +60,27 @@ def dihyfo_summary(results: pd.DataFrame, train_seconds: dict[str, float]) -> pd
     return pd.DataFrame(rows)
 
 
-def leave_out_table(project: Path, env: str, variant: str, classes: list[int]) -> pd.DataFrame:
-    """The leave-one-class-out check on the newest run of ``env`` in ``project``."""
-    import pandas as pd
+def run_leave_out(project: Path, env: str, variant: str, classes: list[int]) -> pd.DataFrame:
+    """The leave-one-class-out check on the newest run of ``env`` in ``project``: the
+    pipeline's ``evaluate_leave_out`` node on that run's data, for ``variant`` and ``classes``."""
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
-    from hyperforget.core.targets import target_builder
-    from hyperforget.evaluation.leave_out import LeaveOut, leave_one_out
+    from hyperforget.pipelines.evaluation.pipeline import leave_out_node
 
+    node = leave_out_node()
     bootstrap_project(project.resolve())
     with KedroSession.create(project.resolve(), env=None if env == "base" else env) as session:
-        context = session.load_context()
-        catalog, params = context.catalog, context.params
-        manifest = catalog.load("class_manifest")
-        scenarios = scenario_names(scenarios_from(catalog.load("forget_scenarios")))
-        retrained = catalog.load("retrained_weights")["params"]
-        splits = {
-            name: tuple(catalog.load(f"{name}_split")[key] for key in ("images", "labels"))
-            for name in ("train", "val", "test")
-        }
-        check = LeaveOut(
-            build=target_builder(params["model"], manifest),
-            num_classes=int(manifest["num_classes"]),
-            zoo_params=catalog.load("zoo_weights")["params"],
-            zoo_table=catalog.load("zoo_checkpoints"),
-            original=catalog.load("original_weights")["params"].flatten(),
-            retrained=dict(zip(scenarios, retrained, strict=True)),
-            splits=splits,
-            hypernetwork=params["hypernetwork"],
-            sampling=params["unlearning"]["methods"][variant],
-            evaluation=params["evaluation"],
-        )
-    missing = [k for k in classes if str(k) not in check.retrained]
-    if missing:
-        raise SystemExit(
-            f"The run has no retrained models for classes {missing}: pick classes of its "
-            f"forget scenarios {scenarios}."
-        )
-    rows = [leave_one_out(check, variant, k, scenarios.index(str(k))) for k in classes]
-    return pd.DataFrame(rows)
+        catalog = session.load_context().catalog
+        inputs = [catalog.load(name) for name in node.inputs]
+    evaluation = node.inputs.index("params:evaluation")
+    inputs[evaluation] = {
+        **inputs[evaluation],
+        "leave_out_classes": classes,
+        "leave_out_variant": variant,
+    }
+    table, _ = node.func(*inputs)
+    return table
 
 
 def bench_dihyfo(project: Path, env: str, variant: str, leave_out: list[int]) -> None:
@@ -127,6 +107,9 @@ def bench_dihyfo(project: Path, env: str, variant: str, leave_out: list[int]) ->
     print(f"DiHyFo on the run in {path} (train_s: the hypernetwork's training, newest weights)")
     print(summary.to_string(index=False))
     if leave_out:
-        table = leave_out_table(project, env, variant, leave_out)
+        try:
+            table = run_leave_out(project, env, variant, leave_out)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
         print(f"\n{variant} trained without each class's zoo runs, asked to forget it:")
         print(table.round(3).to_string(index=False))

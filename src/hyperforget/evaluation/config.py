@@ -19,6 +19,8 @@ class EvaluationConfig(Config):
     retrain_max_drop: float = setting(ge=0.0)
     oracle_max_z: float = setting(ge=0.0)
     mia_max_samples: int | None = setting(ge=1)
+    leave_out_classes: tuple[int, ...] = setting((), ge=0)  # the leave-one-class-out check
+    leave_out_variant: str = setting("dihyfo2", choices=("dihyfo1", "dihyfo2"))
 
     def check(self, where: str) -> None:
         if not self.retain_margins:

@@ -106,6 +106,17 @@ def leave_one_out(check: LeaveOut, variant: str, k: int, scenario_index: int) ->
     return score_draws(check, draws, k, scenario_index, layout_module)
 
 
+_COLUMNS = (
+    "variant",
+    "forget_classes",
+    "relative_forgetting_quality",
+    "acc_retain_test",
+    "acc_retain_test_retrained",
+    "acc_retain_test_in_retrained_95",
+    "acc_forget_test",
+)
+
+
 def score_draws(
     check: LeaveOut, draws: Tensor, k: int, scenario_index: int, module: nn.Module
 ) -> dict[str, Any]:
@@ -144,3 +155,33 @@ def score_draws(
         ),
         "acc_forget_test": float(forget.mean()),
     }
+
+
+def leave_out_table(
+    check: LeaveOut, variant: str, classes: list[int], scenarios: list[str]
+) -> pd.DataFrame:
+    """``leave_one_out`` for each class of ``classes`` (one row each, with the variant), scored
+    against the retrained models of its scenario among ``scenarios``; ``[]`` gives no rows."""
+    missing = [k for k in classes if str(k) not in scenarios]
+    if missing:
+        raise ValueError(
+            f"Leave-one-class-out classes {missing} have no retrained models in this run: pick "
+            f"classes of its one-class forget scenarios ({scenarios})."
+        )
+    rows = [
+        {"variant": variant, **leave_one_out(check, variant, k, scenarios.index(str(k)))}
+        for k in classes
+    ]
+    return pd.DataFrame(rows, columns=[*_COLUMNS])
+
+
+def leave_out_metrics(table: pd.DataFrame) -> dict[str, float]:
+    """Per class and on average, the check's relative F and retain-test (for MLflow)."""
+    values = {}
+    for row in table.to_dict("records"):
+        for column in ("relative_forgetting_quality", "acc_retain_test"):
+            values[f"leave_out.{row['variant']}.c{row['forget_classes']}.{column}"] = row[column]
+    for variant, rows in table.groupby("variant"):
+        for column in ("relative_forgetting_quality", "acc_retain_test"):
+            values[f"leave_out.{variant}.mean.{column}"] = float(rows[column].mean())
+    return values

@@ -134,7 +134,9 @@ def describe_splits(
 
 
 def plan_forget_scenarios(
-    selected: data.LabelledImages, forget_classes: list[int] | None, forget_class_sets: Any
+    selected: data.LabelledImages,
+    forget_classes: list[int] | None,
+    forget_class_sets: Any,
 ) -> list[dict[str, Any]]:
     """The forget scenarios the unlearning stage will run, validated before any training.
 

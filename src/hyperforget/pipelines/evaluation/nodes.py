@@ -11,9 +11,9 @@ from torch import Tensor
 from hyperforget.core.compute import torch_threads
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import ParamLayout
-from hyperforget.core.scenario import scenarios_from
+from hyperforget.core.scenario import SPLITS, scenario_names, scenarios_from
 from hyperforget.core.targets import target_builder
-from hyperforget.evaluation import report, spread, zoo_distance
+from hyperforget.evaluation import leave_out, report, spread, zoo_distance
 from hyperforget.pipelines.tracking import mlflow_metrics
 from hyperforget.schema import checked
 from hyperforget.unlearning.registry import available_methods, select_methods
@@ -113,6 +113,46 @@ def evaluate_zoo_distances(
         int(method_runs),
     )
     return table, mlflow_metrics(zoo_distance.zoo_distance_metrics(table))
+
+
+def evaluate_leave_out(  # noqa: PLR0913 (the run's zoo, references and splits, and the recipes)
+    zoo_weights: dict[str, Any],
+    zoo_checkpoints: pd.DataFrame,
+    original_weights: dict[str, Any],
+    retrained_weights: dict[str, Any],
+    train_split: dict[str, Tensor],
+    val_split: dict[str, Tensor],
+    test_split: dict[str, Tensor],
+    class_manifest: dict[str, Any],
+    forget_scenarios: list[dict[str, Any]],
+    model: dict[str, Any],
+    hypernetwork: dict[str, Any],
+    dihyfo1: dict[str, Any],
+    dihyfo2: dict[str, Any],
+    evaluation: dict[str, Any],
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The leave-one-class-out check of ``evaluation.leave_out_variant`` on each class of
+    ``evaluation.leave_out_classes`` (``leave_out.leave_out_table``) and its MLflow metrics."""
+    config = checked("evaluation", evaluation)
+    variant = config.leave_out_variant
+    names = scenario_names(scenarios_from(forget_scenarios))
+    check = leave_out.LeaveOut(
+        build=target_builder(model, class_manifest),
+        num_classes=int(class_manifest["num_classes"]),
+        zoo_params=zoo_weights["params"],
+        zoo_table=zoo_checkpoints,
+        original=original_weights["params"].flatten(),
+        retrained=dict(zip(names, retrained_weights["params"], strict=True)),
+        splits={
+            name: (split["images"], split["labels"])
+            for name, split in zip(SPLITS, (train_split, val_split, test_split), strict=True)
+        },
+        hypernetwork=hypernetwork,
+        sampling={"dihyfo1": dihyfo1, "dihyfo2": dihyfo2}[variant],
+        evaluation=evaluation,
+    )
+    table = leave_out.leave_out_table(check, variant, list(config.leave_out_classes), names)
+    return table, mlflow_metrics(leave_out.leave_out_metrics(table))
 
 
 def _requested(methods_to_run: Any) -> list[str] | None:

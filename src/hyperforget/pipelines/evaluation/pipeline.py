@@ -92,5 +92,30 @@ def _zoo_distances() -> Node:
     )
 
 
+def leave_out_node() -> Node:
+    """A DiHyFo trained without each listed class's zoo runs, asked to forget that class."""
+    return Node(
+        nodes.evaluate_leave_out,
+        inputs=[
+            "zoo_weights",
+            "zoo_checkpoints",
+            "original_weights",
+            "retrained_weights",
+            "train_split",
+            "val_split",
+            "test_split",
+            "class_manifest",
+            "forget_scenarios",
+            "params:model",
+            "params:hypernetwork",
+            "params:unlearning.methods.dihyfo1",
+            "params:unlearning.methods.dihyfo2",
+            "params:evaluation",
+        ],
+        outputs=["leave_out_table", "leave_out_metrics"],
+        name="evaluate_leave_out",
+    )
+
+
 def create_pipeline(**kwargs) -> Pipeline:
-    return Pipeline([_scores(), _oracle_spread(), _zoo_distances()])
+    return Pipeline([_scores(), _oracle_spread(), _zoo_distances(), leave_out_node()])
