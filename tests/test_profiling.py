@@ -37,8 +37,9 @@ def test_the_stopwatch_charges_cpu_to_the_node_that_spent_it():
 
 def test_cpu_seconds_grow_with_work():
     before = cpu_seconds()
-    busy(0.1)
-    assert cpu_seconds() - before >= 0.09
+    busy(0.2)
+    # psutil counts user and system time in clock ticks (0.01 s), each rounded down
+    assert cpu_seconds() - before >= 0.17
 
 
 def test_the_table_sums_stages_and_methods_in_pipeline_order():
