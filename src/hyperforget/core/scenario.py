@@ -83,9 +83,11 @@ class ForgetScenario:
         key = "forget_classes" if len(self.classes) == 1 else "forget_class_sets"
         bad = [c for c in self.classes if not 0 <= c < num_classes]
         if bad:
+            sets = f'; name sets of its labels (--params "unlearning.{key}=[0+1]") or [] for none'
+            fix = sets if len(self.classes) > 1 else ""
             raise ValueError(
                 f"unlearning.{key} contains {bad}, not classes of the prepared dataset "
-                f"(labels 0..{num_classes - 1}, see class_manifest.json)."
+                f"(labels 0..{num_classes - 1}, see class_manifest.json){fix}."
             )
         if len(self.classes) >= num_classes:
             raise ValueError(
