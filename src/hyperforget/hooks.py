@@ -184,7 +184,7 @@ def _check_saved_scenarios(pipeline, catalog) -> None:
     by ``data_preparation``, and the oracles ``model_zoo`` retrained for them: refuse when
     ``unlearning.forget_classes`` asks for others, rather than silently run the saved ones."""
     from hyperforget.core.params import list_param
-    from hyperforget.core.scenario import class_set, scenarios_from
+    from hyperforget.core.scenario import ForgetScenario, class_set, scenarios_from
 
     if not any("forget_scenarios" in node.inputs for node in pipeline.nodes):
         return
@@ -198,7 +198,8 @@ def _check_saved_scenarios(pipeline, catalog) -> None:
     if requested is not None:
         wanted = list(dict.fromkeys(requested))
     wanted = [str(c) for c in wanted]
-    wanted += list(dict.fromkeys("+".join(map(str, class_set(s, "sets"))) for s in sets))
+    where = "unlearning.forget_class_sets"
+    wanted += list(dict.fromkeys(ForgetScenario.of_classes(class_set(s, where)).name for s in sets))
     if wanted != saved:
         asked = "null (every class)" if requested is None else str(requested)
         classes = " ".join(w for w in wanted if "+" not in w)
