@@ -25,6 +25,7 @@ from hyperforget.datasets import SafetensorsDataset
 from hyperforget.evaluation.run_comparison import compare_last_runs, project_tracking_uri
 from hyperforget.profiling import STAGE_ORDER
 from hyperforget.unlearning.registry import available_methods
+from tests.browser import chromium_page, free_port, serving
 from tests.conftest import copy_project, run_kedro
 
 SPM_ROWS = ("spm", "spm_oracle")
@@ -111,23 +112,38 @@ def test_mlflow_run_recorded_in_the_test_database(project):
         "plots/per_class_accuracy.png",
         "plots/loss_alignment.png",
         "plots/oracle_agreement.png",
-        "plots/final_score.png",
         "plots/oracle_spread.png",
         "plots/spm_oracle_spread.png",
         "plots/profile.png",
     }
+    # at the root, where MLflow's Compare view finds them
+    root = {a.path for a in mlflow.MlflowClient().list_artifacts(run["run_id"]) if not a.is_dir}
+    assert root == {"final_score.png", "results.csv"}
     assert run["tags.kedro_env"] == "test" and run["tags.runner"] == "SequentialRunner"
     assert run["tags.git_commit"] == "unknown"  # the test project is no git checkout
-    assert run["metrics.eval.dihyfo1.mean.acc_forget_test"] >= 0
+    # each method's summary at the top level; per scenario, the results table
+    results = pd.read_csv(project / "data/08_reporting/results.csv")
+    methods = set(results["method"])
+    for method in methods:
+        for measure in ("final_score", "relative_f", "retain_test", "share_forgot"):
+            assert f"metrics.{method}.{measure}" in run, (method, measure)
+    ltu = results[results["method"] == "ltu"]
+    assert run["metrics.ltu.retain_test"] == pytest.approx(ltu["acc_retain_test"].mean())
+    metrics = [c for c in run.index if c.startswith("metrics.") and not pd.isna(run[c])]
+    assert not [m for m in metrics if ".c0." in m or ".c1_3." in m]  # no per-scenario scalars
+    assert len(metrics) < 20 * len(methods)
+    assert run["metrics.dihyfo1.forget_test"] >= 0
     assert run["metrics.dihyfo1.train_loss"] > 0
     assert "metrics.dihyfo2.held_out_r2" in run
     assert run["metrics.zoo.checkpoints"] > 0
     assert 0 <= run["metrics.unlearning.ltu.mean.conflict_fraction"] <= 1
-    assert run["metrics.unlearning.ssd.c0.seconds"] > 0
-    assert run["metrics.eval.oracle_spread.c0.retrained_sd"] >= 0
+    assert run["metrics.unlearning.ssd.mean.seconds"] > 0
+    assert run["metrics.eval.oracle_spread.mean.retrained_sd"] >= 0
     assert 0 <= run["metrics.eval.retrain_pass.within_2.share_passing"] <= 100
-    assert 0 <= run["metrics.eval.ltu.mean.forgetting_quality"] <= 1
-    assert 0 <= run["metrics.spm.oracle_spread.0.retrained_agreement_mean"] <= 100
+    assert 0 <= run["metrics.ltu.forgetting_quality"] <= 1
+    assert 0 <= run["metrics.spm.oracle_spread.mean.retrained_agreement_mean"] <= 100
+    experiment = mlflow.MlflowClient().get_experiment(run["experiment_id"])
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run["metrics.profile.hypernetwork.cpu_s"] > 0
     assert run["metrics.profile.run.wall_s"] >= run["metrics.profile.evaluation.wall_s"] > 0
     assert only_version(project / "data/08_reporting/profile.png").stat().st_size > 0
@@ -866,20 +882,109 @@ def test_the_spm_is_scored_against_its_own_retraining(project):
     assert spm["relative_forgetting_quality"].notna().all()
 
 
-def test_results_notebook_runs_on_the_newest_outputs(project, tmp_path, monkeypatch):
-    """notebooks/results.ipynb executed against the test run (plus a second, evaluation-only
+@pytest.fixture(scope="module")
+def two_runs(project, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the finished project with a second MLflow run, started as a user does (a
+    kedro process): the evaluation alone, its methods written as a command-line list."""
+    copy = tmp_path_factory.mktemp("two_runs") / "project"
+    shutil.copytree(project, copy)
+    done = run_kedro(
+        copy,
+        *("run", "--pipelines", "evaluation", "--env", "test", "--params"),
+        f"unlearning.run=[{' '.join(target_methods(copy))}]",
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return copy
+
+
+def target_methods(project_path: Path) -> list[str]:
+    """The unlearning methods of the run's results, in their order."""
+    methods = pd.read_csv(project_path / "data/08_reporting/results.csv")["method"].unique()
+    return [m for m in methods if m not in {"original", "oracle", *SPM_ROWS}]
+
+
+def test_a_command_line_list_reaches_mlflow_as_its_items(two_runs):
+    runs = mlflow.MlflowClient(f"sqlite:///{two_runs / 'mlflow-test.db'}").search_runs(
+        ["1"], order_by=["attributes.start_time DESC"]
+    )
+    assert runs[0].data.params["unlearning.run"] == str(target_methods(two_runs))
+
+
+def test_mlflow_compares_two_runs_method_by_method_in_a_browser(two_runs, tmp_path):
+    """The README's clicks: Model training, Experiments, hyperforget, tick the runs, Compare.
+    The page shows each method's summary metrics with both runs' values, and the files the
+    runs share."""
+    client = mlflow.MlflowClient(f"sqlite:///{two_runs / 'mlflow-test.db'}")
+    scores = [r.data.metrics["bad_teacher.final_score"] for r in client.search_runs(["1"])]
+    port = free_port()
+    mlflow_ui = str(Path(sys.executable).with_name("mlflow"))
+    command = [mlflow_ui, "ui", "--backend-store-uri", "sqlite:///mlflow-test.db"]
+    with serving([*command, "--port", str(port)], two_runs, port) as url, chromium_page() as page:
+        page.goto(url, wait_until="load")
+        page.get_by_text("Model training", exact=True).click()
+        page.get_by_role("link", name="Experiments").first.click()
+        page.get_by_role("link", name="hyperforget").click()
+        page.get_by_role("link", name="evaluation").wait_for()
+        page.get_by_role("checkbox").first.check()  # every run
+        page.get_by_role("button", name="Compare").click()
+        page.get_by_text("Comparing 2 Runs").wait_for()
+        page.get_by_text("bad_teacher.final_score").wait_for()
+        page.get_by_text("results.csv", exact=True).wait_for()  # the artifacts load after
+        text = page.inner_text("body")
+        page.get_by_role("button", name="Close").click()  # the assistant's panel covers files
+        page.get_by_text("results.csv", exact=True).click()  # both runs' tables, side by side
+        last = target_methods(two_runs)[-1]
+        page.get_by_text(last, exact=True).nth(1).wait_for()  # the second run's table drawn
+        table = page.inner_text("body").splitlines()
+        page.screenshot(path=str(tmp_path / "compare.png"), full_page=True)
+    # the metrics table (it draws its first rows): the first method's summary, both runs' values
+    shown = _values_after(text, "bad_teacher.final_score", 2)
+    assert sorted(shown) == sorted(f"{round(score, 3):g}" for score in scores)
+    assert "bad_teacher.relative_f" in text and "bad_teacher.retain_test" in text
+    assert text.split("\nArtifacts\n")[1].startswith("final_score.png\nresults.csv\n")
+    for method in target_methods(two_runs):
+        rows = [line for line in table if line.startswith(f"{method}\t")]
+        assert len(rows) >= 2, method  # its rows in each run's results.csv
+
+
+def _values_after(text: str, metric: str, runs: int) -> list[str]:
+    """The page's metrics table lists the names, then each row's values, run by run."""
+    lines = text.split("\nMetrics\n")[1].splitlines()
+    names = lines[1 : lines.index(next(v for v in lines[1:] if v[:1].isdigit() or v == "NaN"))]
+    row = names.index(metric)
+    values = lines[1 + len(names) :]
+    return values[row * runs : (row + 1) * runs]
+
+
+def test_a_weight_files_preview_shows_its_tensors_in_kedro_viz(two_runs, tmp_path):
+    """kedro viz build --include-previews, opened in a browser: a weight dataset's panel lists
+    its tensors, each with its dtype and shape."""
+    done = run_kedro(two_runs, "viz", "build", "--include-previews")
+    assert done.returncode == 0, done.stderr[-2000:]
+    weights = only_version(two_runs / "data/06_models/original_weights.safetensors")
+    params = SafetensorsDataset(filepath=str(weights)).load()
+    port = free_port()
+    server = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    with serving(server, two_runs / "build", port) as url, chromium_page() as page:
+        page.goto(url, wait_until="load")
+        page.get_by_text("original_weights", exact=True).first.click()
+        panel = page.locator(".pipeline-metadata")
+        panel.get_by_text('"tensors"').wait_for()
+        text = panel.inner_text()
+        page.screenshot(path=str(tmp_path / "preview.png"))
+    assert f'"params":"F32 [{params["params"].numel()}]"' in text
+    assert '"seed":"I64 [1]"' in text
+
+
+def test_results_notebook_runs_on_the_newest_outputs(two_runs, monkeypatch):
+    """notebooks/results.ipynb executed against the test run (and the second, evaluation-only
     run, so there are two MLflow runs to compare): every cell runs, the table has every method."""
     import nbformat
     from nbclient import NotebookClient
 
-    copy = tmp_path / "copy"
-    shutil.copytree(project, copy)
+    copy = two_runs
     (copy / "notebooks").mkdir()
     shutil.copy(Path(__file__).parents[1] / "notebooks" / "results.ipynb", copy / "notebooks")
-    # a second run as a user starts it (in this process, MLflow's store cached for the relative
-    # sqlite:///mlflow-test.db of the first copy would log it there)
-    done = run_kedro(copy, "run", "--pipelines", "evaluation", "--env", "test")
-    assert done.returncode == 0, done.stderr[-3000:]
     monkeypatch.setenv("KEDRO_ENV", "test")
     monkeypatch.setenv("KEDRO_DISABLE_TELEMETRY", "1")
     notebook = nbformat.read(copy / "notebooks" / "results.ipynb", as_version=4)

@@ -2,9 +2,10 @@
 run asks for, and its evaluation margins, before it starts.
 
 The catalog saves them as versioned files under ``data/08_reporting``; this hook logs the same
-objects as MLflow artifacts (``plots/<name>.png``, ``tables/<name>.csv``) so runs can be compared
-in the MLflow UI. kedro-mlflow's ``MlflowArtifactDataset`` cannot wrap a versioned dataset
-created by a dataset factory (the inner dataset gets its own save version), hence a hook.
+objects as MLflow artifacts (``plots/<name>.png``, ``tables/<name>.csv``; the final scores and
+the results table at the root) so runs can be compared in the MLflow UI. kedro-mlflow's
+``MlflowArtifactDataset`` cannot wrap a versioned dataset created by a dataset factory (the
+inner dataset gets its own save version), hence a hook.
 """
 
 from __future__ import annotations
@@ -35,10 +36,35 @@ class MlflowArtifactsHook:
         if mlflow.active_run() is None:
             return
         if dataset_name.endswith("_plot") and isinstance(data, Figure):
-            mlflow.log_figure(data, f"plots/{dataset_name.removesuffix('_plot')}.png")
+            name = dataset_name.removesuffix("_plot")
+            mlflow.log_figure(data, AT_ROOT.get(dataset_name, f"plots/{name}.png"))
         elif dataset_name.endswith("_table") and isinstance(data, pd.DataFrame):
             name = dataset_name.removesuffix("_table")
-            mlflow.log_text(data.to_csv(index=False), f"tables/{name}.csv")
+            mlflow.log_text(
+                data.to_csv(index=False), AT_ROOT.get(dataset_name, f"tables/{name}.csv")
+            )
+
+
+# logged at the run's root, where MLflow's Compare view finds the files two runs share (it does
+# not look into folders): the methods' final scores and the per-scenario results
+AT_ROOT = {"final_score_plot": "final_score.png", "results_table": "results.csv"}
+
+
+class CommandLineListsHook:
+    """A list written with spaces on the command line (``unlearning.run=[ft ga]``, which Kedro
+    reads as the one item ``"ft ga"``) reaches every node, and the parameters kedro-mlflow
+    logs, as its items: ``['ft', 'ga']``."""
+
+    @hook_impl
+    def after_catalog_created(self, catalog) -> None:
+        from hyperforget.core.params import split_spaced_lists
+
+        for name in list(catalog.keys()):
+            if name == "parameters" or name.startswith("params:"):
+                value = catalog.load(name)
+                items = split_spaced_lists(value)
+                if items != value:
+                    catalog[name] = items
 
 
 class CheckRunParametersHook:
@@ -251,6 +277,10 @@ class MlflowLineageHook:
         tags["runner"] = runner_name(run_params.get("runner"))
         tags |= {"host": socket.gethostname(), "pid": str(os.getpid())}
         mlflow.set_tags(tags)
+        # MLflow 3's UI opens an experiment of this kind on its runs (others: on GenAI traces)
+        mlflow.MlflowClient().set_experiment_tag(
+            active.info.experiment_id, "mlflow.experimentKind", "custom_model_development"
+        )
         mark_killed_runs(mlflow.MlflowClient(), active.info.experiment_id, active.info.run_id)
 
 
@@ -282,7 +312,9 @@ class ProfileHook:
             return
         tags = node.tags & set(STAGES)
         stage = "unlearning" if "unlearning" in tags else min(tags, default="other")
-        self._stopwatch.stop(node.name, stage, node.namespace)
+        # a method's nodes are in the namespace <stage>.<method>
+        method = (node.namespace or "").partition(".")[2] or None
+        self._stopwatch.stop(node.name, stage, method)
 
     @hook_impl(tryfirst=True)  # while kedro-mlflow's run is still open
     def after_pipeline_run(self, catalog) -> None:

@@ -26,8 +26,13 @@ STAGES = {
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    # every node carries its stage as a tag (kedro-viz filters by tag; kedro run --tags)
-    pipelines = {name: Pipeline(create(), tags=[name]) for name, create in STAGES.items()}
+    # every node carries its stage as a tag (kedro-viz filters by tag; kedro run --tags) and as
+    # the first part of its namespace (kedro-viz opens on one box per stage; a method's nodes
+    # are in <stage>.<method>); dataset names stay as the catalog has them
+    pipelines = {
+        name: Pipeline(create(), tags=[name], namespace=name, prefix_datasets_with_namespace=False)
+        for name, create in STAGES.items()
+    }
     unlearn = sum(pipelines.values(), Pipeline([]))
     pipelines["unlearn"] = unlearn
     pipelines["__default__"] = unlearn

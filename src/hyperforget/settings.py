@@ -4,6 +4,7 @@ from kedro.config import OmegaConfigLoader
 
 from hyperforget.hooks import (
     CheckRunParametersHook,
+    CommandLineListsHook,
     MlflowArtifactsHook,
     MlflowLineageHook,
     ProfileHook,
@@ -16,6 +17,7 @@ silence_unactionable_warnings()
 
 HOOKS = (
     MlflowArtifactsHook(),
+    CommandLineListsHook(),
     CheckRunParametersHook(),
     RunComputeHook(),
     LineageHook(),

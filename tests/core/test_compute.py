@@ -4,6 +4,7 @@ the run), ``processes`` against a real pool, and the scoring threads."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -259,7 +260,9 @@ def test_a_methods_seeded_runs_on_the_cluster_are_its_local_runs(scheduler_addre
         remote, metrics = run_scenarios("rl", base, rl, scenarios, 2, {}, map_tasks)
     assert remote["params"].shape == (2, 2, base.original.numel())
     torch.testing.assert_close(remote["params"], local["params"], rtol=0.0, atol=1e-6)
-    assert (remote["seconds"] > 0).all() and "unlearning.rl.c2.seconds" in metrics
+    assert (remote["seconds"] > 0).all() and "unlearning.rl.mean.seconds" in metrics
+    diagnostics = json.loads(remote["__metadata__"]["diagnostics"])
+    assert len(diagnostics["2"]["seconds"]) == 2
 
 
 def processes(**overrides) -> compute.ComputeConfig:

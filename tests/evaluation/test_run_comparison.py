@@ -19,12 +19,11 @@ def test_a_relative_sqlite_database_is_the_projects_wherever_the_kernel_starts(t
 def _log_run(client: mlflow.MlflowClient, experiment: str, name: str, commit: str, scores: dict):
     run = client.create_run(experiment, run_name=name, tags={"git_commit": commit})
     for method, (final, relative_f, retain) in scores.items():
-        client.log_metric(run.info.run_id, f"eval.{method}.mean.final_score", final)
-        client.log_metric(
-            run.info.run_id, f"eval.{method}.mean.relative_forgetting_quality", relative_f
-        )
-        client.log_metric(run.info.run_id, f"eval.{method}.mean.acc_retain_test", retain)
-        client.log_metric(run.info.run_id, f"eval.{method}.c3.final_score", 0.0)
+        client.log_metric(run.info.run_id, f"{method}.final_score", final)
+        client.log_metric(run.info.run_id, f"{method}.relative_f", relative_f)
+        client.log_metric(run.info.run_id, f"{method}.retain_test", retain)
+        client.log_metric(run.info.run_id, f"{method}.train_loss", 0.0)
+        client.log_metric(run.info.run_id, f"spm.{method}.final_score", 0.0)
     client.set_terminated(run.info.run_id)
 
 

@@ -31,6 +31,6 @@ def test_a_copied_zoo_network_is_at_distance_zero_and_a_fresh_one_is_not():
     assert by_method.min()["oracle"] > 0.5
     metrics = zoo_distance_metrics(distances)
     assert set(metrics) == {
-        "eval.dihyfo2.mean.nearest_zoo_distance",
-        "eval.oracle.mean.nearest_zoo_distance",
+        "dihyfo2.nearest_zoo_distance",
+        "oracle.nearest_zoo_distance",
     }

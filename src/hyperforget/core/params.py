@@ -25,6 +25,17 @@ def list_param(value: Any) -> Any:
     return [_number(p) if isinstance(p, str) else p for p in items]
 
 
+def split_spaced_lists(value: Any) -> Any:
+    """``value`` with every list holding a string with spaces (``[ft ga]`` on a command line
+    arrives as ``["ft ga"]``) read by ``list_param``, in nested dictionaries too; other values
+    as they are."""
+    if isinstance(value, dict):
+        return {key: split_spaced_lists(item) for key, item in value.items()}
+    if isinstance(value, list) and any(isinstance(v, str) and len(v.split()) > 1 for v in value):
+        return list_param(value)
+    return value
+
+
 def _number(text: str) -> Any:
     """``"3"`` as 3, ``"0.5"``, ``"1e-3"``, ``".nan"`` as floats; other text as it is."""
     if re.fullmatch(r"[-+]?\d+", text):

@@ -127,9 +127,10 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
         self._fs.invalidate_cache(save_path)
 
     def preview(self, max_metadata_chars: int = 300) -> JSONPreview:
-        """kedro-viz's preview: each tensor's dtype and shape and the header metadata, read
-        from the header alone, never the tensors. The return annotation is the preview type
-        kedro-viz's page renders (a JSON document); any other type shows an empty panel."""
+        """kedro-viz's preview: each tensor's dtype and shape (one string, ``"F32 [3, 5]"``: the
+        page folds nested lists away) and the header metadata, read from the header alone,
+        never the tensors. The return annotation is the preview type kedro-viz's page renders
+        (a JSON document); any other type shows an empty panel."""
         load_path = get_filepath_str(self._get_load_path(), self._protocol)
         with self._fs.open(load_path, mode="rb") as handle:
             header = _read_header(handle.read)
@@ -137,8 +138,7 @@ class SafetensorsDataset(AbstractVersionedDataset[dict[str, Any], dict[str, Any]
         preview = {
             "file": load_path,
             "tensors": {
-                name: {"dtype": entry["dtype"], "shape": entry["shape"]}
-                for name, entry in sorted(header.items())
+                name: f"{entry['dtype']} {entry['shape']}" for name, entry in sorted(header.items())
             },
             "metadata": {
                 key: value if len(value) <= max_metadata_chars else value[:max_metadata_chars] + "…"

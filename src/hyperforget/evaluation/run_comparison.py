@@ -8,13 +8,9 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-# the per-method means the evaluation logs (``eval.<method>.mean.<measure>``), as the columns
-# of the comparison
-MEASURES = {
-    "final_score": "final_score",
-    "relative_f": "relative_forgetting_quality",
-    "retain_test": "acc_retain_test",
-}
+# the per-method means over scenarios the evaluation logs at the top level (``<method>.<measure>``)
+# that the comparison shows
+MEASURES = ("final_score", "relative_f", "retain_test")
 
 
 def project_tracking_uri(uri: str, project_path: str | Path) -> str:
@@ -45,7 +41,7 @@ def compare_last_runs(
         for run in client.search_runs(
             [found.experiment_id], order_by=["attributes.start_time DESC"], max_results=50
         )
-        if any(key.endswith(f".mean.{MEASURES['final_score']}") for key in run.data.metrics)
+        if any(_method_of(key, "final_score") for key in run.data.metrics)
     ][:runs]
     if len(scored) < runs:
         raise ValueError(
@@ -58,13 +54,19 @@ def compare_last_runs(
         label = (
             f"{tags.get('mlflow.runName', run.info.run_id[:8])} @ {tags.get('git_commit', '?')[:7]}"
         )
-        for short, measure in MEASURES.items():
-            columns[(label, short)] = {
-                key.split(".")[1]: value
+        for measure in MEASURES:
+            columns[(label, measure)] = {
+                _method_of(key, measure): value
                 for key, value in run.data.metrics.items()
-                if key.startswith("eval.") and key.endswith(f".mean.{measure}")
+                if _method_of(key, measure)
             }
     table = pd.DataFrame(columns)
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["run", "measure"])
     table.index.name = "method"
     return table
+
+
+def _method_of(key: str, measure: str) -> str | None:
+    """The method of a per-method summary metric ``<method>.<measure>``, else None."""
+    parts = key.split(".")
+    return parts[0] if len(parts) == 2 and parts[1] == measure else None

@@ -15,7 +15,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from hyperforget.core.scenario import ForgetScenario, metric_key
+from hyperforget.core.scenario import ForgetScenario
 from hyperforget.evaluation import metrics
 from hyperforget.evaluation.plots import oracle_spread_panels
 from hyperforget.zoo.references import reference_row
@@ -156,17 +156,18 @@ def _log_spread(table: pd.DataFrame, pass_table: pd.DataFrame) -> None:
 
 
 def _spread_metrics(rows: list[dict[str, Any]], pass_table: pd.DataFrame) -> dict[str, float]:
-    spread = {
-        f"eval.oracle_spread.c{metric_key(row['forget_classes'])}.{column}": row[column]
-        for row in rows
-        for column in (
-            "retrained_sd",
-            "oracle_minus_retrained",
-            "oracle_z",
-            "masked_original_retain_test",
-        )
-        if not pd.isna(row[column]) and math.isfinite(row[column])
-    }
+    """Means over scenarios (per scenario: the oracle_spread table, an MLflow artifact too)."""
+    spread = {}
+    for column in (
+        "retrained_sd",
+        "oracle_minus_retrained",
+        "oracle_z",
+        "masked_original_retain_test",
+    ):
+        values = [row[column] for row in rows]
+        values = [v for v in values if not pd.isna(v) and math.isfinite(v)]
+        if values:
+            spread[f"eval.oracle_spread.mean.{column}"] = float(sum(values) / len(values))
     return spread | {
         f"eval.retrain_pass.within_{row['margin']:g}.share_passing": row["share_passing"]
         for row in pass_table.to_dict("records")

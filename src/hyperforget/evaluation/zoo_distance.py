@@ -57,6 +57,4 @@ def zoo_distance_table(
 def zoo_distance_metrics(table: pd.DataFrame) -> dict[str, float]:
     """Each method's mean nearest-zoo distance over scenarios and runs (for MLflow)."""
     means = table.groupby("method")["nearest_zoo_distance"].mean()
-    return {
-        f"eval.{method}.mean.nearest_zoo_distance": float(value) for method, value in means.items()
-    }
+    return {f"{method}.nearest_zoo_distance": float(value) for method, value in means.items()}

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from hyperforget.core.compute import MapTasks, local_map
 from hyperforget.core.config import Config
-from hyperforget.core.scenario import ForgetScenario, metric_key, scenario_names
+from hyperforget.core.scenario import ForgetScenario, scenario_names
 from hyperforget.unlearning.api import ForgetRequest, TimedResult
 from hyperforget.unlearning.registry import method_specs, run_method
 
@@ -32,8 +32,9 @@ def run_scenarios(
     """Run ``method`` ``runs`` times on every forget scenario, run r with seed ``base.seed + r``
     (its minibatch order, random parts or sampling noise), each run a task of ``map_tasks``
     (e.g. on a Dask worker, which then times it; default: one after another here): weights
-    ``[S, M, P]``, seconds ``[S, M]``, and MLflow metrics of its seconds and numeric
-    diagnostics (e.g. LTU's share of conflicting steps), averaged over the runs. With no
+    ``[S, M, P]``, seconds ``[S, M]``, its numeric diagnostics per scenario and run (e.g. LTU's
+    share of conflicting steps; the metadata's ``diagnostics``), and MLflow metrics of their
+    means. With no
     scenarios (a method left out of ``unlearning.run``) the result is empty (no rows), which
     the evaluation skips."""
     if runs < 1:
@@ -56,7 +57,9 @@ def run_scenarios(
     _log_seconds(method, forget_scenarios, results)
     weights = _stacked_weights(method, base, config, forget_scenarios, results, runs)
     infos = [[r.info for r in row] for row in results]
-    return weights, _scalar_metrics(method, forget_scenarios, weights["seconds"], infos)
+    diagnostics = _diagnostics(forget_scenarios, weights["seconds"], infos)
+    weights["__metadata__"]["diagnostics"] = json.dumps(diagnostics)
+    return weights, _scalar_metrics(method, diagnostics)
 
 
 def _log_seconds(
@@ -135,23 +138,31 @@ def _one_run(
     return run_method(method, request, config)
 
 
-def _scalar_metrics(
-    method: str, scenarios: list[ForgetScenario], seconds: Tensor, infos: list[list[dict]]
-) -> dict[str, float]:
-    """MLflow metrics: per scenario the mean over runs of the seconds and of every numeric
-    diagnostic, and their means over scenarios."""
-    per_key: dict[str, list[float]] = {}
-    metrics = {}
+def _diagnostics(
+    scenarios: list[ForgetScenario], seconds: Tensor, infos: list[list[dict]]
+) -> dict[str, dict[str, list[float]]]:
+    """Per scenario, each numeric diagnostic (and the seconds) of every run, in run order."""
+    table: dict[str, dict[str, list[float]]] = {}
     for scenario, spent, runs in zip(scenarios, seconds, infos, strict=True):
         scalars: dict[str, list[float]] = {"seconds": spent.tolist()}
         for info in runs:
             for key, value in info.items():
                 if isinstance(value, int | float | bool):
                     scalars.setdefault(key, []).append(float(value))
+        table[scenario.name] = scalars
+    return table
+
+
+def _scalar_metrics(
+    method: str, diagnostics: dict[str, dict[str, list[float]]]
+) -> dict[str, float]:
+    """MLflow metrics: each diagnostic's mean over runs and scenarios (per scenario and run they
+    are in the weights file's ``diagnostics`` metadata)."""
+    per_key: dict[str, list[float]] = {}
+    for scalars in diagnostics.values():
         for key, values in scalars.items():
-            value = sum(values) / len(values)
-            metrics[f"unlearning.{method}.c{metric_key(scenario.name)}.{key}"] = value
-            per_key.setdefault(key, []).append(value)
-    for key, values in per_key.items():
-        metrics[f"unlearning.{method}.mean.{key}"] = sum(values) / len(values)
-    return metrics
+            per_key.setdefault(key, []).append(sum(values) / len(values))
+    return {
+        f"unlearning.{method}.mean.{key}": sum(values) / len(values)
+        for key, values in per_key.items()
+    }
