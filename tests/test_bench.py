@@ -96,7 +96,7 @@ def test_carry_over_passes_every_parameter_in_one_params_argument():
     full = carry_over_command("kedro", "mnist", "/data", "full")
     assert full[-1] == "raw_root=/data"
     quick = carry_over_command("kedro", "mnist", "/data", "full", until="original")
-    assert quick[-2:] == ["--to-nodes", "train_reference_models"]
+    assert quick[-2:] == ["--to-nodes", "model_zoo.train_reference_models"]
 
 
 def test_carry_over_needs_data_or_sources():

@@ -888,6 +888,10 @@ def two_runs(project, tmp_path_factory: pytest.TempPathFactory) -> Path:
     kedro process): the evaluation alone, its methods written as a command-line list."""
     copy = tmp_path_factory.mktemp("two_runs") / "project"
     shutil.copytree(project, copy)
+    client = tracking(copy)
+    first, *others = runs_of(client, "ASC")  # others: reruns that tests made in this process
+    for run in others:
+        client.delete_run(run.info.run_id)
     done = run_kedro(
         copy,
         *("run", "--pipelines", "evaluation", "--env", "test", "--params"),
@@ -897,6 +901,16 @@ def two_runs(project, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy
 
 
+def tracking(project_path: Path) -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(f"sqlite:///{project_path / 'mlflow-test.db'}")
+
+
+def runs_of(client: mlflow.MlflowClient, order: str = "DESC") -> list:
+    """The experiment's active runs, by start time."""
+    experiment = client.get_experiment_by_name("hyperforget").experiment_id
+    return client.search_runs([experiment], order_by=[f"attributes.start_time {order}"])
+
+
 def target_methods(project_path: Path) -> list[str]:
     """The unlearning methods of the run's results, in their order."""
     methods = pd.read_csv(project_path / "data/08_reporting/results.csv")["method"].unique()
@@ -904,18 +918,15 @@ def target_methods(project_path: Path) -> list[str]:
 
 
 def test_a_command_line_list_reaches_mlflow_as_its_items(two_runs):
-    runs = mlflow.MlflowClient(f"sqlite:///{two_runs / 'mlflow-test.db'}").search_runs(
-        ["1"], order_by=["attributes.start_time DESC"]
-    )
-    assert runs[0].data.params["unlearning.run"] == str(target_methods(two_runs))
+    newest = runs_of(tracking(two_runs))[0]
+    assert newest.data.params["unlearning.run"] == str(target_methods(two_runs))
 
 
 def test_mlflow_compares_two_runs_method_by_method_in_a_browser(two_runs, tmp_path):
     """The README's clicks: Model training, Experiments, hyperforget, tick the runs, Compare.
     The page shows each method's summary metrics with both runs' values, and the files the
     runs share."""
-    client = mlflow.MlflowClient(f"sqlite:///{two_runs / 'mlflow-test.db'}")
-    scores = [r.data.metrics["bad_teacher.final_score"] for r in client.search_runs(["1"])]
+    scores = [r.data.metrics["bad_teacher.final_score"] for r in runs_of(tracking(two_runs))]
     port = free_port()
     mlflow_ui = str(Path(sys.executable).with_name("mlflow"))
     command = [mlflow_ui, "ui", "--backend-store-uri", "sqlite:///mlflow-test.db"]

@@ -105,7 +105,8 @@ def _trained_on(
     """The weights the nodes ``to`` write in one run (each a new version, loaded) and its log."""
     names = [TRAININGS[node] for node in to]
     before = {name: len(versions(project, name)) for name in names}
-    done = run_kedro(project, "run", "--env", "test", "--to-nodes", ",".join(to), *params)
+    nodes = ",".join(f"model_zoo.{node}" for node in to)
+    done = run_kedro(project, "run", "--env", "test", "--to-nodes", nodes, *params)
     assert done.returncode == 0, done.stderr[-3000:]
     log = done.stdout + done.stderr
     assert ("Dask: scheduler" in log or "A pool of" in log) == bool(params)

@@ -101,7 +101,9 @@ def carry_over_command(  # noqa: PLR0913 (one run's data, size and extent)
     if size != "full":
         params.append(f"data_preparation.subset={int(size)}")
     command = [kedro, "run", "--pipelines", "unlearn", "--env", env, "--params", ",".join(params)]
-    return command + (["--to-nodes", "train_reference_models"] if until == "original" else [])
+    if until == "original":
+        command += ["--to-nodes", "model_zoo.train_reference_models"]
+    return command
 
 
 def carry_over_roots(sources: list[str], raw_root: str | None, out: Path) -> dict[str, str]:
