@@ -1,9 +1,11 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
 from hyperforget.evaluation import forgetting
+from tests.evaluation import reference_metric
 
 
 def test_logit_confidence_is_log_odds_of_the_true_label():
@@ -63,3 +65,45 @@ def test_forgetting_quality_needs_equal_sides_and_three_models():
         forgetting.forgetting_quality(torch.zeros(4, 3), torch.zeros(5, 3))
     with pytest.raises(ValueError, match="at least 3 models per side"):
         forgetting.forgetting_quality(torch.zeros(2, 3), torch.ones(2, 3))
+
+
+def _confidences_of_six_kinds(models: int, examples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[models, examples]`` unlearned and retrained confidences: per example one of the same
+    distribution, separated, wider, peaky, shifted and overlapping."""
+    generator = torch.Generator().manual_seed(models)
+
+    def draw(scale: float, shift: float) -> torch.Tensor:
+        return torch.randn(models, generator=generator, dtype=torch.float64) * scale + shift
+
+    kinds = [(2, 3), (0.5, -4), (8, 1), (0.01, 3), (1, 6), (3, 2.5)]
+    unlearned = torch.stack([draw(*kinds[e % len(kinds)]) for e in range(examples)], 1)
+    retrained = torch.stack([draw(2, 3) for _ in range(examples)], 1)
+    return unlearned, retrained
+
+
+@pytest.mark.parametrize("models", [4, 5])
+def test_reference_estimator_equals_the_challenges_code(models):
+    """Epsilons and F against a line-by-line port of the challenge's metric.py
+    (tests/evaluation/reference_metric.py), with an even and an odd number of models (numpy's
+    median of an even count is the mean of the middle two)."""
+    unlearned, retrained = _confidences_of_six_kinds(models, 9)
+    ours = forgetting.example_epsilons(unlearned, retrained, "reference").double().numpy()
+    u, r = unlearned.numpy(), retrained.numpy()
+    retrained_higher = np.median(r, 0) > np.median(u, 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        theirs = reference_metric._get_epsilons(
+            np.where(retrained_higher, r, u), np.where(retrained_higher, u, r), forgetting.DELTA
+        )
+        their_f = reference_metric.compute_forget_score_from_confs(u, r)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+    assert 0 < ours.min() and (ours < forgetting.EPSILON_CAP).sum() >= 4  # not only the cap
+    assert forgetting.forgetting_quality(unlearned, retrained, "reference") == pytest.approx(
+        their_f
+    )
+    exhaustive = forgetting.example_epsilons(unlearned, retrained, "exhaustive").double().numpy()
+    assert (exhaustive >= ours - 1e-6).all()  # the larger family finds at least as much
+
+
+def test_an_unknown_estimator_is_named():
+    with pytest.raises(ValueError, match="Unknown forgetting estimator 'grid'"):
+        forgetting.example_epsilons(torch.zeros(3, 2), torch.ones(3, 2), "grid")

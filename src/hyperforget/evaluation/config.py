@@ -14,6 +14,7 @@ class EvaluationConfig(Config):
     oracle_runs: int = setting(ge=1)  # R retrained models per scenario
     method_runs: int = setting(ge=3)  # M runs of each method; F needs 3 per side
     forget_examples: int | None = setting(ge=1)  # F's seeded sample of forget examples
+    forgetting_estimator: str = setting("reference", choices=("reference", "exhaustive"))
     retain_margins: tuple[float, ...] = setting(ge=0.0)
     forgot_tolerance: float = setting(ge=0.0)
     retrain_max_drop: float = setting(ge=0.0)

@@ -146,6 +146,7 @@ def forgetting_qualities(
     method_confidences: torch.Tensor,
     retrained_confidences: torch.Tensor,
     seed: int,
+    estimator: str = "reference",
 ) -> tuple[float, float]:
     """F of a method's M runs (``[M, E]`` forget-example confidences) against M of the R
     retrained models (``[R, E]``, the ``paired_retrained`` ones), and the same F of M other
@@ -153,13 +154,13 @@ def forgetting_qualities(
     R < 2M). A method that copies one model M times (the original) is maximally peaky: F = 0."""
     runs = method_confidences.shape[0]
     paired = paired_retrained(retrained_confidences.shape[0], runs, seed)
-    method_f = forgetting_quality(method_confidences, retrained_confidences[paired])
+    method_f = forgetting_quality(method_confidences, retrained_confidences[paired], estimator)
     others = np.setdiff1d(np.arange(retrained_confidences.shape[0]), paired)
     if len(others) < runs:
         return method_f, math.nan
     chosen = np.sort(np.random.default_rng(seed + 1).permutation(others)[:runs])
     return method_f, forgetting_quality(
-        retrained_confidences[chosen], retrained_confidences[paired]
+        retrained_confidences[chosen], retrained_confidences[paired], estimator
     )
 
 

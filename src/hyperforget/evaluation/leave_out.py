@@ -140,7 +140,10 @@ def score_draws(
 
     with torch.no_grad():
         quality, ceiling = distribution.forgetting_qualities(
-            confidences(draws), confidences(retrained), seed + scenario_index
+            confidences(draws),
+            confidences(retrained),
+            seed + scenario_index,
+            check.evaluation.get("forgetting_estimator", "reference"),
         )
         retain = test_accuracy(draws, test_labels != k)
         retain_retrained = test_accuracy(retrained, test_labels != k)

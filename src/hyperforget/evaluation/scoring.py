@@ -59,12 +59,24 @@ def score_scenario(
     )
     seed = config.seed + scenario.index
     examples = forgetting.example_sample(forget.train, config.forget_examples, seed)
-    f_rows = forgetting_rows(scenario, forget.train_labels, examples, config.method_runs, seed)
+    f_rows = forgetting_rows(
+        scenario,
+        forget.train_labels,
+        examples,
+        config.method_runs,
+        seed,
+        config.forgetting_estimator,
+    )
     return ScenarioScores(rows, f_rows)
 
 
-def forgetting_rows(
-    scenario: ScenarioRuns, train_labels: Tensor, examples: Tensor, method_runs: int, seed: int
+def forgetting_rows(  # noqa: PLR0913 (the scenario's runs, its examples and how F is drawn)
+    scenario: ScenarioRuns,
+    train_labels: Tensor,
+    examples: Tensor,
+    method_runs: int,
+    seed: int,
+    estimator: str = "reference",
 ) -> list[dict[str, Any]]:
     """F of every method on one scenario from its forget ``examples``' confidences, and the
     retrained models' own F (retraining scored against itself: the ceiling at this number of
@@ -84,7 +96,9 @@ def forgetting_rows(
         method_confidences = confidences(candidates)
         if method in ONE_MODEL:
             method_confidences = method_confidences.expand(method_runs, -1)
-        quality, ceiling = distribution.forgetting_qualities(method_confidences, retrained, seed)
+        quality, ceiling = distribution.forgetting_qualities(
+            method_confidences, retrained, seed, estimator
+        )
         rows.append({"method": method, "forgetting_quality": quality})
     rows.append({"method": scenario.retrained, "forgetting_quality": ceiling})
     return [
