@@ -140,12 +140,25 @@ def test_a_method_that_kept_the_class_is_marked_not_forgotten():
     # forget-train alone (a method may only see that): one run kept the training samples
     kept_train = forgetting.assign(acc_forget_train=[0.0, 5.0, 0.0])
     assert distribution.forgot(kept_train, retrained, 2.0) == {"forgot": True, "runs_forgot": 2}
-    # a sample-wise scenario: no forgotten test class, forget-train judged against retraining's
-    sample_wise = pd.DataFrame({"acc_forget_train": [91.0, 92.0], "acc_forget_test": [np.nan] * 2})
+    # a sample-wise scenario: no forgotten test class; forget-train accuracy and MIA efficacy
+    # inside retraining's range, give or take the tolerance, on both sides
     retrained_sw = pd.DataFrame(
-        {"acc_forget_train": [90.0, 91.0, 92.0], "acc_forget_test": [np.nan] * 3}
+        {
+            "acc_forget_train": [90.0, 91.0, 92.0],
+            "acc_forget_test": [np.nan] * 3,
+            "mia_efficacy": [10.0, 11.0, 12.0],
+        }
     )
-    assert distribution.forgot(sample_wise, retrained_sw, 2.0)["forgot"]
+    like = pd.DataFrame(
+        {"acc_forget_train": [91.0, 92.0], "acc_forget_test": [np.nan] * 2, "mia_efficacy": 11.0}
+    )
+    assert distribution.forgot(like, retrained_sw, 2.0) == {"forgot": True, "runs_forgot": 2}
+    remembered = like.assign(acc_forget_train=[99.0, 98.8])  # an SPM whose encoder saw them
+    assert not distribution.forgot(remembered, retrained_sw, 2.0)["forgot"]
+    too_forgotten = like.assign(acc_forget_train=[70.0, 71.0])
+    assert not distribution.forgot(too_forgotten, retrained_sw, 2.0)["forgot"]
+    unlike_mia = like.assign(mia_efficacy=[3.4, 3.4])
+    assert distribution.forgot(unlike_mia, retrained_sw, 2.0) == {"forgot": False, "runs_forgot": 0}
 
 
 def test_retraining_far_under_the_original_is_unreliable():

@@ -63,22 +63,31 @@ class Verdicts:
 
 
 FORGET_METRICS = ("acc_forget_train", "acc_forget_test")
+SAMPLE_FORGET_METRICS = ("acc_forget_train", "mia_efficacy")
 
 
 def forgot(runs: pd.DataFrame, retrained: pd.DataFrame, tolerance: float) -> dict[str, object]:
-    """Did the method forget? On forget-train (what a method may see) and forget-test, its mean
-    must lie at most ``tolerance`` points above the retrained central 95% range. ``runs_forgot``
-    counts the runs that meet the same bars one by one. Metrics without samples (a sample-wise
-    scenario has no forgotten test class) are left out."""
+    """Did the method forget? For a class scenario, on forget-train (what a method may see)
+    and forget-test, its mean must lie at most ``tolerance`` points above the retrained central
+    95% range. A sample-wise scenario (no forgotten test class: retrained models still classify
+    most such samples correctly) is forgotten when forget-train accuracy and MIA efficacy both
+    lie inside that range, give or take ``tolerance``: less recognition than retraining's is as
+    telling as more. ``runs_forgot`` counts the runs that meet the same bars one by one."""
+    sample_wise = "acc_forget_test" in retrained and retrained["acc_forget_test"].isna().all()
     mean_ok, run_ok = True, np.ones(len(runs), dtype=bool)
-    for metric in FORGET_METRICS:
+    for metric in SAMPLE_FORGET_METRICS if sample_wise else FORGET_METRICS:
+        if metric not in retrained or metric not in runs:
+            continue
         reference = retrained[metric].dropna().to_numpy()
         values = runs[metric].to_numpy(dtype=float)
         if len(reference) == 0 or np.isnan(values).all():
             continue
-        bar = central_range(reference)[1] + tolerance
-        mean_ok &= bool(np.nanmean(values) <= bar)
-        run_ok &= ~(values > bar)
+        low, high = central_range(reference)
+        low = low - tolerance if sample_wise else -np.inf
+        high = high + tolerance
+        mean = np.nanmean(values)
+        mean_ok &= bool(low <= mean <= high)
+        run_ok &= (values >= low) & (values <= high)
     return {"forgot": mean_ok, "runs_forgot": int(run_ok.sum())}
 
 
