@@ -10,7 +10,9 @@ from hyperforget.core.targets import build_target
 from hyperforget.zoo.build import Zoo, build_zoo, diverged
 from hyperforget.zoo.plan import RunSpec, data_indices, initial_params, plan_runs
 from hyperforget.zoo.references import (
+    forgotten,
     reference_row,
+    replica_seeds_of,
     train_oracle_replicas,
     train_reference_models,
 )
@@ -175,6 +177,11 @@ def test_an_oracle_without_a_class_set_follows_the_class_oracles(splits):
     assert reference_row(weights, ForgetScenario.of_classes((1,))) == 1
     with pytest.raises(ValueError, match=r"no oracle retrained without 1\+2"):
         reference_row(weights, ForgetScenario.of_classes((1, 2)))
+    # a scenario's retrained distribution: what it forgets and its seeds in the zoo plan
+    plan = {"replica_seeds": [[20], [21], [22]], "class_set_replica_seeds": {"0+2": [23]}}
+    one, pair = ForgetScenario.of_classes((1,)), ForgetScenario.of_classes((0, 2))
+    assert (forgotten(one), forgotten(pair)) == (1, (0, 2))
+    assert (replica_seeds_of(plan, one), replica_seeds_of(plan, pair)) == ([21], [23])
 
 
 def test_reference_summary_gives_each_class_accuracy_as_plain_torch_does(splits):

@@ -129,6 +129,19 @@ def train_oracle_replicas(  # noqa: PLR0913 (the reference recipe, the replicas,
     return torch.stack([next(trained).params[:, -1] if s else empty for s in seeds])
 
 
+def forgotten(scenario: ForgetScenario) -> int | tuple[int, ...]:
+    """What a class scenario's oracles are retrained without: its class, or its class set."""
+    return scenario.single_class if len(scenario.classes) == 1 else scenario.classes
+
+
+def replica_seeds_of(zoo_plan: Mapping[str, Any], scenario: ForgetScenario) -> list[int]:
+    """The seeds of a class scenario's retrained distribution in ``zoo_plan`` (``plan_zoo``):
+    its class's, or its class set's (which follow every class's)."""
+    if len(scenario.classes) == 1:
+        return zoo_plan["replica_seeds"][scenario.single_class]
+    return zoo_plan["class_set_replica_seeds"][scenario.name]
+
+
 def reference_row(oracle_weights: Mapping[str, Any], scenario: ForgetScenario) -> int:
     """The row of ``oracle_weights`` (``train_reference_models``' file) retrained for a class
     scenario: its class, or after the classes the row of its class set."""

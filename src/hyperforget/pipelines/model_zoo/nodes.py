@@ -278,13 +278,8 @@ def retrain_oracles(
     retrained from scratch without its class (or class set), each with its own held-out seed,
     ``[S, R, P]`` (a scenario's oracles are one task on ``compute``'s backend)."""
     scenarios = scenarios_from(forget_scenarios)
-    classes = [s.single_class if len(s.classes) == 1 else s.classes for s in scenarios]
-    seeds = [
-        zoo_plan["replica_seeds"][s.single_class]
-        if len(s.classes) == 1
-        else zoo_plan["class_set_replica_seeds"][s.name]
-        for s in scenarios
-    ]
+    classes = [zoo_references.forgotten(s) for s in scenarios]
+    seeds = [zoo_references.replica_seeds_of(zoo_plan, s) for s in scenarios]
     reference = _reference_recipe(train_split, class_manifest, model, training_recipe, device)
     with tasks(checked("compute", compute)) as map_tasks:
         retrained = zoo_references.train_oracle_replicas(
