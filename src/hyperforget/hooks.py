@@ -277,11 +277,12 @@ class MlflowLineageHook:
         tags["runner"] = runner_name(run_params.get("runner"))
         tags |= {"host": socket.gethostname(), "pid": str(os.getpid())}
         mlflow.set_tags(tags)
-        # MLflow 3's UI opens an experiment of this kind on its runs (others: on GenAI traces)
-        mlflow.MlflowClient().set_experiment_tag(
+        client = mlflow.MlflowClient()
+        # what MLflow 3 calls a model-training experiment (its UI's kind of experiment)
+        client.set_experiment_tag(
             active.info.experiment_id, "mlflow.experimentKind", "custom_model_development"
         )
-        mark_killed_runs(mlflow.MlflowClient(), active.info.experiment_id, active.info.run_id)
+        mark_killed_runs(client, active.info.experiment_id, active.info.run_id)
 
 
 class ProfileHook:

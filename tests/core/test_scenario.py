@@ -5,7 +5,6 @@ from hyperforget.core.scenario import (
     ForgetScenario,
     class_mask,
     class_set,
-    metric_key,
     scenarios_from,
 )
 
@@ -73,10 +72,6 @@ def test_a_class_set_is_read_as_parameters_write_it():
     for bad in ("3", "1+1", "a+b", [2], "-1+2"):
         with pytest.raises(ValueError, match=r"x has .*two or more distinct class ids"):
             class_set(bad, "x")
-
-
-def test_a_scenario_name_becomes_an_mlflow_metric_name():
-    assert metric_key("1+7") == "1_7" and metric_key("3") == "3"
 
 
 def test_a_class_set_is_checked_against_the_dataset():

@@ -123,11 +123,6 @@ def class_set(value: Any, where: str) -> tuple[int, ...]:
     return classes
 
 
-def metric_key(name: str) -> str:
-    """A scenario's name as an MLflow metric name may hold it (``1+7`` -> ``1_7``)."""
-    return str(name).replace("+", "_")
-
-
 def scenarios_from(saved: Iterable[Mapping[str, Any]]) -> list[ForgetScenario]:
     """The catalog's ``forget_scenarios`` (JSON dicts) as scenarios."""
     return [ForgetScenario.from_dict(s) for s in saved]

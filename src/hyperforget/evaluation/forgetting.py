@@ -27,6 +27,7 @@ scored against other retrained models at the same N.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -82,27 +83,36 @@ def example_epsilons(
     raise ValueError(f"Unknown forgetting estimator {estimator!r}; one of {ESTIMATORS}.")
 
 
-def _positive_first(unlearned: Tensor, retrained: Tensor) -> tuple[Tensor, Tensor]:
-    """``[E, M]`` confidences of each example's positive set (the one with the larger median,
-    numpy's median as the challenge takes it) and of its negative set."""
+def _positive_first(
+    unlearned: Tensor, retrained: Tensor, median: Callable[[Tensor], Tensor]
+) -> tuple[Tensor, Tensor]:
+    """``[E, M]`` confidences of each example's positive set (the one with the larger
+    ``median`` over models) and of its negative set."""
     unlearned, retrained = unlearned.double(), retrained.double()
-    retrained_higher = retrained.quantile(0.5, 0) > unlearned.quantile(0.5, 0)
+    retrained_higher = median(retrained) > median(unlearned)
     pos = torch.where(retrained_higher, retrained, unlearned).T
     neg = torch.where(retrained_higher, unlearned, retrained).T
     return pos, neg
 
 
+def _peaky(pos: Tensor, neg: Tensor) -> Tensor:
+    """Examples where one set's range is under 1% of the other's: a peaky unlearned
+    distribution is maximally bad, as in the challenge, whose tests may not be sensitive enough
+    to catch it."""
+    pos_range = pos.amax(1) - pos.amin(1)
+    neg_range = neg.amax(1) - neg.amin(1)
+    largest, smallest = torch.maximum(pos_range, neg_range), torch.minimum(pos_range, neg_range)
+    return (largest > 0) & (smallest / largest < 0.01)
+
+
 def _exhaustive_epsilons(unlearned: Tensor, retrained: Tensor, delta: float) -> Tensor:
-    unlearned, retrained = unlearned.double(), retrained.double()
-    retrained_higher = retrained.median(0).values > unlearned.median(0).values
-    pos = torch.where(retrained_higher, retrained, unlearned).T  # [E, M_pos]
-    neg = torch.where(retrained_higher, unlearned, retrained).T
+    pos, neg = _positive_first(unlearned, retrained, lambda x: x.median(0).values)
     pos_range = pos.amax(1) - pos.amin(1)
     neg_range = neg.amax(1) - neg.amin(1)
     values = torch.cat([pos, neg], 1).sort(1).values  # every threshold, [E, n]
 
     def below(confs: Tensor, right: bool) -> Tensor:  # [E, n]: how many confs < (<=) values
-        return torch.searchsorted(confs.sort(1).values.contiguous(), values, right=right).double()
+        return _count_below(confs, values, right).double()
 
     def share_at_least(confs: Tensor) -> Tensor:  # [E, n]: share of confs >= each value
         return 1 - below(confs, right=False) / confs.shape[1]
@@ -121,56 +131,36 @@ def _exhaustive_epsilons(unlearned: Tensor, retrained: Tensor, delta: float) -> 
         delta,
     ).flatten(1)
     eps = torch.cat([single, interval], 1).nan_to_num(nan=0.0).amax(1)
-    largest = torch.maximum(pos_range, neg_range)
-    smallest = torch.minimum(pos_range, neg_range)
-    # a peaky unlearned distribution (one range under 1% of the other) is maximally bad, as in
-    # the challenge, whose tests may not be sensitive enough to catch it
-    peaky = (largest > 0) & (smallest < 0.01 * largest)
-    eps = torch.where(peaky, EPSILON_CAP, eps)
-    return eps.clamp(0, EPSILON_CAP).float()
+    return torch.where(_peaky(pos, neg), EPSILON_CAP, eps).clamp(0, EPSILON_CAP).float()
 
 
 def _reference_epsilons(unlearned: Tensor, retrained: Tensor, delta: float) -> Tensor:
     """The challenge's epsilons, its tests enumerated by what they hold rather than one by one:
     a test's rates depend only on how many of each set it puts on its positive side, so each
     example's epsilon is the best of the (count, count) pairs its grid of tests reaches."""
-    pos, neg = _positive_first(unlearned, retrained)
+    # numpy's median, as the challenge takes it (of an even count: the middle two's mean)
+    pos, neg = _positive_first(unlearned, retrained, lambda x: x.quantile(0.5, 0))
     models = pos.shape[1]
     table = _epsilon_table(models, delta)  # [(M + 1) ** 2]: by tp count * (M + 1) + fp count
     single = _best(table, _single_threshold_counts(pos, neg), models)
     double = _best(table, _interval_counts(pos, neg), models)
     eps = torch.fmax(single, double).nan_to_num(nan=0.0)  # no test survives: nothing told
-    pos_range = pos.amax(1) - pos.amin(1)
-    neg_range = neg.amax(1) - neg.amin(1)
-    largest, smallest = torch.maximum(pos_range, neg_range), torch.minimum(pos_range, neg_range)
-    peaky = (largest > 0) & (smallest / largest < 0.01)
-    return torch.where(peaky, EPSILON_CAP, eps).clamp(0, EPSILON_CAP).float()
+    return torch.where(_peaky(pos, neg), EPSILON_CAP, eps).clamp(0, EPSILON_CAP).float()
 
 
 def _epsilon_table(models: int, delta: float) -> Tensor:
-    """The challenge's epsilon of a test that puts tp of M positives and fp of M negatives on
-    its positive side: inf for a perfect test, nan for one with a single zero error rate."""
+    """The epsilon of a test that puts tp of M positives and fp of M negatives on its positive
+    side (``_epsilon_of_rates``), indexed by ``tp * (M + 1) + fp``. The challenge drops a test
+    whose two log-ratios are both undefined (tp = 0, fp = M), where this gives it 0: an epsilon
+    is at least 0, so the best of an example's tests is the same."""
     counts = torch.arange(models + 1, dtype=torch.float64) / models
     tpr, fpr = counts[:, None].expand(-1, models + 1), counts[None, :].expand(models + 1, -1)
-    fnr, tnr = 1 - tpr, 1 - fpr
-    with torch.no_grad():
-        ratios = torch.stack(
-            [
-                torch.log(1 - delta - fpr) - torch.log(fnr),
-                torch.log(1 - delta - fnr) - torch.log(fpr),
-            ]
-        )
-    both_nan = ratios.isnan().all(0)
-    eps = ratios.nan_to_num(nan=-torch.inf).amax(0).clamp(min=0)
-    eps = torch.where(both_nan, torch.nan, eps)
-    perfect = (fpr + fnr == 0) & (tpr + tnr == 2)
-    eps = torch.where(fpr * fnr == 0, torch.nan, eps)
-    return torch.where(perfect, torch.inf, eps).flatten()
+    return _epsilon_of_rates(tpr, fpr, delta).flatten()
 
 
 def _best(table: Tensor, counts: tuple[Tensor, Tensor, Tensor], models: int) -> Tensor:
-    """Per example, the largest epsilon of the tests ``(tp, fp, kept)``, nan where none is kept
-    or every kept test proves nothing."""
+    """Per example, the largest epsilon of the tests ``(tp, fp, kept)``, nan where no kept test
+    proves anything."""
     tp, fp, kept = counts
     eps = table[tp * (models + 1) + fp]
     eps = torch.where(kept, eps, torch.nan)

@@ -34,9 +34,8 @@ def run_scenarios(
     (e.g. on a Dask worker, which then times it; default: one after another here): weights
     ``[S, M, P]``, seconds ``[S, M]``, its numeric diagnostics per scenario and run (e.g. LTU's
     share of conflicting steps; the metadata's ``diagnostics``), and MLflow metrics of their
-    means. With no
-    scenarios (a method left out of ``unlearning.run``) the result is empty (no rows), which
-    the evaluation skips."""
+    means. With no scenarios (a method left out of ``unlearning.run``) the result is empty (no
+    rows), which the evaluation skips."""
     if runs < 1:
         raise ValueError(f"evaluation.method_runs must be at least 1, got {runs}.")
     spec = method_specs()[method]
