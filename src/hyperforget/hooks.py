@@ -286,10 +286,10 @@ class MlflowLineageHook:
 
 
 class ProfileHook:
-    """Wall and CPU seconds per stage and per method: printed when the run completes, saved as
-    the versioned ``profile_table`` and ``profile_plot`` and logged to MLflow (metrics
-    ``profile.<stage>.cpu_s``, ``tables/profile.csv``, ``plots/profile.png``), so a slower stage
-    shows at once."""
+    """Wall and CPU seconds per stage and per method, and the peak memory: printed when the run
+    completes, saved as the versioned ``profile_table`` and ``profile_plot`` and logged to MLflow
+    (metrics ``profile.<stage>.{wall_s,cpu_s,peak_gb}``, ``tables/profile.csv``,
+    ``plots/profile.png``), so a slower or larger stage shows at once."""
 
     def __init__(self) -> None:
         self._stopwatch = None
@@ -339,7 +339,7 @@ class ProfileHook:
                 {
                     f"profile.{row.stage}.{unit}": float(getattr(row, unit))
                     for row in stages.itertuples()
-                    for unit in ("wall_s", "cpu_s")
+                    for unit in ("wall_s", "cpu_s", "peak_gb")
                 }
             )
             mlflow.log_text(table.to_csv(index=False), "tables/profile.csv")

@@ -253,9 +253,11 @@ def train_hypernetwork(
     seed: int,
     device: torch.device,
     progress: str | None = None,
+    position: int = 0,
 ) -> tuple[DiHyFo, list[float]]:
     """AdamW with gradient clipping, the denoiser's matmuls in ``config.precision``; returns
-    the EMA copy of the model and the loss curve."""
+    the EMA copy of the model and the loss curve. ``progress`` names the progress bar, shown on
+    line ``position`` (trainings side by side each keep their own line)."""
     zoo = zoo.of_regimes(config.regimes)
     generator = torch.Generator().manual_seed(seed)
     device_generator = torch.Generator(device=device).manual_seed(seed)
@@ -276,7 +278,13 @@ def train_hypernetwork(
         if config.precision == "bfloat16"
         else nullcontext()
     )
-    steps = tqdm(range(config.steps), desc=progress, disable=progress is None, mininterval=2)
+    steps = tqdm(
+        range(config.steps),
+        desc=progress,
+        disable=progress is None,
+        mininterval=2,
+        position=position,
+    )
     with _tf32_matmuls(config.precision == "tf32"):
         for step in steps:
             rows = torch.randint(0, len(zoo.params), (config.batch_size,), generator=generator)

@@ -68,7 +68,7 @@ class MethodSpec:
     network from its weight file once for every scenario), for a variant of another method
     (an ablation), the method whose parameters its own block overrides (``extends``), and
     whether a run is one large batched computation that uses every core (``all_threads``,
-    DiHyFo's sampler) rather than steps on the target network (``compute.run_threads``)."""
+    DiHyFo-2's draws) rather than runs side by side on ``compute.run_threads`` each."""
 
     forget: Method
     config: type[Config]

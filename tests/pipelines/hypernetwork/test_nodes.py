@@ -33,3 +33,21 @@ def test_initial_weights_follow_the_configured_seed_only(monkeypatch):
     assert all(torch.equal(first[k], again[k]) for k in first)
     other = initial_weights(monkeypatch, {**hypernetwork, "seed": 7}, global_seed=1)
     assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+def test_both_variants_trained_and_returned_in_catalog_order(monkeypatch):
+    def trained(variant, **shared):
+        assert shared["device"] == "cpu"
+        return ({"raw": variant}, {"ema": variant}, {"metrics": variant})
+
+    monkeypatch.setattr(nodes, "train_dihyfo", trained)
+    local = {**stage_parameters("compute", "test"), "backend": "local"}
+    outputs = nodes.train_dihyfos({}, MANIFEST, MODEL, {}, "cpu", local)
+    assert outputs == (
+        {"raw": "dihyfo1"},
+        {"ema": "dihyfo1"},
+        {"metrics": "dihyfo1"},
+        {"raw": "dihyfo2"},
+        {"ema": "dihyfo2"},
+        {"metrics": "dihyfo2"},
+    )

@@ -11,6 +11,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from hyperforget.core.compute import tasks, torch_threads
 from hyperforget.core.data import split_tensors
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import ParamLayout
@@ -18,7 +19,7 @@ from hyperforget.core.seeding import seeded
 from hyperforget.core.targets import target_builder
 from hyperforget.hypernet.check import held_out_alignment
 from hyperforget.hypernet.diffusion import GaussianDiffusion
-from hyperforget.hypernet.model import DiHyFo, DiHyFoConfig, load_dihyfo
+from hyperforget.hypernet.model import VARIANTS, DiHyFo, DiHyFoConfig, load_dihyfo
 from hyperforget.hypernet.train import (
     HyperTrainConfig,
     ZooSet,
@@ -27,6 +28,7 @@ from hyperforget.hypernet.train import (
     train_hypernetwork,
 )
 from hyperforget.pipelines.tracking import mlflow_metrics
+from hyperforget.schema import checked
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +79,34 @@ def split_zoo(
     return {"train": train, "held_out": zoo.select_runs(held_out), "scale": scale}
 
 
+def train_dihyfos(
+    hypernet_data: dict[str, Any],
+    class_manifest: dict[str, Any],
+    model: dict[str, Any],
+    hypernetwork: dict[str, Any],
+    device: str,
+    compute: dict[str, Any],
+) -> tuple[dict[str, Any], ...]:
+    """Both variants, each a task of ``compute``'s backend: side by side in the pool's processes
+    (``processes``; a transformer this small keeps one core busier than two), one after another
+    on every core (``local``). Returns each variant's raw weights, EMA weights and metrics, in
+    ``VARIANTS`` order."""
+    cluster = checked("compute", compute)
+    threads = None if cluster.backend == "local" else cluster.run_threads
+    with tasks(cluster) as map_tasks, torch_threads(threads):
+        trained = map_tasks(
+            train_dihyfo,
+            list(VARIANTS),
+            "train DiHyFo",
+            hypernet_data=hypernet_data,
+            class_manifest=class_manifest,
+            model=model,
+            hypernetwork=hypernetwork,
+            device=device,
+        )
+    return tuple(output for outputs in trained for output in outputs)
+
+
 def train_dihyfo(
     variant: str,
     hypernet_data: dict[str, Any],
@@ -107,6 +137,7 @@ def train_dihyfo(
         seed=int(hypernetwork["seed"]),
         device=dev,
         progress=f"train {variant}",
+        position=VARIANTS.index(variant),
     )
     seconds = time.perf_counter() - started
     logger.info("%s: diffusion loss %.4f -> %.4f in %.0f s", variant, curve[0], curve[-1], seconds)

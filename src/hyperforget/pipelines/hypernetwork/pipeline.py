@@ -1,4 +1,5 @@
-"""Wiring of the hypernetwork pipeline: one training and one held-out check per variant."""
+"""Wiring of the hypernetwork pipeline: both variants trained side by side, then one held-out
+check per variant."""
 
 from functools import partial, update_wrapper
 
@@ -12,54 +13,31 @@ def _for_variant(func, variant: str):
     return update_wrapper(partial(func, variant), func)
 
 
-def _variant_nodes(variant: str) -> list[Node]:
-    """One DiHyFo variant: its training on the zoo, and its check on held-out runs."""
-    return [
-        Node(
-            _for_variant(nodes.train_dihyfo, variant),
-            inputs=[
-                "hypernet_data",
-                "class_manifest",
-                "params:model",
-                "params:hypernetwork",
-                "params:device",
-            ],
-            outputs=[
-                f"{variant}_weights",
-                f"{variant}_ema_weights",
-                f"{variant}_training_metrics",
-            ],
-            name=f"train_{variant}",
-            tags=["hypernetwork", "hyperforget"],
-            namespace=variant,
-        ),
-        Node(
-            _for_variant(nodes.check_held_out, variant),
-            inputs=[
-                f"{variant}_ema_weights",
-                "hypernet_data",
-                "val_split",
-                "class_manifest",
-                "params:model",
-                "params:hypernetwork",
-                "params:device",
-            ],
-            outputs=[
-                f"{variant}_alignment_table",
-                f"{variant}_alignment_plot",
-                f"{variant}_alignment_metrics",
-            ],
-            name=f"check_{variant}_held_out",
-            tags=["hypernetwork", "hyperforget"],
-            namespace=variant,
-        ),
-    ]
+def _check_node(variant: str) -> Node:
+    """One DiHyFo variant's check on held-out runs."""
+    return Node(
+        _for_variant(nodes.check_held_out, variant),
+        inputs=[
+            f"{variant}_ema_weights",
+            "hypernet_data",
+            "val_split",
+            "class_manifest",
+            "params:model",
+            "params:hypernetwork",
+            "params:device",
+        ],
+        outputs=[
+            f"{variant}_alignment_table",
+            f"{variant}_alignment_plot",
+            f"{variant}_alignment_metrics",
+        ],
+        name=f"check_{variant}_held_out",
+        tags=["hypernetwork", "hyperforget"],
+        namespace=variant,
+    )
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    per_variant = []
-    for variant in VARIANTS:
-        per_variant += _variant_nodes(variant)
     return Pipeline(
         [
             Node(
@@ -75,6 +53,24 @@ def create_pipeline(**kwargs) -> Pipeline:
                 outputs="hypernet_data",
                 name="split_zoo",
             ),
-            *per_variant,
+            Node(
+                nodes.train_dihyfos,
+                inputs=[
+                    "hypernet_data",
+                    "class_manifest",
+                    "params:model",
+                    "params:hypernetwork",
+                    "params:device",
+                    "params:compute",
+                ],
+                outputs=[
+                    f"{variant}_{output}"
+                    for variant in VARIANTS
+                    for output in ("weights", "ema_weights", "training_metrics")
+                ],
+                name="train_dihyfos",
+                tags=["hypernetwork", "hyperforget"],
+            ),
+            *(_check_node(variant) for variant in VARIANTS),
         ]
     )
