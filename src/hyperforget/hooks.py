@@ -31,14 +31,10 @@ class MlflowArtifactsHook:
     def after_dataset_saved(self, dataset_name: str, data: Any) -> None:
         import mlflow
         import pandas as pd
-        from matplotlib.figure import Figure
 
         if mlflow.active_run() is None:
             return
-        if dataset_name.endswith("_plot") and isinstance(data, Figure):
-            name = dataset_name.removesuffix("_plot")
-            mlflow.log_figure(data, AT_ROOT.get(dataset_name, f"plots/{name}.png"))
-        elif dataset_name.endswith("_table") and isinstance(data, pd.DataFrame):
+        if dataset_name.endswith("_table") and isinstance(data, pd.DataFrame):
             name = dataset_name.removesuffix("_table")
             mlflow.log_text(
                 data.to_csv(index=False), AT_ROOT.get(dataset_name, f"tables/{name}.csv")
@@ -46,8 +42,8 @@ class MlflowArtifactsHook:
 
 
 # logged at the run's root, where MLflow's Compare view finds the files two runs share (it does
-# not look into folders): the methods' final scores and the per-scenario results
-AT_ROOT = {"final_score_plot": "final_score.png", "results_table": "results.csv"}
+# not look into folders): the per-scenario results (the final scores' plot: its catalog entry)
+AT_ROOT = {"results_table": "results.csv"}
 
 
 class CommandLineListsHook:
@@ -343,7 +339,8 @@ class ProfileHook:
                 }
             )
             mlflow.log_text(table.to_csv(index=False), "tables/profile.csv")
-            mlflow.log_figure(bars, "plots/profile.png")
+            if "profile_plot" not in catalog:  # else its catalog entry logged it
+                mlflow.log_figure(bars, "plots/profile.png")
 
 
 def mark_killed_runs(client, experiment_id: str, current_run_id: str) -> list[str]:

@@ -7,6 +7,7 @@ from importlib import import_module
 from typing import Any
 
 _MODULES = {
+    "FigureDataset": "figure_dataset",
     "MlflowMetricsBatchDataset": "mlflow_metrics",
     "PublishedDataset": "published",
     "RawImageDataset": "raw_images",

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from hyperforget.core.compute import MapTasks, local_map
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.scenario import ForgetScenario
 from hyperforget.hypernet.permutation import nearest_distance
@@ -26,32 +27,49 @@ def final_checkpoints(zoo_params: Tensor, zoo_table: pd.DataFrame) -> Tensor:
     return zoo_params[torch.tensor(last.to_numpy())]
 
 
-def zoo_distance_table(
+def zoo_distance_table(  # noqa: PLR0913 (the zoo, the networks, and where the work runs)
     pool: Tensor,
     layout: ParamLayout,
     scenarios: list[ForgetScenario],
     retrained: Tensor,
     unlearned: dict[str, Tensor],
     runs: int,
+    map_tasks: MapTasks = local_map,
 ) -> pd.DataFrame:
     """One row per network: ``method, forget_classes, run, nearest_zoo_distance``, for the first
     ``runs`` retrained models of each scenario (``retrained [S, R, P]``, as method ``oracle``)
-    and every run of each method (``unlearned[method] [S, M, P]``)."""
-    rows = []
+    and every run of each method (``unlearned[method] [S, M, P]``); each method's scenario a
+    task of ``map_tasks``."""
     networks = {"oracle": retrained[:, :runs], **unlearned}
-    for method, params in networks.items():
-        for s, scenario in enumerate(scenarios):
-            distances = nearest_distance(params[s].float().cpu(), pool.float().cpu(), layout)
-            rows += [
-                {
-                    "method": method,
-                    "forget_classes": scenario.name,
-                    "run": r,
-                    "nearest_zoo_distance": float(d),
-                }
-                for r, d in enumerate(distances)
-            ]
-    return pd.DataFrame(rows)
+    items = [(method, s) for method in networks for s in range(len(scenarios))]
+    distances = map_tasks(
+        _nearest_of,
+        items,
+        "zoo distances",
+        networks={m: p.float().cpu() for m, p in networks.items()},
+        pool=pool.float().cpu(),
+        layout=layout,
+    )
+    return pd.DataFrame(
+        [
+            {
+                "method": method,
+                "forget_classes": scenarios[s].name,
+                "run": r,
+                "nearest_zoo_distance": float(d),
+            }
+            for (method, s), scenario_distances in zip(items, distances, strict=True)
+            for r, d in enumerate(scenario_distances)
+        ]
+    )
+
+
+@torch.no_grad()
+def _nearest_of(
+    item: tuple[str, int], networks: dict[str, Tensor], pool: Tensor, layout: ParamLayout
+) -> Tensor:
+    method, s = item
+    return nearest_distance(networks[method][s], pool, layout)
 
 
 def zoo_distance_metrics(table: pd.DataFrame) -> dict[str, float]:

@@ -153,24 +153,24 @@ def _remember_gradient(  # noqa: PLR0913 (the network, the retain batches, the i
     return torch.autograd.grad(query_loss, params.values())
 
 
-def _forget_gradient(  # noqa: PLR0913 (the networks, the forget batch and the retain query)
+def _forget_gradient(  # noqa: PLR0913 (the network, the forget batch and the retain query)
     module: nn.Module,
-    original: nn.Module,
     params: dict[str, Tensor],
-    batch: Tensor,
-    query_images: Tensor | None,
+    batch: tuple[Tensor, Tensor],
+    query: tuple[Tensor, Tensor] | None,
     request: ForgetRequest,
     config: LTUConfig,
 ) -> tuple[Tensor, ...]:
     """The gradient of ``forget_loss`` on a forget batch (and on the retain query batch, when
-    given: ``renormalise_retain``): the forgotten classes' probability mass taken out."""
-    forget_rows = len(batch)
-    if query_images is not None:
-        batch = torch.cat([batch, query_images])
-    with torch.no_grad():
-        original_logits = original(batch)
+    given: ``renormalise_retain``), each ``(images, the original's logits)``: the forgotten
+    classes' probability mass taken out."""
+    images, original_logits = batch
+    forget_rows = len(images)
+    if query is not None:
+        images = torch.cat([images, query[0]])
+        original_logits = torch.cat([original_logits, query[1]])
     loss = forget_loss(
-        module(batch), original_logits, request.forget_classes, config.mia_weight, forget_rows
+        module(images), original_logits, request.forget_classes, config.mia_weight, forget_rows
     )
     return torch.autograd.grad(loss, params.values())
 
@@ -203,7 +203,9 @@ def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
     subset, subset_images, subset_labels = _retain_batches(retain_set, config, rng)
     support_size, query_size = config.support_size, config.query_size
     module = common.network(request)
-    original = common.frozen(common.network(request))
+    with torch.no_grad():  # what the original answers never changes: computed once
+        original = common.frozen(common.network(request))
+        original_forget, original_subset = original(forget_images), original(subset_images)
     params = dict(module.named_parameters())
     layout = ParamLayout.from_module(module)
     optimiser = common.optimizer(params.values(), config)
@@ -224,11 +226,12 @@ def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
         )
         # Forget: take the forgotten classes' probability mass out of the forget batch (and of
         # the query batch, with renormalise_retain).
-        batch = forget_images[next(forget_batches)]
-        query_images = subset_images[query] if config.renormalise_retain else None
-        forget_grad = _forget_gradient(
-            module, original, params, batch, query_images, request, config
+        rows = next(forget_batches)
+        batch = forget_images[rows], original_forget[rows]
+        retain_query = (
+            (subset_images[query], original_subset[query]) if config.renormalise_retain else None
         )
+        forget_grad = _forget_gradient(module, params, batch, retain_query, request, config)
         gradient, conflicted = _combined(layout, params, remember, forget_grad, config)
         conflicts += conflicted
         for name, grad in layout.unflatten(gradient).items():

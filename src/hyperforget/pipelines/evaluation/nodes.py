@@ -8,7 +8,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from torch import Tensor
 
-from hyperforget.core.compute import torch_threads
+from hyperforget.core.compute import tasks, torch_threads
 from hyperforget.core.devices import resolve_device
 from hyperforget.core.flat_params import ParamLayout
 from hyperforget.core.scenario import SPLITS, scenario_names, scenarios_from
@@ -97,21 +97,24 @@ def evaluate_zoo_distances(
     model: dict[str, Any],
     method_runs: int,
     methods_to_run: Any,
+    compute: dict[str, Any],
     **unlearned: dict[str, Any],
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Every method run's and retrained model's distance to the nearest zoo network
-    (``zoo_distance.zoo_distance_table``) and its MLflow means."""
+    (``zoo_distance.zoo_distance_table``, on ``compute``'s backend) and its MLflow means."""
     layout = ParamLayout.from_module(target_builder(model, class_manifest)())
     scenarios = scenarios_from(forget_scenarios)
     ran = report.unlearned_to_score(unlearned, scenarios, _requested(methods_to_run))
-    table = zoo_distance.zoo_distance_table(
-        zoo_distance.final_checkpoints(zoo_weights["params"], zoo_checkpoints),
-        layout,
-        scenarios,
-        retrained_weights["params"],
-        {method: weights["params"] for method, weights in ran.items()},
-        int(method_runs),
-    )
+    with tasks(checked("compute", compute)) as map_tasks:
+        table = zoo_distance.zoo_distance_table(
+            zoo_distance.final_checkpoints(zoo_weights["params"], zoo_checkpoints),
+            layout,
+            scenarios,
+            retrained_weights["params"],
+            {method: weights["params"] for method, weights in ran.items()},
+            int(method_runs),
+            map_tasks,
+        )
     return table, mlflow_metrics(zoo_distance.zoo_distance_metrics(table))
 
 

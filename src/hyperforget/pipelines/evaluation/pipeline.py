@@ -85,6 +85,7 @@ def _zoo_distances() -> Node:
             "model": "params:model",
             "method_runs": "params:evaluation.method_runs",
             "methods_to_run": "params:unlearning.run",
+            "compute": "params:compute",
             **{m: f"{m}_unlearned_weights" for m in available_methods()},
         },
         outputs=["zoo_distance_table", "zoo_distance_metrics"],
