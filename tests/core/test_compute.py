@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
@@ -309,3 +310,22 @@ def test_a_process_that_dies_fails_the_map_clearly():
     with compute.tasks(processes(workers=1)) as map_tasks:
         with pytest.raises(RuntimeError, match="a process of the pool died.*nothing of this"):
             map_tasks(os._exit, [1], "exits")
+
+
+def _shared_named_like_the_map(item, **shared):
+    return item, shared
+
+
+@pytest.mark.parametrize("backend", ["local", "pool"])
+def test_shared_data_may_bear_the_names_of_the_maps_own_arguments(backend):
+    """A task's shared data named ``pool``, ``items``, ``desc``, ``workers`` or ``task`` reaches
+    the task (a zoo-distance task once shared its ``pool`` of networks into a clash)."""
+    shared = {"pool": [1], "items": [2], "desc": "d", "workers": 3, "task": "t"}
+    if backend == "local":
+        done = compute.local_map(_shared_named_like_the_map, [7, 8], "map", **shared)
+    else:  # the process pool's map, on threads (the same submit and as_completed)
+        with ThreadPoolExecutor(1) as executor:
+            done = compute._pool_map(
+                executor, 1, _shared_named_like_the_map, [7, 8], "map", **shared
+            )
+    assert done == [(7, shared), (8, shared)]

@@ -76,12 +76,15 @@ def torch_threads(threads: int | None) -> Iterator[None]:
 
 class MapTasks(Protocol):
     def __call__(
-        self, task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any
+        self, task: Callable[..., Any], items: Sequence[Any], desc: str, /, **shared: Any
     ) -> list[Any]:
-        """``[task(item, **shared) for item in items]``, in order; ``shared`` is sent once."""
+        """``[task(item, **shared) for item in items]``, in order; ``shared`` is sent once (its
+        names are the task's: the map's own arguments are positional only)."""
 
 
-def local_map(task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any) -> list:
+def local_map(
+    task: Callable[..., Any], items: Sequence[Any], desc: str, /, **shared: Any
+) -> list[Any]:
     bar = tqdm(items, desc=desc, disable=len(items) < 2, mininterval=2)
     return [task(item, **shared) for item in bar]
 
@@ -104,7 +107,9 @@ def _threads_of_worker(task: Callable[..., Any], item: Any, shared: dict[str, An
     return task(item, **shared)
 
 
-def _dask_map(client, task: Callable[..., Any], items: Sequence[Any], desc: str, **shared: Any):
+def _dask_map(
+    client, task: Callable[..., Any], items: Sequence[Any], desc: str, /, **shared: Any
+) -> list[Any]:
     from distributed import KilledWorker, as_completed
 
     # hash=False: each map its own copy, so one map's release cannot take another's data away;
@@ -186,6 +191,7 @@ def _pool_map(
     task: Callable[..., Any],
     items: Sequence[Any],
     desc: str,
+    /,
     **shared: Any,
 ) -> list[Any]:
     # cloudpickle: tasks and shared data may hold closures (a network's builder); by value, not
