@@ -5,21 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
-import pytest
 from kedro.io import Version
 from matplotlib.figure import Figure
 
 from hyperforget.datasets.figure_dataset import FigureDataset
-
-
-@pytest.fixture
-def tracking(tmp_path):
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    mlflow.set_experiment("figures")
-    yield mlflow.MlflowClient()
-    if mlflow.active_run():
-        mlflow.end_run()
-    mlflow.set_tracking_uri(None)
 
 
 def figure() -> Figure:
@@ -53,4 +42,4 @@ def test_without_a_run_only_the_file_is_written(tracking, tmp_path):
     FigureDataset(filepath=str(tmp_path / "a.png"), artifact="a.png").save(figure())
     assert (tmp_path / "a.png").stat().st_size > 0
     assert mlflow.active_run() is None
-    assert not tracking.search_runs([mlflow.get_experiment_by_name("figures").experiment_id])
+    assert not tracking.search_runs([mlflow.get_experiment_by_name("datasets").experiment_id])

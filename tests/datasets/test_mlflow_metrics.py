@@ -9,17 +9,6 @@ from hyperforget.datasets import mlflow_metrics
 from hyperforget.datasets.mlflow_metrics import MlflowMetricsBatchDataset
 
 
-@pytest.fixture
-def tracking(tmp_path):
-    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
-    # an experiment of this database, not one an earlier test of this process made active
-    mlflow.set_experiment("metrics")
-    yield mlflow.MlflowClient()
-    if mlflow.active_run():
-        mlflow.end_run()
-    mlflow.set_tracking_uri(None)
-
-
 def test_every_metric_is_logged_in_batches_of_at_most_the_limit(tracking, monkeypatch):
     batches = []
     log_batch = mlflow.MlflowClient.log_batch
