@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from kedro.framework.cli.utils import _split_params, split_string
 from kedro.framework.session import session as kedro_session
 from kedro.io.core import generate_timestamp
 
+from hyperforget.interrupts import Terminated, raising_interrupts, received
 from hyperforget.lineage import discard_unfinished
 from hyperforget.run_manifests import RUNS
 
@@ -70,21 +70,17 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
         )
     _check_env(kwargs.get("env"))
     _check_tracking_store(kwargs.get("env"))
-    previous = signal.signal(signal.SIGTERM, _raise_interrupted)
-    # Ctrl-C raises KeyboardInterrupt even where the run was started with SIGINT ignored (a
-    # background job of a non-interactive shell inherits that)
-    previous_int = signal.signal(signal.SIGINT, _raise_keyboard_interrupt)
-    _INTERRUPTS.clear()
     version = unique_version()
     kedro_session.generate_timestamp = lambda: version  # the session's id and save version
     try:
-        return ctx.invoke(kedro_run, **kwargs)
+        with raising_interrupts():
+            return ctx.invoke(kedro_run, **kwargs)
     except (KeyboardInterrupt, Terminated) as interrupt:
         _exit_interrupted(ctx, "SIGTERM" if isinstance(interrupt, Terminated) else "Ctrl-C")
     except Exception as error:
         discard_unfinished()  # what the run saved before it failed (kedro's error hook may not run)
-        if _INTERRUPTS:  # a library turned the interrupt into an error of its own
-            _exit_interrupted(ctx, _INTERRUPTS[0])
+        if received():  # a library turned the interrupt into an error of its own
+            _exit_interrupted(ctx, received())
         if verbose:
             raise
         log_file = _log_to_file(error)
@@ -94,8 +90,6 @@ def run(ctx: click.Context, verbose: bool, **kwargs: Any) -> Any:
         ) from None
     finally:
         kedro_session.generate_timestamp = generate_timestamp
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
 
 
 def unique_version(lock: Path | None = None) -> str:
@@ -197,25 +191,6 @@ def _check_tracking_store(env: str | None) -> None:
             f"The MLflow tracking database {database} ({uri}, set in {config}) cannot be "
             f"used: {error}. Fix: {fix}. Nothing was run."
         ) from None
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised where the run is, so it unwinds like Ctrl-C (not an ``Exception``: no
-    node or hook may swallow it)."""
-
-
-# the signals that interrupted the current run, in order
-_INTERRUPTS: list[str] = []
-
-
-def _raise_interrupted(signum: int, frame: Any) -> None:
-    _INTERRUPTS.append("SIGTERM")
-    raise Terminated
-
-
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    _INTERRUPTS.append("Ctrl-C")
-    raise KeyboardInterrupt
 
 
 def _exit_interrupted(ctx: click.Context, by: str) -> None:

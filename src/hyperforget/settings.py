@@ -10,12 +10,14 @@ from hyperforget.hooks import (
     ProfileHook,
     RunComputeHook,
 )
+from hyperforget.interrupts import InterruptHook
 from hyperforget.lineage import LineageHook
 from hyperforget.quiet import silence_unactionable_warnings
 
 silence_unactionable_warnings()
 
 HOOKS = (
+    InterruptHook(),
     MlflowArtifactsHook(),
     CommandLineListsHook(),
     CheckRunParametersHook(),
