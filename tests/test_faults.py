@@ -85,7 +85,6 @@ FAULTS = [
     ("semi_parametric.mode", "x", r"semi_parametric.mode must be one of 'c', 'r'; got 'x'"),
     ("semi_parametric.encoder", "vit", r"semi_parametric.encoder must be one of 'mlp', "),
     ("semi_parametric.epochs", 0, r"semi_parametric.epochs must be >= 1; got 0"),
-    ("semi_parametric.sample_wise_fraction", 1.5, r"sample_wise_fraction must be < 1.0"),
     ("unlearning.methods.ssd.alpha", -1.0, r"unlearning.methods.ssd.alpha must be > 0.0"),
     ("unlearning.methods.ft.epochz", 3, r"Unknown parameter\(s\) unlearning.methods.ft.epochz"),
     ("unlearning.methods.scrub.batch_size", 0, r"methods.scrub.batch_size must be >= 1; got 0"),
@@ -96,6 +95,13 @@ FAULTS = [
     ("unlearning.methods.bad_teacher.mask_forgotten", 1, r"mask_forgotten must be true or"),
     ("unlearning.run", ["sdd"], r"'sdd' in unlearning.run; available: dihyfo1, "),
     ("unlearning.forget_classes", [], r"unlearning.forget_classes is empty"),
+    (
+        "unlearning.sample_fractions",
+        [1.5],
+        r"sample_fractions must list distinct shares .*\(0.1 forgets",
+    ),
+    ("unlearning.sample_fractions", [0.1, 0.1], r"sample_fractions must list distinct shares"),
+    ("unlearning.sample_fractions", ["a"], r"sample_fractions must list distinct shares"),
     ("evaluation.retain_margins", [-2], r"evaluation.retain_margins must be >= 0.0; got \(-2.0,\)"),
     ("evaluation.forgot_tolerance", -2, r"evaluation.forgot_tolerance must be >= 0.0; got -2.0"),
     # issue 50: typos anywhere, non-finite numbers, empty lists, values of the wrong kind

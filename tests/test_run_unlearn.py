@@ -166,8 +166,8 @@ def test_zoo_reference_models_and_reports_are_written(project):
     oracles = SafetensorsDataset(
         filepath=str(only_version(project / "data/06_models/oracle_weights.safetensors"))
     ).load()
-    assert oracles["params"].shape == (5, 7894)  # a row per class, then the class set 1+3
-    assert json.loads(oracles["__metadata__"]["class_sets"]) == ["1+3"]
+    assert oracles["params"].shape == (6, 7894)  # a row per class, then 1+3 and random10
+    assert json.loads(oracles["__metadata__"]["after_classes"]) == ["1+3", "random10"]
     assert (oracles["seconds"] > 0).all()
     references = pd.read_parquet(
         only_version(project / "data/08_reporting/reference_models.parquet")
@@ -177,9 +177,9 @@ def test_zoo_reference_models_and_reports_are_written(project):
     retrained = SafetensorsDataset(
         filepath=str(only_version(project / "data/06_models/retrained_weights.safetensors"))
     ).load()
-    assert retrained["params"].shape == (5, 6, 7894)  # conf/test: evaluation.oracle_runs 6
+    assert retrained["params"].shape == (6, 6, 7894)  # conf/test: evaluation.oracle_runs 6
     seeds = {*retrained["seeds"].flatten().tolist()}
-    assert len(seeds) == 30 and not seeds & {*oracles["seeds"].tolist()}
+    assert len(seeds) == 36 and not seeds & {*oracles["seeds"].tolist()}
 
 
 def test_the_run_chooses_its_recipe_on_val_and_checks_its_original(project):
@@ -261,7 +261,7 @@ def test_results_summarise_the_runs_against_the_retrained_distribution(project):
 
     results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
     ltu_scenarios = results[results["method"] == "ltu"]["forget_classes"]
-    assert sorted(ltu_scenarios) == ["0", "1", "1+3", "2", "3"]
+    assert sorted(ltu_scenarios) == ["0", "1", "1+3", "2", "3", "random10"]
     assert (project / "data/08_reporting/results.md").read_text().startswith("| method")
     runs = read_runs(project)
     row = results[(results["method"] == "ltu") & (results["forget_classes"] == "2")].iloc[0]
@@ -293,10 +293,39 @@ def test_results_summarise_the_runs_against_the_retrained_distribution(project):
     assert row["relative_forgetting_quality"] == pytest.approx(
         row["forgetting_quality"] / row["retrained_forgetting_quality"]
     )
-    assert (oracle["acc_forget_test"] == 0).all()
+    classes = oracle["forget_classes"] != "random10"
+    assert (oracle.loc[classes, "acc_forget_test"] == 0).all()
     assert oracle["forgot"].all() and not original["forgot"].any()
     assert oracle["retrained_reliable"].notna().all()
     assert results[results["method"] == "spm"]["retrained_reliable"].isna().all()
+
+
+def test_every_method_answers_the_sample_wise_scenario_but_dihyfo_which_says_why(project):
+    results = pd.read_csv(project / "data/08_reporting/results.csv", dtype={"forget_classes": str})
+    sample_wise = results[results["forget_classes"] == "random10"].set_index("method")
+    reasons = sample_wise["not_applicable"].dropna()
+    assert sorted(reasons.index) == ["dihyfo1", "dihyfo2"]
+    assert reasons.str.contains("loss on each class").all()
+    assert sample_wise.loc[reasons.index, "relative_forgetting_quality"].isna().all()
+    answered = sample_wise.drop(index=reasons.index)
+    assert {*available_methods()} - {"dihyfo1", "dihyfo2"} <= {*answered.index}
+    assert answered["acc_forget_test"].isna().all()  # no test sample was trained on
+    assert answered["acc_forget_train"].notna().all() and answered["forgot"].notna().all()
+    assert answered["relative_forgetting_quality"].between(0, 1.5).all()
+    # retrained models keep recognising most of the samples, as unseen ones
+    assert answered.loc["oracle", "acc_forget_train"] > 70
+    # the same 140 digits for every method and the SPM
+    scenarios = json.loads(
+        only_version(project / "data/03_primary/forget_scenarios.json").read_text()
+    )
+    (planned,) = [s for s in scenarios if s["name"] == "random10"]
+    assert len(planned["sample_ids"]) == 140
+    deleted = SafetensorsDataset(
+        filepath=str(
+            only_version(project / "data/07_model_output/spm_unlearned_memory.safetensors")
+        )
+    ).load()["alive"]
+    assert (~deleted[5, 0]).nonzero().flatten().tolist() == planned["sample_ids"]
 
 
 def test_the_leave_out_check_is_skipped_by_default(project):
@@ -308,7 +337,7 @@ def test_oracle_spread_describes_the_retrained_distribution(project):
     runs = read_runs(project)
     retrained = runs[runs["method"] == "oracle"].groupby("forget_classes")["acc_retain_test"]
     spread = pd.read_parquet(only_version(project / "data/08_reporting/oracle_spread.parquet"))
-    assert spread["forget_classes"].tolist() == ["0", "1", "2", "3", "1+3"]
+    assert spread["forget_classes"].tolist() == ["0", "1", "2", "3", "1+3", "random10"]
     assert (spread["retrained"] == 6).all()
     for row in spread.to_dict("records"):
         assert row["retrained_mean"] == pytest.approx(retrained.mean()[row["forget_classes"]])
@@ -775,6 +804,7 @@ def test_unknown_method_fails_before_anything_is_written(project):
     [
         ({"forget_classes": [2]}, r"forget_classes is \[2\] and forget_class_sets \['1\+3'\], "),
         ({"forget_class_sets": ["0+2"]}, r"forget_class_sets \['0\+2'\], but the saved forget "),
+        ({"sample_fractions": [0.2]}, r"sample_fractions is \[0.2\], but the saved sample-wise .*"),
     ],
 )
 def test_a_partial_rerun_refuses_forget_classes_it_cannot_honour(project, unlearning, message):

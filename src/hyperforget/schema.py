@@ -176,7 +176,6 @@ class SemiParametricParams(SPMConfig):
     seed: int = setting(ge=0)
     oracle_seed: int = setting(ge=0)
     oracle_replicas: SPMReplicas = setting()
-    sample_wise_fraction: float | None = setting(gt=0.0, lt=1.0)
     forget_sample_ids: Any = setting()  # null, a list of ids or its command-line spelling
 
 
@@ -184,6 +183,7 @@ class SemiParametricParams(SPMConfig):
 class UnlearningParams(Config):
     forget_classes: Any = setting()  # null (every class) or a list of labels, "[1 7]" on a CLI
     forget_class_sets: Any = setting(None)  # null or sets forgotten in one request, "1+7"
+    sample_fractions: Any = setting(None)  # null or shares of the training split, 0.1 = random10
     seed: int = setting(ge=0)
     run: Any = setting()  # null (every method) or a list of method names
     methods: dict | None = setting()  # each method's block, checked by its own config
@@ -195,6 +195,7 @@ class UnlearningParams(Config):
                 class_set(value, f"{where}.forget_class_sets")
             except ValueError as error:
                 raise ConfigError(str(error)) from None
+        _fractions(self.sample_fractions, f"{where}.sample_fractions")
         from hyperforget.unlearning.registry import select_methods  # imports torch
 
         select_methods(self.run)
@@ -202,6 +203,24 @@ class UnlearningParams(Config):
 
 def _finite_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fractions(value: Any, name: str) -> None:
+    """``value``: null, or distinct shares of the training split, each strictly between 0 and
+    1 (a command line's "[0.01 0.1]" too)."""
+    items = list_param(value)
+    if items is None:
+        return
+    if not isinstance(items, list):
+        raise ConfigError(
+            f"{name} must be null or a list of shares, e.g. [0.01, 0.1]; got {value!r}."
+        )
+    bad = [f for f in items if not _finite_number(f) or not 0 < f < 1]
+    if bad or len(set(items)) != len(items):
+        raise ConfigError(
+            f"{name} must list distinct shares of the training split, each between 0 and 1 "
+            f"(0.1 forgets 10%: scenario random10), got {value!r}."
+        )
 
 
 def _class_list(value: Any, name: str, default: str) -> None:

@@ -5,6 +5,7 @@ from hyperforget.core.scenario import (
     ForgetScenario,
     class_mask,
     class_set,
+    random_sample_scenarios,
     scenarios_from,
 )
 
@@ -81,3 +82,21 @@ def test_a_class_set_is_checked_against_the_dataset():
     with pytest.raises(ValueError, match=r"every class of the prepared dataset"):
         ForgetScenario.of_classes((0, 1)).check(2)
     ForgetScenario.of_classes((1, 3)).check(4)
+
+
+def test_random_shares_of_the_training_split_are_seeded_nested_and_named_by_percent():
+    small, large = random_sample_scenarios(200, [0.01, 0.1], seed=3)
+    assert (small.name, large.name) == ("random1", "random10")
+    assert small.kind == large.kind == "sample"
+    assert len(small.sample_ids) == 2 and len(large.sample_ids) == 20
+    assert set(small.sample_ids) < set(large.sample_ids)  # one permutation's prefixes
+    assert list(large.sample_ids) == sorted(set(large.sample_ids))
+    assert random_sample_scenarios(200, [0.1], seed=3) == [large]
+    assert random_sample_scenarios(200, [0.1], seed=4) != [large]
+    assert random_sample_scenarios(200, [0.005], seed=3)[0].name == "random0.5"
+
+
+@pytest.mark.parametrize("fraction", [0.001, 0.999])
+def test_a_share_that_forgets_nothing_or_everything_is_refused(fraction):
+    with pytest.raises(ValueError, match=rf"sample_fractions has {fraction}: .* of the 200 "):
+        random_sample_scenarios(200, [fraction], seed=0)

@@ -197,3 +197,42 @@ def test_scrub_takes_max_passes_after_max_epochs_only_while_not_forgotten(
     assert passes == []
     run_method("scrub", forget_request, unchecked(cfg, stop_accuracy=-1.0))  # never reached
     assert passes == [1, 1, 1]
+
+
+@pytest.fixture(scope="module")
+def sample_request(forget_request):
+    """The same network asked to forget a random tenth of its training samples."""
+    ids = torch.randperm(4000, generator=torch.Generator().manual_seed(5))[:400].sort().values
+    return replace(forget_request, scenario=ForgetScenario.of_samples("random10", ids.tolist()))
+
+
+def _accuracies(request, params) -> tuple[float, float]:
+    """Forget-train and val accuracy of ``params``."""
+    module = common.frozen(common.network(request, params))
+    (images, labels), _ = forget_retain(request)
+    return common.accuracy(module, images, labels), common.accuracy(module, *request.val)
+
+
+@pytest.mark.parametrize("name", ["ft", "rl", "bad_teacher"])
+def test_a_sample_wise_request_takes_the_base_budget_and_no_more(sample_request, name):
+    """Networks retrained without random samples still recognise most of them: the rule that
+    takes epochs until a forgotten class is no longer recognised asks for nothing more here."""
+    per_epoch = -(-samples_per_epoch(name, sample_request) // config(name).batch_size)
+    cfg = unchecked(config(name, epochs=2, max_steps=4 * per_epoch), stop_accuracy=-1.0)
+    assert run_method(name, sample_request, cfg).info["epochs"] == 2
+    class_request = replace(sample_request, scenario=ForgetScenario.of_classes((0,)))
+    assert run_method(name, class_request, cfg).info["epochs"] > 2  # never forgotten: more
+
+
+def test_gradient_ascent_on_samples_stops_where_they_look_unseen(sample_request):
+    """Ascent stops once the forget samples are recognised no better than the original
+    recognises the val split, long before its epochs run out (or the network collapses)."""
+    forget_before, unseen = _accuracies(sample_request, sample_request.original)
+    assert forget_before > unseen  # the original fits its training samples better
+    done = run_method("ga", sample_request, config("ga", epochs=5))
+    forget_after, _ = _accuracies(sample_request, done.params)
+    assert unseen - 10 < forget_after <= unseen
+    assert done.info["ascent_steps"] < 5 * -(-400 // config("ga").batch_size)
+    assert common.stop_bar(sample_request, 0.0, asks_for_more=False) == pytest.approx(unseen)
+    assert common.stop_bar(sample_request, 0.0, asks_for_more=True) is None
+    assert common.stop_bar(sample_request, None, asks_for_more=False) is None

@@ -111,7 +111,7 @@ def test_a_poor_original_stops_the_run_or_is_marked_in_its_weights():
     train, val = upscaled_digits()
     split = [{"images": x, "labels": y} for x, y in (train, val)]
     manifest = {**MANIFEST}
-    plan = {"reference_seeds": list(range(11)), "class_sets": {}}
+    plan = {"reference_seeds": list(range(11)), "after_classes": []}
     chosen = {"training": {**SGD, "epochs": 2, "min_steps": 20}, "reference_val_accuracy": 99.0}
     with pytest.raises(ValueError, match="The original reaches .* below a logistic regression"):
         nodes.train_reference_models(

@@ -11,6 +11,7 @@ from hyperforget.zoo.build import Zoo, build_zoo, diverged
 from hyperforget.zoo.plan import RunSpec, data_indices, initial_params, plan_runs
 from hyperforget.zoo.references import (
     forgotten,
+    oracle_spec,
     reference_row,
     replica_seeds_of,
     train_oracle_replicas,
@@ -172,16 +173,40 @@ def test_an_oracle_without_a_class_set_follows_the_class_oracles(splits):
     retain, forget = data_indices(train[1], (0, 2), 1.0, 0)
     assert set(train[1][forget].tolist()) == {0, 2} and 1 in train[1][retain].tolist()
     assert not torch.isin(train[1][retain], torch.tensor([0, 2])).any()
-    weights = {"params": refs.oracles, "__metadata__": {"class_sets": json.dumps(["0+2"])}}
+    weights = {"params": refs.oracles, "__metadata__": {"after_classes": json.dumps(["0+2"])}}
     assert reference_row(weights, ForgetScenario.of_classes((0, 2))) == 3
     assert reference_row(weights, ForgetScenario.of_classes((1,))) == 1
     with pytest.raises(ValueError, match=r"no oracle retrained without 1\+2"):
         reference_row(weights, ForgetScenario.of_classes((1, 2)))
     # a scenario's retrained distribution: what it forgets and its seeds in the zoo plan
-    plan = {"replica_seeds": [[20], [21], [22]], "class_set_replica_seeds": {"0+2": [23]}}
+    plan = {"replica_seeds": [[20], [21], [22]], "after_classes_replica_seeds": {"0+2": [23]}}
     one, pair = ForgetScenario.of_classes((1,)), ForgetScenario.of_classes((0, 2))
     assert (forgotten(one), forgotten(pair)) == (1, (0, 2))
     assert (replica_seeds_of(plan, one), replica_seeds_of(plan, pair)) == ([21], [23])
+
+
+def test_an_oracle_without_chosen_samples_trains_on_every_other_sample(splits):
+    train, _ = splits
+    recipe = sgd(batch_size=16)
+    samples = ForgetScenario.of_samples("random10", [0, 5, 9])
+    assert forgotten(samples) is samples
+    spec = oracle_spec(samples, 11)
+    assert spec.forget_class is None and spec.forget_samples == (0, 5, 9)
+    retain, forget = data_indices(train[1], None, 1.0, 0, spec.forget_samples)
+    assert sorted(forget.tolist()) == [0, 5, 9] and len(retain) == len(train[1]) - 3
+    assert not torch.isin(retain, forget).any()
+    refs = train_reference_models(build, train, 3, recipe, 2, [7, 8, 9, 10, 11], [samples])
+    again = train_oracle_replicas(build, train, recipe, 2, [[11]], [samples])
+    torch.testing.assert_close(again[0, 0], refs.oracles[3], rtol=1e-4, atol=1e-5)
+    # trained without the three samples: not the network trained on everything with that seed
+    everything = train_oracle_replicas(build, train, recipe, 2, [[11]], [None])
+    assert not torch.allclose(everything[0, 0], again[0, 0])
+    weights = {"params": refs.oracles, "__metadata__": {"after_classes": json.dumps(["random10"])}}
+    assert reference_row(weights, samples) == 3
+    with pytest.raises(ValueError, match=r"no oracle retrained without random1 .*sample_fractions"):
+        reference_row(weights, ForgetScenario.of_samples("random1", [0]))
+    plan = {"after_classes_replica_seeds": {"random10": [23]}}
+    assert replica_seeds_of(plan, samples) == [23]
 
 
 def test_reference_summary_gives_each_class_accuracy_as_plain_torch_does(splits):

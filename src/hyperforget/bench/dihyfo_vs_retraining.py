@@ -26,6 +26,8 @@ def dihyfo_summary(results: pd.DataFrame, train_seconds: dict[str, float]) -> pd
 
     from hyperforget.evaluation.intervals import mean_ci
 
+    if "not_applicable" in results:  # rows a variant cannot answer (sample-wise): no scores
+        results = results[results["not_applicable"].isna()]
     results = results.assign(kind=results["forget_classes"].astype(str).map(_scenario_kind))
     rows = []
     for (method, kind), group in results[results["method"].isin(VARIANTS)].groupby(

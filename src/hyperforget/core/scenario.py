@@ -123,6 +123,31 @@ def class_set(value: Any, where: str) -> tuple[int, ...]:
     return classes
 
 
+def sample_fraction_name(fraction: float) -> str:
+    """A sample-wise scenario's name: ``random10`` forgets 10% of the training split."""
+    return f"random{round(100 * fraction, 6):g}"
+
+
+def random_sample_scenarios(
+    num_train: int, fractions: Iterable[float], seed: int
+) -> list[ForgetScenario]:
+    """One scenario per share of the training split to forget (``0.1`` -> ``random10``): the
+    first ``fraction`` of one seeded permutation of the split's rows, so the samples are drawn
+    uniformly (not stratified by class) and a smaller share's samples are part of a larger's."""
+    order = torch.randperm(num_train, generator=torch.Generator().manual_seed(int(seed)))
+    scenarios = []
+    for fraction in fractions:
+        count = round(float(fraction) * num_train)
+        if not 0 < count < num_train:
+            raise ValueError(
+                f"unlearning.sample_fractions has {fraction}: {count} of the {num_train} "
+                "training samples; a share must forget at least one sample and keep one."
+            )
+        ids = order[:count].sort().values.tolist()
+        scenarios.append(ForgetScenario.of_samples(sample_fraction_name(fraction), ids))
+    return scenarios
+
+
 def scenarios_from(saved: Iterable[Mapping[str, Any]]) -> list[ForgetScenario]:
     """The catalog's ``forget_scenarios`` (JSON dicts) as scenarios."""
     return [ForgetScenario.from_dict(s) for s in saved]

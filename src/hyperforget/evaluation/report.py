@@ -36,6 +36,7 @@ from hyperforget.evaluation.plots import (
     per_class_accuracy_grid,
 )
 from hyperforget.evaluation.scoring import ScenarioRuns, score_scenario
+from hyperforget.unlearning.api import not_applicable
 from hyperforget.zoo import recipe
 from hyperforget.zoo.references import reference_row
 
@@ -205,7 +206,8 @@ def _scenario_runs(bench: Benchmark, i: int, original: metrics.Outputs) -> Scena
         ],
     }
     for method, method_weights in bench.unlearned.items():
-        runs[method] = _method_candidates(method, method_weights, i, bench.outputs)
+        if scenario.name not in not_applicable(method_weights):
+            runs[method] = _method_candidates(method, method_weights, i, bench.outputs)
     return ScenarioRuns(scenario.name, i, runs, reference)
 
 
@@ -234,6 +236,8 @@ def _score_scenarios(bench: Benchmark, threads: int) -> _Scores:
                         strict=True,
                     )
                 )
+        for method in bench.unlearned.keys() - runs.runs.keys():  # not applicable: a gap
+            scores.per_class_acc.setdefault(method, []).append([math.nan] * bench.num_classes)
         for method, method_runs in runs.runs.items():
             scores.per_class_acc.setdefault(method, []).append(
                 torch.tensor(
@@ -267,6 +271,7 @@ def evaluate_benchmark(
     table["poor_original"] = _poor_original(bench.weights["original"], table["method"])
     _warn_about_verdicts(table, verdicts)
     overview = _overview(table)
+    unanswered = _not_applicable_rows(bench.unlearned)
     show_table(
         logger,
         f"Unlearning results, mean over {len(scenarios)} forget scenario(s) "
@@ -284,8 +289,22 @@ def evaluate_benchmark(
         oracle_agreement_heatmap(table),
         final_score_bars(_score_intervals(table)),
     )
-    markdown = distribution.with_intervals(table, SUMMARY_INTERVALS).to_markdown(index=False)
-    return Report(table, runs_table, markdown, plots, _mlflow_metrics(table, overview))
+    shown = distribution.with_intervals(table, SUMMARY_INTERVALS)
+    markdown = pd.concat([shown, unanswered], ignore_index=True).to_markdown(index=False)
+    metrics_of_runs = _mlflow_metrics(table, overview)
+    table = pd.concat([table, unanswered], ignore_index=True) if len(unanswered) else table
+    return Report(table, runs_table, markdown, plots, metrics_of_runs)
+
+
+def _not_applicable_rows(unlearned: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """A row per method and scenario it cannot answer (``not_applicable``: the reason), after
+    the scored rows: no scores, and no verdict."""
+    rows = [
+        {"method": method, "forget_classes": name, "not_applicable": reason}
+        for method, weights in unlearned.items()
+        for name, reason in not_applicable(weights).items()
+    ]
+    return pd.DataFrame(rows, columns=["method", "forget_classes", "not_applicable"])
 
 
 SUMMARY_INTERVALS = [

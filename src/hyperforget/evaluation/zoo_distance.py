@@ -39,9 +39,15 @@ def zoo_distance_table(  # noqa: PLR0913 (the zoo, the networks, and where the w
     """One row per network: ``method, forget_classes, run, nearest_zoo_distance``, for the first
     ``runs`` retrained models of each scenario (``retrained [S, R, P]``, as method ``oracle``)
     and every run of each method (``unlearned[method] [S, M, P]``); each method's scenario a
-    task of ``map_tasks``."""
+    task of ``map_tasks``; a scenario whose runs a method could not make (NaN weights, see
+    ``unlearning.api.not_applicable``) has no rows."""
     networks = {"oracle": retrained[:, :runs], **unlearned}
-    items = [(method, s) for method in networks for s in range(len(scenarios))]
+    items = [
+        (method, s)
+        for method, params in networks.items()
+        for s in range(len(scenarios))
+        if not params[s].isnan().all()
+    ]
     distances = map_tasks(
         _nearest_of,
         items,

@@ -113,17 +113,12 @@ def plan_deletions(
     params: dict[str, Any],
     method_runs: int,
 ) -> list[dict[str, Any]]:
-    """The SPM's scenarios: every class-wise one, forgetting a random share of the training
-    samples, and forgetting the training samples listed in ``forget_sample_ids``."""
+    """The SPM's scenarios: every planned one (class-wise and sample-wise, the same requests
+    the parametric methods answer), and forgetting the training samples listed in
+    ``forget_sample_ids``."""
     labels = train_split["labels"]
     scenarios = scenarios_from(forget_scenarios)
     config_of(params)  # fail on a bad recipe here, before the SPM trains
-    fraction = params.get("sample_wise_fraction")
-    if fraction:
-        generator = torch.Generator().manual_seed(int(params["seed"]))
-        count = round(fraction * len(labels))
-        ids = torch.randperm(len(labels), generator=generator)[:count].sort().values
-        scenarios.append(ForgetScenario.of_samples(f"random{round(fraction * 100)}", ids.tolist()))
     chosen = requested_sample_ids(params, len(labels))
     if chosen is not None:
         scenarios.append(ForgetScenario.of_samples(f"samples{len(chosen)}", chosen))

@@ -8,6 +8,7 @@ read them from ``request.resources`` by name. ``registry.py`` lists the methods.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +69,9 @@ class MethodSpec:
     network from its weight file once for every scenario), for a variant of another method
     (an ablation), the method whose parameters its own block overrides (``extends``), and
     whether a run is one large batched computation that uses every core (``all_threads``,
-    DiHyFo-2's draws) rather than runs side by side on ``compute.run_threads`` each."""
+    DiHyFo-2's draws) rather than runs side by side on ``compute.run_threads`` each, and, for
+    a method that cannot answer a sample-wise request, why (``not_sample_wise``: its rows of
+    those scenarios say so instead of scores)."""
 
     forget: Method
     config: type[Config]
@@ -76,3 +79,10 @@ class MethodSpec:
     prepare: Prepare | None = None
     extends: str | None = None
     all_threads: bool = False
+    not_sample_wise: str = ""
+
+
+def not_applicable(weights: dict[str, Any]) -> dict[str, str]:
+    """The scenarios a method's unlearned weights file holds no run of (``run_scenarios``
+    could not make them), each with the reason."""
+    return json.loads((weights.get("__metadata__") or {}).get("not_applicable") or "{}")

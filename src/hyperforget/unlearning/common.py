@@ -107,10 +107,28 @@ def forget_val(request: ForgetRequest) -> Split:
     return images[forget], labels[forget]
 
 
+def stop_bar(
+    request: ForgetRequest, stop_accuracy: float | None, *, asks_for_more: bool
+) -> float | None:
+    """The forget-set accuracy a stopping rule asks for. A class request: ``stop_accuracy``
+    (its classes should stop being recognised). A sample-wise request: networks retrained
+    without the samples still classify most of them, as they classify unseen samples, so a rule
+    that stops early (gradient ascent: ``asks_for_more`` false) stops once the forget set is
+    recognised no better than the original recognises the val split (its accuracy there, fixed
+    before the method starts), and a rule that takes more than the method's base budget while
+    the forget set is recognised (``asks_for_more``) asks for nothing more (null): the base
+    budget is the method's answer, as in the sample-wise evaluations of its paper."""
+    if stop_accuracy is None or request.scenario is None or request.scenario.kind != "sample":
+        return stop_accuracy
+    if asks_for_more:
+        return None
+    return accuracy(frozen(network(request)), *request.val)
+
+
 def forgotten(module: nn.Module, *forget: Split, stop_accuracy: float | None) -> bool:
     """Whether the accuracy on each of the ``forget`` splits (forget-train, and forget-val where
-    given) is at most ``stop_accuracy`` percent; an empty split does not count (null: a stopping
-    rule that never asks for more, so always True)."""
+    given) is at most ``stop_accuracy`` percent (see :func:`stop_bar`); an empty split does not
+    count (null: a stopping rule that never asks for more, so always True)."""
     if stop_accuracy is None:
         return True
     return all(
@@ -138,19 +156,19 @@ def train_until_forgotten(
     rng: torch.Generator,
     forget: Sequence[Split],
     config: EpochsConfig,
+    stop_accuracy: float | None,
 ) -> Unlearned:
     """Step on ``batch_loss`` of index batches over ``num_samples`` shuffled by ``rng``, epoch
     by epoch, as ``config`` says (see :class:`EpochsConfig`), the stop asking each ``forget``
-    split (the forget set's training and val samples). The cap counts steps, not epochs: a class
+    split (the forget set's training and val samples) at ``stop_accuracy`` (the request's
+    :func:`stop_bar` of ``config.stop_accuracy``). The cap counts steps, not epochs: a class
     takes about as many steps to drift away on small data as on large, and an epoch of small
     data is a few steps."""
     steps_per_epoch = math.ceil(num_samples / config.batch_size)
     max_steps = max(config.max_steps or 0, config.epochs * steps_per_epoch)
     taken = 0
     while (taken + 1) * steps_per_epoch <= max_steps:
-        if taken >= config.epochs and forgotten(
-            module, *forget, stop_accuracy=config.stop_accuracy
-        ):
+        if taken >= config.epochs and forgotten(module, *forget, stop_accuracy=stop_accuracy):
             break
         for idx in minibatches(num_samples, config.batch_size, 1, rng):
             step(optimiser, batch_loss(idx))

@@ -139,7 +139,14 @@ def spec(variant: str) -> MethodSpec:
         # DiHyFo-2 answers with one batch of draws, on every core as retraining is timed;
         # DiHyFo-1's rounds are many small batches, its runs side by side like the baselines'
         all_threads=variant == "dihyfo2",
+        not_sample_wise=NOT_SAMPLE_WISE,
     )
+
+
+NOT_SAMPLE_WISE = (
+    "DiHyFo's prompt is a network's loss on each class, and its zoo holds networks trained "
+    "without whole classes: chosen samples have no per-class target it was trained to reach"
+)
 
 
 @dataclass

@@ -39,5 +39,12 @@ def forget(request: ForgetRequest, config: FinetuneConfig) -> Unlearned:
 
     rng = common.generator(request)
     return common.train_until_forgotten(
-        module, optimiser, batch_loss, len(labels), rng, forget, config
+        module,
+        optimiser,
+        batch_loss,
+        len(labels),
+        rng,
+        forget,
+        config,
+        common.stop_bar(request, config.stop_accuracy, asks_for_more=True),
     )

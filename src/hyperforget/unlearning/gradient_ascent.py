@@ -35,7 +35,7 @@ def forget(request: ForgetRequest, config: AscentConfig) -> Unlearned:
     optimiser = common.optimizer(module.parameters(), config)
     rng = common.generator(request)
     batch_size, retain_weight = config.batch_size, config.retain_weight
-    stop_accuracy = config.stop_accuracy
+    stop_accuracy = common.stop_bar(request, config.stop_accuracy, asks_for_more=False)
     retain_batches = common.cycle(len(retain_labels), batch_size, rng)
     steps = 0
     for idx in common.minibatches(len(forget_labels), batch_size, config.epochs, rng):
@@ -48,7 +48,9 @@ def forget(request: ForgetRequest, config: AscentConfig) -> Unlearned:
         common.step(optimiser, loss)
         steps += 1
         if stop_accuracy is not None and common.forgotten(
-            module, (forget_images, forget_labels), stop_accuracy=stop_accuracy
+            module,
+            (forget_images, forget_labels),
+            stop_accuracy=stop_accuracy,
         ):
             break
     return common.result(module, ascent_steps=steps)

@@ -200,6 +200,7 @@ def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
     forget_images, forget_val = forget_set[0], common.forget_val(request)
     rng = common.generator(request)
     min_steps, max_steps = config.steps, config.max_steps or config.steps
+    stop_accuracy = common.stop_bar(request, config.stop_accuracy, asks_for_more=True)
     subset, subset_images, subset_labels = _retain_batches(retain_set, config, rng)
     support_size, query_size = config.support_size, config.query_size
     module = common.network(request)
@@ -214,7 +215,10 @@ def forget(request: ForgetRequest, config: LTUConfig) -> Unlearned:
     while steps < max_steps:
         checked = steps >= min_steps and (steps - min_steps) % config.check_every == 0
         if checked and common.forgotten(
-            module, forget_set, forget_val, stop_accuracy=config.stop_accuracy
+            module,
+            forget_set,
+            forget_val,
+            stop_accuracy=stop_accuracy,
         ):
             break
         steps += 1

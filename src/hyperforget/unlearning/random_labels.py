@@ -47,5 +47,12 @@ def forget(request: ForgetRequest, config: RandomLabelsConfig) -> Unlearned:
         return F.cross_entropy(module(images[idx]), labels[idx])
 
     return common.train_until_forgotten(
-        module, optimiser, batch_loss, len(labels), rng, forget, config
+        module,
+        optimiser,
+        batch_loss,
+        len(labels),
+        rng,
+        forget,
+        config,
+        common.stop_bar(request, config.stop_accuracy, asks_for_more=True),
     )

@@ -39,32 +39,56 @@ def run_scenarios(
     if runs < 1:
         raise ValueError(f"evaluation.method_runs must be at least 1, got {runs}.")
     spec = method_specs()[method]
+    skipped = {
+        s.name: spec.not_sample_wise
+        for s in forget_scenarios
+        if s.kind == "sample" and spec.not_sample_wise
+    }
+    answered = [s for s in forget_scenarios if s.name not in skipped]
     prepared = resources
-    if spec.prepare and forget_scenarios:
+    if spec.prepare and answered:
         prepared = spec.prepare(resources, base, config)
-    items = [SeededRun(s, base.seed + run) for s in forget_scenarios for run in range(runs)]
-    done = (map_tasks or local_map)(
-        _one_run,
-        items,
-        f"unlearn {method}",
-        method=method,
-        base=base,
-        config=config,
-        resources=prepared,
+    items = [SeededRun(s, base.seed + run) for s in answered for run in range(runs)]
+    done = iter(
+        (map_tasks or local_map)(
+            _one_run,
+            items,
+            f"unlearn {method}",
+            method=method,
+            base=base,
+            config=config,
+            resources=prepared,
+        )
     )
-    results = [done[i * runs : (i + 1) * runs] for i in range(len(forget_scenarios))]  # [s][r]
-    _log_seconds(method, forget_scenarios, results)
+    results = [  # [s][r]
+        [_not_run(base) if s.name in skipped else next(done) for _ in range(runs)]
+        for s in forget_scenarios
+    ]
+    _log_seconds(method, forget_scenarios, results, skipped)
     weights = _stacked_weights(method, base, config, forget_scenarios, results, runs)
-    infos = [[r.info for r in row] for row in results]
-    diagnostics = _diagnostics(forget_scenarios, weights["seconds"], infos)
+    weights["__metadata__"]["not_applicable"] = json.dumps(skipped)
+    index = [i for i, s in enumerate(forget_scenarios) if s.name not in skipped]
+    infos = [[r.info for r in results[i]] for i in index]
+    diagnostics = _diagnostics(answered, weights["seconds"][index], infos)
     weights["__metadata__"]["diagnostics"] = json.dumps(diagnostics)
     return weights, _scalar_metrics(method, diagnostics)
 
 
+def _not_run(base: ForgetRequest) -> TimedResult:
+    """The place of a run a method cannot make (a sample-wise request to DiHyFo): NaN."""
+    return TimedResult(torch.full_like(base.original, float("nan")).cpu(), float("nan"), {})
+
+
 def _log_seconds(
-    method: str, scenarios: list[ForgetScenario], results: list[list[TimedResult]]
+    method: str,
+    scenarios: list[ForgetScenario],
+    results: list[list[TimedResult]],
+    skipped: dict[str, str],
 ) -> None:
     for scenario, scenario_results in zip(scenarios, results, strict=True):
+        if scenario.name in skipped:
+            logger.info("%s does not answer %s: %s", method, scenario.name, skipped[scenario.name])
+            continue
         seconds = [r.seconds for r in scenario_results]
         logger.info(
             "%s forgot class %s in %.3f s (mean of %d run(s))",

@@ -65,9 +65,12 @@ def forget(request: ForgetRequest, config: ScrubConfig) -> Unlearned:
     temperature, max_temperature = config.temperature, config.max_temperature
     gamma, alpha = config.gamma, config.alpha
     forget_batch = math.ceil(len(forget_images) / config.forget_steps)
+    stop_accuracy = common.stop_bar(request, config.stop_accuracy, asks_for_more=True)
     for epoch in range(config.epochs):
         if epoch < config.max_epochs or not common.forgotten(
-            student, forget_set, stop_accuracy=config.stop_accuracy
+            student,
+            forget_set,
+            stop_accuracy=stop_accuracy,
         ):
             for idx in common.minibatches(len(forget_images), forget_batch, 1, rng):
                 x = forget_images[idx]

@@ -34,6 +34,7 @@ from hyperforget.unlearning.common import (
     forgotten,
     network,
     result,
+    stop_bar,
 )
 
 
@@ -98,10 +99,10 @@ def forget(request: ForgetRequest, config: SSDConfig) -> Unlearned:
     forget_set, _ = forget_retain(request)
     module = network(request).eval()
     alpha, max_passes = config.alpha, config.max_passes or config.passes
+    stop_accuracy = stop_bar(request, config.stop_accuracy, asks_for_more=True)
     selected, passes = 0, 0
     while passes < config.passes or (
-        passes < max_passes
-        and not forgotten(module, forget_set, stop_accuracy=config.stop_accuracy)
+        passes < max_passes and not forgotten(module, forget_set, stop_accuracy=stop_accuracy)
     ):
         selected += dampen(
             module, *request.train, forget_set, alpha, config.dampening, config.batch_size

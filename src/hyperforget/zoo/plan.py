@@ -34,12 +34,14 @@ FROM_LEARN = ("forget", "refit")  # regimes that start from the final networks o
 @dataclass(frozen=True)
 class RunSpec:
     """One zoo run: its regime, the class it forgets (``None`` for ``learn``; an oracle
-    retrained without a set of classes holds the tuple) and its seed."""
+    retrained without a set of classes holds the tuple) and its seed; an oracle retrained
+    without chosen training samples lists their rows (``forget_samples``)."""
 
     run_id: int
     regime: str
     forget_class: int | tuple[int, ...] | None
     seed: int
+    forget_samples: tuple[int, ...] = ()
 
 
 def _regime_classes(name: str, config: Mapping, num_classes: int) -> list[int]:
@@ -103,14 +105,23 @@ def initial_params(build: Callable[[], nn.Module], seeds: Sequence[int]) -> Tens
 
 
 def data_indices(
-    labels: Tensor, forget_class: int | tuple[int, ...] | None, fraction: float, seed: int
+    labels: Tensor,
+    forget_class: int | tuple[int, ...] | None,
+    fraction: float,
+    seed: int,
+    forget_samples: Sequence[int] = (),
 ) -> tuple[Tensor, Tensor]:
-    """A run's (retain, forget) training indices: a seeded random ``fraction`` of each."""
+    """A run's (retain, forget) training indices: a seeded random ``fraction`` of each. The
+    forget set is the samples of ``forget_class`` and the rows ``forget_samples``."""
     generator = torch.Generator().manual_seed(int(seed) + 7919)
-    if forget_class is None:
+    if forget_class is None and not forget_samples:
         retain, forget = torch.arange(len(labels)), torch.empty(0, dtype=torch.long)
     else:
-        forgotten = torch.isin(labels, torch.tensor(forget_class, dtype=labels.dtype).flatten())
+        forgotten = torch.zeros(len(labels), dtype=torch.bool)
+        if forget_class is not None:
+            classes = torch.tensor(forget_class, dtype=labels.dtype).flatten()
+            forgotten |= torch.isin(labels, classes)
+        forgotten[list(forget_samples)] = True
         retain = torch.nonzero(~forgotten).flatten()
         forget = torch.nonzero(forgotten).flatten()
 
@@ -133,7 +144,10 @@ def run_steps(
 ) -> int:
     """The steps every run of ``specs`` takes: ``epochs`` passes over the largest run's data, and
     at least ``sgd.min_steps`` (on small data a few epochs are too few steps to train at all)."""
-    retain_sets = [data_indices(labels.cpu(), s.forget_class, fraction, s.seed)[0] for s in specs]
+    retain_sets = [
+        data_indices(labels.cpu(), s.forget_class, fraction, s.seed, s.forget_samples)[0]
+        for s in specs
+    ]
     return steps_for(retain_sets, sgd, epochs)
 
 

@@ -115,7 +115,10 @@ def train_runs(  # noqa: PLR0913 (a regime's runs: data, recipe, budget and star
     All runs take the same number of steps (default: ``run_steps`` of ``specs``; a shard of a
     regime's runs is given the regime's, so it trains exactly as in the whole batch).
     """
-    index_sets = [data_indices(labels.cpu(), s.forget_class, fraction, s.seed) for s in specs]
+    index_sets = [
+        data_indices(labels.cpu(), s.forget_class, fraction, s.seed, s.forget_samples)
+        for s in specs
+    ]
     retain_sets = [retain for retain, _ in index_sets]
     if steps is None:
         steps = steps_for(retain_sets, sgd, epochs)  # run_steps, from the index sets drawn here

@@ -36,3 +36,13 @@ def test_split_names_must_be_train_val_test(tiny_images):
 def test_a_subset_keeps_each_class_share(tiny_images):
     selected = nodes.select_classes(tiny_images, [0, 2], 10, 0, None)
     assert torch.bincount(selected.labels).tolist() == [5, 5]
+
+
+def test_the_plan_adds_a_sample_wise_scenario_per_share_of_the_train_split(tiny_images):
+    indices = nodes.split_stratified(tiny_images, SPLIT)  # 18 training images
+    plan = nodes.plan_forget_scenarios(tiny_images, [1], ["0+2"], indices, "[0.1 0.5]", 3)
+    assert [s["name"] for s in plan] == ["1", "0+2", "random10", "random50"]
+    random10, random50 = plan[2], plan[3]
+    assert random10["kind"] == "sample" and len(random10["sample_ids"]) == 2
+    assert len(random50["sample_ids"]) == 9 and max(random50["sample_ids"]) < 18
+    assert nodes.plan_forget_scenarios(tiny_images, [1], None, indices, None, 3) == plan[:1]

@@ -28,9 +28,18 @@ def test_class_sets_get_their_own_oracle_seeds_after_every_class():
     sets = [{"name": "0+2", "classes": [0, 2]}, {"name": "1+2", "classes": [1, 2]}]
     plan = plan_zoo(MANIFEST, zoo_config(), 2, SCENARIOS + sets)
     assert plan["replica_seeds"] == [[50, 53], [51, 54], [52, 55]]  # as without the sets
-    assert plan["class_sets"] == {"0+2": (0, 2), "1+2": (1, 2)}
-    assert plan["class_set_replica_seeds"] == {"0+2": [56, 58], "1+2": [57, 59]}
+    assert [s.name for s in plan["after_classes"]] == ["0+2", "1+2"]
+    assert plan["after_classes_replica_seeds"] == {"0+2": [56, 58], "1+2": [57, 59]}
     assert plan["reference_seeds"] == [0, 1, 2, 3, 4, 5]  # original, 3 classes, 2 sets
+
+
+def test_sample_sets_get_their_oracle_seeds_after_the_class_sets():
+    sample = {"name": "random10", "classes": [], "kind": "sample", "sample_ids": [0, 3]}
+    pair = {"name": "0+2", "classes": [0, 2]}
+    plan = plan_zoo(MANIFEST, zoo_config(), 2, [*SCENARIOS, sample, pair])
+    assert [s.name for s in plan["after_classes"]] == ["0+2", "random10"]
+    assert plan["after_classes_replica_seeds"] == {"0+2": [56, 58], "random10": [57, 59]}
+    assert plan["replica_seeds"] == [[50, 53], [51, 54], [52, 55]]
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from hyperforget.core import data
 from hyperforget.core.params import float_list, list_param
-from hyperforget.core.scenario import ForgetScenario, class_set
+from hyperforget.core.scenario import ForgetScenario, class_set, random_sample_scenarios
 from hyperforget.evaluation.plots import class_count_bars
 from hyperforget.pipelines.tracking import mlflow_metrics
 
@@ -137,13 +137,17 @@ def plan_forget_scenarios(
     selected: data.LabelledImages,
     forget_classes: list[int] | None,
     forget_class_sets: Any,
+    split_indices: dict[str, Tensor],
+    sample_fractions: Any,
+    seed: int,
 ) -> list[dict[str, Any]]:
     """The forget scenarios the unlearning stage will run, validated before any training.
 
     ``forget_classes`` are class labels of the prepared dataset (``0..K-1``, after any
     re-indexing by ``data_preparation.classes``), one scenario each; ``null`` means every class.
     ``forget_class_sets`` adds one scenario per set of classes forgotten in one request
-    (``"1+7"``); ``null`` or ``[]`` adds none.
+    (``"1+7"``); ``null`` or ``[]`` adds none. ``sample_fractions`` adds one sample-wise
+    scenario per share of the training split (``0.1``: ``random10``, drawn with ``seed``).
     """
     num_classes = selected.num_classes
     forget_classes = list_param(forget_classes)
@@ -169,4 +173,6 @@ def plan_forget_scenarios(
     ]
     for scenario in scenarios:
         scenario.check(num_classes)
+    fractions = list_param(sample_fractions) or []
+    scenarios += random_sample_scenarios(len(split_indices["train"]), fractions, int(seed))
     return [scenario.to_dict() for scenario in scenarios]

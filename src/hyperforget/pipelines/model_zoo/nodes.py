@@ -44,9 +44,9 @@ def plan_zoo(
     against; their seeds are held out here."""
     num_classes = int(class_manifest["num_classes"])
     specs = plan_runs(model_zoo["regimes"], num_classes, int(model_zoo["seed"]))
-    class_sets = [s for s in scenarios_from(forget_scenarios) if len(s.classes) > 1]
+    others = zoo_references.after_classes(scenarios_from(forget_scenarios))
     reference_seeds = [
-        int(model_zoo["reference_seed"]) + i for i in range(num_classes + 1 + len(class_sets))
+        int(model_zoo["reference_seed"]) + i for i in range(num_classes + 1 + len(others))
     ]
     clash = sorted({s.seed for s in specs} & set(reference_seeds))
     if clash:
@@ -65,10 +65,11 @@ def plan_zoo(
     replica_seeds = seeding.replica_seeds(
         replicas, "runs", num_classes, taken, "zoo runs or the original/oracles", section
     )
-    # the class sets' seeds follow every class's, so adding a set changes no class's models
+    # the class sets' and sample sets' seeds follow every class's, so adding one changes no
+    # class's models
     after_classes = {**replicas, "seed": replicas["seed"] + replicas["runs"] * num_classes}
-    set_seeds = seeding.replica_seeds(
-        after_classes, "runs", len(class_sets), taken, "zoo runs or the original/oracles", section
+    other_seeds = seeding.replica_seeds(
+        after_classes, "runs", len(others), taken, "zoo runs or the original/oracles", section
     )
     checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
     zoo_sgd(model_zoo)  # a bad recipe or precision fails here, not after other stages ran
@@ -78,8 +79,10 @@ def plan_zoo(
         "runs": specs,
         "reference_seeds": reference_seeds,
         "replica_seeds": replica_seeds,
-        "class_sets": {s.name: s.classes for s in class_sets},
-        "class_set_replica_seeds": dict(zip([s.name for s in class_sets], set_seeds, strict=True)),
+        "after_classes": others,
+        "after_classes_replica_seeds": dict(
+            zip([s.name for s in others], other_seeds, strict=True)
+        ),
     }
 
 
@@ -216,10 +219,16 @@ def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the chec
         train_split, class_manifest, model, training_recipe, device
     )
     num_classes = int(class_manifest["num_classes"])
-    class_sets = zoo_plan["class_sets"]
+    others = zoo_plan["after_classes"]
     seeds = zoo_plan["reference_seeds"]
     refs = zoo_references.train_reference_models(
-        build, train, num_classes, sgd, epochs, seeds, list(class_sets.values())
+        build,
+        train,
+        num_classes,
+        sgd,
+        epochs,
+        seeds,
+        [zoo_references.forgotten(s) for s in others],
     )
     check = checked("model_zoo.competence", competence)
     val = split_tensors(val_split, train[0].device)
@@ -252,8 +261,9 @@ def train_reference_models(  # noqa: PLR0913 (the reference recipe, and the chec
         "seeds": torch.tensor(refs.seeds[1:]),
         "__metadata__": {
             **metadata,
-            "rows": "row k = oracle retrained without class k, then one row per class set",
-            "class_sets": json.dumps(list(class_sets)),
+            "rows": "row k = oracle retrained without class k, then one row per scenario of "
+            "after_classes (class sets, then sample sets)",
+            "after_classes": json.dumps([s.name for s in others]),
         },
     }
     metrics = {
@@ -275,7 +285,8 @@ def retrain_oracles(
     compute: dict[str, Any],
 ) -> dict[str, Any]:
     """The retrained distribution: per forget scenario, ``evaluation.oracle_runs`` oracles
-    retrained from scratch without its class (or class set), each with its own held-out seed,
+    retrained from scratch without its class (class set, samples), each with its own held-out
+    seed,
     ``[S, R, P]`` (a scenario's oracles are one task on ``compute``'s backend)."""
     scenarios = scenarios_from(forget_scenarios)
     classes = [zoo_references.forgotten(s) for s in scenarios]
@@ -296,7 +307,7 @@ def retrain_oracles(
         "__metadata__": {
             **weights_metadata(model, class_manifest),
             "scenarios": json.dumps(scenario_names(scenarios)),
-            "rows": "[s, r] = oracle r retrained without the classes of forget scenario s",
+            "rows": "[s, r] = oracle r retrained without the forget set of scenario s",
         },
     }
 
