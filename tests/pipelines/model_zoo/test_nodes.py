@@ -38,7 +38,8 @@ def test_sample_sets_get_their_oracle_seeds_after_the_class_sets():
     pair = {"name": "0+2", "classes": [0, 2]}
     plan = plan_zoo(MANIFEST, zoo_config(), 2, [*SCENARIOS, sample, pair])
     assert [s.name for s in plan["after_classes"]] == ["0+2", "random10"]
-    assert plan["after_classes_replica_seeds"] == {"0+2": [56, 58], "random10": [57, 59]}
+    # the set's seeds as without the sample set (above), the sample set's after them
+    assert plan["after_classes_replica_seeds"] == {"0+2": [56, 57], "random10": [58, 59]}
     assert plan["replica_seeds"] == [[50, 53], [51, 54], [52, 55]]
 
 

@@ -65,12 +65,15 @@ def plan_zoo(
     replica_seeds = seeding.replica_seeds(
         replicas, "runs", num_classes, taken, "zoo runs or the original/oracles", section
     )
-    # the class sets' and sample sets' seeds follow every class's, so adding one changes no
-    # class's models
-    after_classes = {**replicas, "seed": replicas["seed"] + replicas["runs"] * num_classes}
-    other_seeds = seeding.replica_seeds(
-        after_classes, "runs", len(others), taken, "zoo runs or the original/oracles", section
-    )
+    # the class sets' seeds follow every class's and the sample sets' every class set's, so
+    # adding a set changes no class's models, and adding a sample set no class set's
+    sets = [s for s in others if s.kind == "class"]
+    other_seeds = []
+    for group, start in ((sets, num_classes), (others[len(sets) :], num_classes + len(sets))):
+        after = {**replicas, "seed": replicas["seed"] + replicas["runs"] * start}
+        other_seeds += seeding.replica_seeds(
+            after, "runs", len(group), taken, "zoo runs or the original/oracles", section
+        )
     checkpoint_steps(1, int(model_zoo["checkpoints_per_run"]))
     zoo_sgd(model_zoo)  # a bad recipe or precision fails here, not after other stages ran
     counts = pd.Series([s.regime for s in specs]).value_counts().to_dict()
