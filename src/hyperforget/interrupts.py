@@ -22,8 +22,10 @@ class Terminated(BaseException):
     node or hook may swallow it)."""
 
 
-# the signals that interrupted the current run, in order ("Ctrl-C", "SIGTERM")
+# the signals that interrupted the current run, in order ("Ctrl-C", "SIGTERM"), and whether a
+# run is under raising_interrupts (a run started in-process, e.g. in a notebook, is not)
 _RECEIVED: list[str] = []
+_ACTIVE: list[bool] = [False]
 
 
 def received() -> str | None:
@@ -53,23 +55,29 @@ def raising_interrupts() -> Iterator[None]:
     _RECEIVED.clear()
     previous_term = signal.signal(signal.SIGTERM, _on_sigterm)
     previous_int = signal.signal(signal.SIGINT, _on_sigint)
+    _ACTIVE[0] = True
     try:
         yield
     finally:
+        _ACTIVE[0] = False
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
 
 
 class InterruptHook:
-    """Raises a recorded interrupt again before and after every node, in case the handler's
-    exception was swallowed where it was first raised."""
+    """Raises a recorded interrupt again before and after every node of a run under
+    :func:`raising_interrupts`, in case the handler's exception was swallowed where it was
+    first raised."""
 
     @hook_impl(tryfirst=True)
     def before_node_run(self) -> None:
-        if _RECEIVED:
-            _raise(_RECEIVED[0])
+        _raise_pending()
 
     @hook_impl(tryfirst=True)
     def after_node_run(self) -> None:
-        if _RECEIVED:
-            _raise(_RECEIVED[0])
+        _raise_pending()
+
+
+def _raise_pending() -> None:
+    if _ACTIVE[0] and _RECEIVED:
+        _raise(_RECEIVED[0])

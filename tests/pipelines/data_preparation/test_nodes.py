@@ -40,7 +40,7 @@ def test_a_subset_keeps_each_class_share(tiny_images):
 
 def test_the_plan_adds_a_sample_wise_scenario_per_share_of_the_train_split(tiny_images):
     indices = nodes.split_stratified(tiny_images, SPLIT)  # 18 training images
-    plan = nodes.plan_forget_scenarios(tiny_images, [1], ["0+2"], indices, "[0.1 0.5]", 3)
+    plan = nodes.plan_forget_scenarios(tiny_images, [1], ["0+2"], indices, ["0.1 0.5"], 3)
     assert [s["name"] for s in plan] == ["1", "0+2", "random10", "random50"]
     random10, random50 = plan[2], plan[3]
     assert random10["kind"] == "sample" and len(random10["sample_ids"]) == 2
