@@ -206,12 +206,7 @@ def _check_saved_scenarios(pipeline, catalog) -> None:
     by ``data_preparation``, and the oracles ``model_zoo`` retrained for them: refuse when
     ``unlearning.forget_classes`` asks for others, rather than silently run the saved ones."""
     from hyperforget.core.params import list_param
-    from hyperforget.core.scenario import (
-        ForgetScenario,
-        class_set,
-        sample_fraction_name,
-        scenarios_from,
-    )
+    from hyperforget.core.scenario import ForgetScenario, class_set, scenarios_from
 
     if not any("forget_scenarios" in node.inputs for node in pipeline.nodes):
         return
@@ -237,15 +232,6 @@ def _check_saved_scenarios(pipeline, catalog) -> None:
             "oracles retrained in model_zoo, so a partial rerun cannot change them. Run the "
             'chain to honour them: kedro run --pipelines unlearn --params "unlearning.'
             f'forget_classes=[{classes}],unlearning.forget_class_sets=[{class_sets}]"'
-        )
-    fractions = list_param(catalog.load("params:unlearning.sample_fractions")) or []
-    saved = [s.name for s in scenarios if s.kind == "sample"]
-    if [sample_fraction_name(f) for f in fractions] != saved:
-        raise ValueError(
-            f"unlearning.sample_fractions is {fractions}, but the saved sample-wise scenarios "
-            f"are {saved}: they are drawn in data_preparation and their oracles retrained in "
-            "model_zoo, so a partial rerun cannot change them. Run the chain to honour them: "
-            'kedro run --pipelines unlearn --params "unlearning.sample_fractions=[...]"'
         )
 
 
