@@ -68,12 +68,5 @@ def forget(request: ForgetRequest, config: BadTeacherConfig) -> Unlearned:
         return common.distill_kl(student(x), teacher_logits, temperature)
 
     return common.train_until_forgotten(
-        student,
-        optimiser,
-        batch_loss,
-        len(images),
-        rng,
-        forget,
-        config,
-        common.stop_bar(request, config.stop_accuracy, asks_for_more=True),
+        student, optimiser, batch_loss, len(images), rng, forget, config, request
     )

@@ -156,16 +156,18 @@ def train_until_forgotten(
     rng: torch.Generator,
     forget: Sequence[Split],
     config: EpochsConfig,
-    stop_accuracy: float | None,
+    request: ForgetRequest,
 ) -> Unlearned:
     """Step on ``batch_loss`` of index batches over ``num_samples`` shuffled by ``rng``, epoch
     by epoch, as ``config`` says (see :class:`EpochsConfig`), the stop asking each ``forget``
-    split (the forget set's training and val samples) at ``stop_accuracy`` (the request's
-    :func:`stop_bar` of ``config.stop_accuracy``). The cap counts steps, not epochs: a class
+    split (the forget set's training and val samples) at the ``request``'s :func:`stop_bar`
+    of ``config.stop_accuracy`` (more epochs: none for a sample-wise request). The cap counts
+    steps, not epochs: a class
     takes about as many steps to drift away on small data as on large, and an epoch of small
     data is a few steps."""
     steps_per_epoch = math.ceil(num_samples / config.batch_size)
     max_steps = max(config.max_steps or 0, config.epochs * steps_per_epoch)
+    stop_accuracy = stop_bar(request, config.stop_accuracy, asks_for_more=True)
     taken = 0
     while (taken + 1) * steps_per_epoch <= max_steps:
         if taken >= config.epochs and forgotten(module, *forget, stop_accuracy=stop_accuracy):

@@ -39,12 +39,5 @@ def forget(request: ForgetRequest, config: FinetuneConfig) -> Unlearned:
 
     rng = common.generator(request)
     return common.train_until_forgotten(
-        module,
-        optimiser,
-        batch_loss,
-        len(labels),
-        rng,
-        forget,
-        config,
-        common.stop_bar(request, config.stop_accuracy, asks_for_more=True),
+        module, optimiser, batch_loss, len(labels), rng, forget, config, request
     )

@@ -47,12 +47,5 @@ def forget(request: ForgetRequest, config: RandomLabelsConfig) -> Unlearned:
         return F.cross_entropy(module(images[idx]), labels[idx])
 
     return common.train_until_forgotten(
-        module,
-        optimiser,
-        batch_loss,
-        len(labels),
-        rng,
-        forget,
-        config,
-        common.stop_bar(request, config.stop_accuracy, asks_for_more=True),
+        module, optimiser, batch_loss, len(labels), rng, forget, config, request
     )
